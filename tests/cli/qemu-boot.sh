@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# qemu-boot.sh - the shared QEMU launcher's command line, through --dry-run.
+#
+# Plan
+#   1  a disk image boots from IDE with the format taken from its extension
+#   2  an ISO boots as a read-only CD
+#   3  unix:PATH puts COM1 on a socket QEMU waits on; --qmp adds a QMP socket
+#   4  commas in paths are doubled for QEMU's option syntax
+#   5  KVM is chosen only where it can work, and QEMU_ACCEL / --accel override it
+#   6  an unknown option is refused with a sentence (status 2)
+#   7  an unknown format name is refused and the known ones are listed
+#   8  a missing image is refused
+#   9  an image whose format cannot be told from its name asks for --format
+#  10  --snapshot leaves the image untouched and unlocked
+source "$(dirname "$0")/tap.sh"
+B=${BUILD:-build}
+qb=host/qemu-boot
+plan 10
+
+run "$qb" --dry-run --machine q35 "$B/boot.img"
+expect_status 0
+[[ $out == *"-machine q35 "* ]] || why+=("no -machine q35: $out")
+[[ $out == *"file=$B/boot.img\\,format=raw\\,if=ide\\,index=0\\,media=disk"* ]] || why+=("no raw IDE disk: $out")
+[[ $out == *"-boot order=c"* ]] || why+=("not booting from the disk: $out")
+case_end "a disk image boots from IDE with the format taken from its extension"
+
+run "$qb" --dry-run "$B/boot.iso"
+expect_status 0
+[[ $out == *"media=cdrom\\,readonly=on"* && $out == *"-boot order=d"* ]] || why+=("not a CD boot: $out")
+case_end "an ISO boots as a read-only CD"
+
+run "$qb" --dry-run --serial unix:/tmp/x/com1 --qmp /tmp/x/qmp "$B/boot.img"
+expect_status 0
+[[ $out == *"socket\\,id=com1\\,path=/tmp/x/com1\\,server=on\\,wait=on -serial chardev:com1"* ]] ||
+	why+=("no COM1 socket: $out")
+[[ $out == *"-qmp unix:/tmp/x/qmp\\,server=on\\,wait=off"* ]] || why+=("no QMP socket: $out")
+case_end "unix:PATH puts COM1 on a socket QEMU waits on; --qmp adds a QMP socket"
+
+cp "$B/boot.img" "$tmp/a,b.img"
+run "$qb" --dry-run --serial unix:/tmp/c,d "$tmp/a,b.img"
+expect_status 0
+[[ $out == *"file=$tmp/a\\,\\,b.img\\,format=raw"* && $out == *"path=/tmp/c\\,\\,d\\,server"* ]] ||
+	why+=("commas not doubled: $out")
+case_end "commas in paths are doubled for QEMU's option syntax"
+
+if [[ -r /dev/kvm && -w /dev/kvm ]] && grep -qwE 'vmx|svm' /proc/cpuinfo; then want=kvm; else want=tcg; fi
+run "$qb" --dry-run "$B/boot.img"
+[[ $out == *"-accel $want "* ]] || why+=("expected -accel $want here: $out")
+run env QEMU_ACCEL=tcg "$qb" --dry-run "$B/boot.img"
+[[ $out == *"-accel tcg "* ]] || why+=("QEMU_ACCEL=tcg ignored: $out")
+run "$qb" --dry-run --accel kvm "$B/boot.img"
+[[ $out == *"-accel kvm "* ]] || why+=("--accel kvm ignored: $out")
+case_end "KVM is chosen only where it can work, and QEMU_ACCEL / --accel override it"
+
+run "$qb" --frobnicate "$B/boot.img"
+expect_status 2
+expect_err "qemu-boot: unknown option --frobnicate (try --help)."
+case_end "an unknown option is refused with a sentence (status 2)"
+
+run "$qb" --dry-run --format floppy "$B/boot.img"
+expect_status 2
+expect_err "qemu-boot: unknown format floppy: expected raw, qcow2, vmdk, vpc, vdi or iso."
+case_end "an unknown format name is refused and the known ones are listed"
+
+run "$qb" --dry-run "$tmp/none.img"
+expect_status 2
+expect_err "qemu-boot: cannot read the image $tmp/none.img."
+case_end "a missing image is refused"
+
+cp "$B/boot.img" "$tmp/disk.raw"
+run "$qb" --dry-run "$tmp/disk.raw"
+expect_status 2
+expect_err "qemu-boot: cannot tell the format of $tmp/disk.raw from its name; pass --format."
+case_end "an image whose format cannot be told from its name asks for --format"
+
+run "$qb" --dry-run --snapshot "$B/boot.img"
+[[ $out == *"media=disk\\,snapshot=on "* ]] || why+=("no snapshot=on: $out")
+case_end "--snapshot leaves the image untouched and unlocked"
+
+finish
