@@ -40,13 +40,15 @@ all: $(IMAGES) $(TOOLS)
 
 # --- the boot program -------------------------------------------------------------
 # NASM writes the map (symbol addresses, read by sizecheck) and a listing beside it.
+define assemble
+	$(NASM) -f bin -w+all -Werror -DMAPFILE=$(@:.bin=.map) -l $(@:.bin=.lst) -o $@ $<
+endef
+
 $(BUILD)/boot.bin: asm/boot.asm | $(BUILD)
-	$(NASM) -f bin -w+all -Werror -DMAPFILE=$(BUILD)/boot.map -l $(BUILD)/boot.lst -o $@ $<
+	$(assemble)
 
-$(BUILD)/boot.map: $(BUILD)/boot.bin
-
-# A 1 MiB raw disk: boot.bin, zeros, and the 0x55AA signature at offset 510.
-$(BUILD)/boot.img: $(BUILD)/boot.bin
+# A 1 MiB raw disk: the program, zeros, and the 0x55AA signature at offset 510.
+$(BUILD)/%.img: $(BUILD)/%.bin
 	cp $< $@.tmp
 	truncate -s 1M $@.tmp
 	printf '\125\252' | dd of=$@.tmp bs=1 seek=510 conv=notrunc status=none
@@ -71,7 +73,7 @@ $(BUILD)/asan/test_sizecheck: tests/unit/test_sizecheck.c $(SIZECHECK_LIB) $(COM
                               $(SIZECHECK_HDR) | $(BUILD)/asan
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Isizecheck -o $@ $< $(SIZECHECK_LIB) $(COMMON_SRC) -lcmocka
 
-$(BUILD) $(BUILD)/asan:
+$(BUILD) $(BUILD)/asan $(BUILD)/bench:
 	mkdir -p $@
 
 # --- checks and tests ---------------------------------------------------------------
@@ -88,19 +90,31 @@ unit: $(BUILD)/asan/test_sizecheck
 test: all unit
 	@BUILD=$(BUILD) tests/run
 
-bench: all
-	@$(MAKE) --no-print-directory -f bench/bench.mk BUILD=$(BUILD) bench
+# The reference design (bench/reference.asm) is built beside ours and both are booted
+# in the same run. BENCH_FLAGS passes options to bootbench (see bootbench --help).
+BENCH_FLAGS ?=
+bench: all $(BUILD)/bench/reference.img $(BUILD)/bench/bootbench
+	@QEMU_BOOT=$(QEMU_BOOT) $(BUILD)/bench/bootbench --machine $(MACHINE) \
+	    --sizes "$$($(BUILD)/sizecheck size $(BUILD)/boot.bin $(BUILD)/boot.map | cut -d' ' -f1) \
+	             $$($(BUILD)/sizecheck size $(BUILD)/bench/reference.bin $(BUILD)/bench/reference.map | cut -d' ' -f1)" \
+	    $(BENCH_FLAGS) $(BUILD)/boot.img $(BUILD)/bench/reference.img
+
+$(BUILD)/bench/reference.bin: bench/reference.asm | $(BUILD)/bench
+	$(assemble)
+
+$(BUILD)/bench/bootbench: bench/bootbench.c $(COMMON_SRC) $(wildcard common/*.h) | $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) -o $@ bench/bootbench.c $(COMMON_SRC)
 
 # --- running it ---------------------------------------------------------------------
 run: $(BUILD)/boot.img
-	$(QEMU_BOOT) --machine $(MACHINE) --display default --serial stdio $<
+	$(QEMU_BOOT) --snapshot --machine $(MACHINE) --display default --serial stdio $<
 
 run-serial: $(BUILD)/boot.img
 	@echo "COM1 on this terminal; Ctrl-A X quits."
-	$(QEMU_BOOT) --machine $(MACHINE) --display none --serial mon $<
+	$(QEMU_BOOT) --snapshot --machine $(MACHINE) --display none --serial mon $<
 
 run-iso: $(BUILD)/boot.iso
-	$(QEMU_BOOT) --machine $(MACHINE) --display default --serial stdio $<
+	$(QEMU_BOOT) --snapshot --machine $(MACHINE) --display default --serial stdio $<
 
 screenshot: $(BUILD)/boot.img
 	tests/expect/screenshot.exp $(BUILD)/boot.img docs/screen.png
