@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "text.h"
 
 /* Every subcommand takes the same options, so usage shows them once per line. */
 #define OPTIONS "[--budget N]"
@@ -17,17 +18,6 @@ const struct command cli_commands[] = {
 	  cmd_check },
 };
 const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];
-
-static size_t count_words(const char *s)
-{
-	size_t n = 0;
-
-	for (s += strspn(s, " "); *s; s += strspn(s, " ")) {
-		s += strcspn(s, " ");
-		n++;
-	}
-	return n;
-}
 
 /* The i-th word of s; its length goes to *len. */
 static const char *word_at(const char *s, size_t i, int *len)

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "text.h"
+
 /* More words than any table has, so a row with too many is noticed. */
 #define MAX_COLUMNS 8
 
@@ -172,17 +174,6 @@ static bool same_words(const char *a, const char *b)
 		a += la;
 		b += lb;
 	}
-}
-
-static size_t count_words(const char *s)
-{
-	size_t n = 0;
-
-	for (s += strspn(s, " \t"); *s; s += strspn(s, " \t")) {
-		s += strcspn(s, " \t");
-		n++;
-	}
-	return n;
 }
 
 /* "Title -------" -> "Title", in place. */
