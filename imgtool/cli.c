@@ -1,0 +1,154 @@
+/* cli.c - see cli.h. */
+#include "cli.h"
+
+#include <string.h>
+
+#include "commands.h"
+
+const struct command cli_commands[] = {
+	{ "convert", "[-O FORMAT] [-o KEY=VALUE,...] [--force] INPUT OUTPUT",
+	  "Write INPUT (a raw disk, a boot.bin or any image below) as OUTPUT.", 2,
+	  cmd_convert },
+	{ "info", "[--json] IMAGE",
+	  "Show the format, sizes, allocation, UUIDs and geometry of IMAGE.", 1, cmd_info },
+	{ "check", "IMAGE",
+	  "Check the structure of IMAGE: one sentence per fault, exit 1 if any.", 1,
+	  cmd_check },
+};
+const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < cli_ncommands; i++)
+		if (strcmp(name, cli_commands[i].name) == 0)
+			return &cli_commands[i];
+	return NULL;
+}
+
+static int unknown_command(const char *name, struct msg *m)
+{
+	char list[128] = "";
+	size_t len = 0;
+
+	for (size_t i = 0; i < cli_ncommands; i++) {
+		const char *sep = i == 0 ? "" : i + 1 == cli_ncommands ? " and " : ", ";
+		int n = snprintf(list + len, sizeof list - len, "%s%s", sep, cli_commands[i].name);
+
+		if (n > 0 && (size_t)n < sizeof list - len)
+			len += (size_t)n;
+	}
+	if (!name)
+		return fail(m, "no command given; the commands are %s.", list);
+	return fail(m, "unknown command \"%s\"; the commands are %s.", name, list);
+}
+
+/* The value of an option: "-O x", "-Ox", "--opt x" or "--opt=x". */
+static const char *value_of(int argc, char **argv, int *i, const char *name, size_t nlen,
+			    struct msg *m)
+{
+	const char *a = argv[*i];
+
+	if (a[nlen] == '=' && a[1] == '-')
+		return a + nlen + 1;
+	if (a[nlen] && a[1] != '-')
+		return a + nlen;
+	if (*i + 1 >= argc) {
+		fail(m, "%s needs a value.", name);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
+{
+	int nargs = 0;
+	bool dashdash = false;
+
+	memset(c, 0, sizeof *c);
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			c->help = true;
+			return 0;
+		}
+	if (argc < 2 || argv[1][0] == '-')
+		return unknown_command(argc < 2 ? NULL : argv[1], m);
+	c->cmd = find_command(argv[1]);
+	if (!c->cmd)
+		return unknown_command(argv[1], m);
+
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i], *v;
+		bool is_convert = c->cmd->run == cmd_convert;
+
+		if (!dashdash && strcmp(a, "--") == 0) {
+			dashdash = true;
+		} else if (!dashdash && is_convert && strncmp(a, "-O", 2) == 0) {
+			if (c->out_fmt)
+				return fail(m, "-O is given twice; give it once.");
+			if (!(v = value_of(argc, argv, &i, "-O", 2, m)))
+				return -1;
+			if (!(c->out_fmt = format_by_name(v, m)))
+				return -1;
+		} else if (!dashdash && is_convert && strncmp(a, "-o", 2) == 0) {
+			if (!(v = value_of(argc, argv, &i, "-o", 2, m)) ||
+			    opts_parse(&c->opts, v, m) < 0)
+				return -1;
+		} else if (!dashdash && is_convert && strcmp(a, "--force") == 0) {
+			c->opts.force = true;
+		} else if (!dashdash && c->cmd->run == cmd_info && strcmp(a, "--json") == 0) {
+			c->json = true;
+		} else if (!dashdash && a[0] == '-' && a[1]) {
+			return fail(m, "%s takes no option %s.", c->cmd->name, a);
+		} else if (nargs == c->cmd->nargs) {
+			return fail(m, "%s takes %d operand%s, so \"%s\" is one too many.",
+				    c->cmd->name, c->cmd->nargs, c->cmd->nargs == 1 ? "" : "s", a);
+		} else {
+			c->arg[nargs++] = a;
+		}
+	}
+	if (nargs < c->cmd->nargs)
+		return fail(m, "%s needs %s.", c->cmd->name,
+			    c->cmd->nargs == 2 ? (nargs ? "an OUTPUT" : "an INPUT and an OUTPUT")
+					       : "an IMAGE");
+	return 0;
+}
+
+void cli_free(struct cli *c)
+{
+	opts_free(&c->opts);
+}
+
+void cli_usage(FILE *out)
+{
+	fprintf(out, "usage:\n");
+	for (size_t i = 0; i < cli_ncommands; i++)
+		fprintf(out, "  imgtool %s %s\n      %s\n", cli_commands[i].name,
+			cli_commands[i].usage, cli_commands[i].summary);
+	fprintf(out, "\nFormats (-O, or OUTPUT's extension), and their -o options:\n");
+	for (size_t i = 0; i < nformats; i++) {
+		const struct format *f = formats[i];
+
+		fprintf(out, "  %-6s %-7s %s%s%s%s\n", f->name, f->ext, f->summary,
+			f->alias ? " (also \"" : "", f->alias ? f->alias : "",
+			f->alias ? "\")" : "");
+		for (const struct opt_spec *s = f->opts; s && s->key; s++)
+			fprintf(out, "           -o %s=%s\n", s->key, s->values);
+	}
+	fprintf(out,
+		"\nINPUT's format is found from its content; a name ending in .bin is a boot\n"
+		"program (256 bytes, or a 512-byte sector ending in 0x55AA) and becomes a 1 MiB\n"
+		"disk with the signature at 510. Outputs are written whole or not at all.\n"
+		"UUIDs and timestamps are derived from the content and SOURCE_DATE_EPOCH, so the\n"
+		"same input gives the same bytes.\n"
+		"Exit status: 0 done, 1 failed (or faults found), 2 usage error.\n");
+}
+
+void cli_hint(FILE *out, const struct cli *c)
+{
+	if (c->cmd)
+		fprintf(out, "usage: imgtool %s %s\n", c->cmd->name, c->cmd->usage);
+	else
+		fprintf(out, "usage: imgtool convert|info|check ... (imgtool --help says more)\n");
+}

@@ -1,0 +1,53 @@
+/* format.h - the table of container formats.
+ *
+ * One file per format (raw.c, vhd.c, vdi.c, vmdk.c, qcow2.c) fills in one struct
+ * format; format.c lists them. Format names, the usage text, --help, -O and probing
+ * all come from that table, so a format added there is everywhere at once.
+ */
+#ifndef IMGTOOL_FORMAT_H
+#define IMGTOOL_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "disk.h"
+#include "options.h"
+#include "util.h"
+
+struct format {
+	const char *name;		/* as -O takes it and info prints it */
+	const char *alias;		/* another name -O accepts (qemu-img's), or NULL */
+	const char *ext;		/* what an OUTPUT name ends with, e.g. ".qcow2" */
+	const char *summary;		/* one line for --help */
+	const struct opt_spec *opts;	/* the -o keys it takes, ending with { NULL } */
+	bool probes_tail;		/* known by the end of the file: probed last */
+
+	/* Is this the format of f? head holds the file's first n bytes (n may be less
+	 * than 512 for a short file). May read more of f. */
+	bool (*probe)(const struct infile *f, const unsigned char *head, size_t n);
+	/* Open f (ownership passes to the disk, even on failure) as this format. */
+	int (*open)(struct infile *f, struct disk **d, struct msg *m);
+	/* Write src as this format to path (and, for VMDK flat, a second file beside
+	 * it), all or nothing: see output.h. */
+	int (*write)(struct disk *src, const char *path, const struct opts *o,
+		     struct msg *m);
+};
+
+extern const struct format fmt_raw, fmt_vhd, fmt_vdi, fmt_vmdk, fmt_qcow2;
+
+/* The table, in the order --help lists it. */
+extern const struct format *const formats[];
+extern const size_t nformats;
+
+/* By name or alias; NULL with a sentence listing the known names. */
+const struct format *format_by_name(const char *name, struct msg *m);
+/* By the end of an output path; NULL with a sentence asking for -O. */
+const struct format *format_by_path(const char *path, struct msg *m);
+/* "raw, vhd, vdi, vmdk and qcow2". */
+void format_list(char *buf, size_t size);
+
+/* Open any image: a container its magic names, else a raw disk. A path ending in
+ * .bin is a boot program: see raw.h. */
+int image_open(const char *path, bool force, struct disk **d, struct msg *m);
+
+#endif
