@@ -28,12 +28,18 @@ QEMU_BOOT  = host/qemu-boot
 COMMON_SRC    = $(wildcard common/*.c)
 SIZECHECK_LIB = $(filter-out sizecheck/main.c,$(wildcard sizecheck/*.c))
 SIZECHECK_HDR = $(wildcard sizecheck/*.h common/*.h)
+IMGTOOL_LIB   = $(filter-out imgtool/main.c,$(wildcard imgtool/*.c))
+IMGTOOL_HDR   = $(wildcard imgtool/*.h common/*.h)
+IMGTOOL_LIBS  = -lz -lpthread
+UNIT_TESTS    = $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(wildcard tests/unit/test_*.c))
 
-IMAGES = $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso
-TOOLS  = $(BUILD)/sizecheck
+# Every container of the boot disk; boot.vmdk (monolithicFlat) comes with boot-flat.vmdk.
+CONTAINERS = $(BUILD)/boot.qcow2 $(BUILD)/boot.vmdk $(BUILD)/boot.vhd $(BUILD)/boot.vdi
+IMAGES = $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CONTAINERS) $(BUILD)/SHA256SUMS
+TOOLS  = $(BUILD)/sizecheck $(BUILD)/imgtool
 
 .PHONY: all check size test bench run run-serial run-iso install uninstall clean help \
-        unit screenshot
+        unit fuzz screenshot
 .DELETE_ON_ERROR:
 
 all: $(IMAGES) $(TOOLS)
@@ -48,11 +54,20 @@ $(BUILD)/boot.bin: asm/boot.asm | $(BUILD)
 	$(assemble)
 
 # A 1 MiB raw disk: the program, zeros, and the 0x55AA signature at offset 510.
-$(BUILD)/%.img: $(BUILD)/%.bin
-	cp $< $@.tmp
-	truncate -s 1M $@.tmp
-	printf '\125\252' | dd of=$@.tmp bs=1 seek=510 conv=notrunc status=none
-	mv $@.tmp $@
+$(BUILD)/%.img: $(BUILD)/%.bin $(BUILD)/imgtool
+	$(BUILD)/imgtool convert -O raw $< $@
+
+# The containers, written by imgtool from the raw disk. The qcow2 uses 512-byte clusters:
+# for a 1 MiB disk that holds one sector of code, they make a 3 KiB file.
+$(BUILD)/boot.qcow2: $(BUILD)/boot.img $(BUILD)/imgtool
+	$(BUILD)/imgtool convert -o cluster_size=512 $< $@
+$(BUILD)/boot.vmdk $(BUILD)/boot.vhd $(BUILD)/boot.vdi: $(BUILD)/boot.%: $(BUILD)/boot.img $(BUILD)/imgtool
+	$(BUILD)/imgtool convert $< $@
+
+# The same sources give the same bytes on any machine: these sums are stable.
+$(BUILD)/SHA256SUMS: $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CONTAINERS)
+	cd $(BUILD) && sha256sum boot.bin boot.img boot.iso boot.qcow2 boot.vmdk boot-flat.vmdk \
+	    boot.vhd boot.vdi > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS
 
 # El Torito, no emulation, 4 virtual sectors loaded, and no boot-info-table (it would
 # overwrite bytes 8..63, which are code).
@@ -69,11 +84,29 @@ $(BUILD)/boot.iso: $(BUILD)/boot.bin
 $(BUILD)/sizecheck: sizecheck/main.c $(SIZECHECK_LIB) $(COMMON_SRC) $(SIZECHECK_HDR) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -o $@ sizecheck/main.c $(SIZECHECK_LIB) $(COMMON_SRC)
 
+$(BUILD)/imgtool: imgtool/main.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_HDR) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -o $@ imgtool/main.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_LIBS)
+
 $(BUILD)/asan/test_sizecheck: tests/unit/test_sizecheck.c $(SIZECHECK_LIB) $(COMMON_SRC) \
                               $(SIZECHECK_HDR) | $(BUILD)/asan
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Isizecheck -o $@ $< $(SIZECHECK_LIB) $(COMMON_SRC) -lcmocka
 
-$(BUILD) $(BUILD)/asan $(BUILD)/bench:
+$(BUILD)/asan/test_imgtool%: tests/unit/test_imgtool%.c $(IMGTOOL_LIB) $(COMMON_SRC) \
+                             $(IMGTOOL_HDR) tests/unit/imgtool_harness.h | $(BUILD)/asan
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Iimgtool -Itests/unit -o $@ $< $(IMGTOOL_LIB) \
+	    $(COMMON_SRC) $(IMGTOOL_LIBS) -lcmocka
+
+# libFuzzer targets, one per reader: clang builds them with ASan and UBSan.
+FUZZ_FORMATS = raw vhd vdi vmdk qcow2
+FUZZERS      = $(FUZZ_FORMATS:%=$(BUILD)/fuzz/fuzz_%)
+CLANG       ?= clang
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_reader.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_HDR) \
+                      | $(BUILD)/fuzz
+	$(CLANG) -std=c11 -D_GNU_SOURCE $(WARNINGS) -g -O1 -Icommon -Iimgtool \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -DFUZZ_FORMAT=fmt_$* -o $@ $< $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_LIBS)
+
+$(BUILD) $(BUILD)/asan $(BUILD)/bench $(BUILD)/fuzz:
 	mkdir -p $@
 
 # --- checks and tests ---------------------------------------------------------------
@@ -83,27 +116,36 @@ size: $(BUILD)/boot.bin $(BUILD)/sizecheck
 check: $(IMAGES) $(BUILD)/sizecheck
 	@$(BUILD)/sizecheck check $(BUILD)/boot.bin $(BUILD)/boot.map $(BUILD)/boot.img
 
-unit: $(BUILD)/asan/test_sizecheck
+unit: $(UNIT_TESTS)
+
+# Fuzz every reader for FUZZ_SECONDS each, starting from the containers make all wrote.
+FUZZ_SECONDS ?= 60
+fuzz: all $(FUZZERS)
+	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
 
 # The whole suite: unit tests under sanitizers, sizecheck on the build, and the Expect
 # REPL suite booting every container. Ends with "N passed, N failed".
-test: all unit
+test: all unit $(FUZZERS)
 	@BUILD=$(BUILD) tests/run
 
 # The reference design (bench/reference.asm) is built beside ours and both are booted
-# in the same run. BENCH_FLAGS passes options to bootbench (see bootbench --help).
+# in the same run; then imgtool beside qemu-img. BENCH_FLAGS and IMGBENCH_FLAGS pass
+# options to bootbench and imgbench (see their --help).
 BENCH_FLAGS ?=
-bench: all $(BUILD)/bench/reference.img $(BUILD)/bench/bootbench
+IMGBENCH_FLAGS ?=
+bench: all $(BUILD)/bench/reference.img $(BUILD)/bench/bootbench $(BUILD)/bench/imgbench
 	@QEMU_BOOT=$(QEMU_BOOT) $(BUILD)/bench/bootbench --machine $(MACHINE) \
 	    --sizes "$$($(BUILD)/sizecheck size $(BUILD)/boot.bin $(BUILD)/boot.map | cut -d' ' -f1) \
 	             $$($(BUILD)/sizecheck size $(BUILD)/bench/reference.bin $(BUILD)/bench/reference.map | cut -d' ' -f1)" \
 	    $(BENCH_FLAGS) $(BUILD)/boot.img $(BUILD)/bench/reference.img
+	@echo
+	@$(BUILD)/bench/imgbench --imgtool $(BUILD)/imgtool $(IMGBENCH_FLAGS) $(BUILD)/boot.img
 
 $(BUILD)/bench/reference.bin: bench/reference.asm | $(BUILD)/bench
 	$(assemble)
 
-$(BUILD)/bench/bootbench: bench/bootbench.c $(COMMON_SRC) $(wildcard common/*.h) | $(BUILD)/bench
-	$(CC) $(ALL_CFLAGS) -o $@ bench/bootbench.c $(COMMON_SRC)
+$(BUILD)/bench/%: bench/%.c $(COMMON_SRC) $(wildcard common/*.h) | $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_SRC)
 
 # --- running it ---------------------------------------------------------------------
 run: $(BUILD)/boot.img
@@ -122,13 +164,14 @@ screenshot: $(BUILD)/boot.img
 # --- install ------------------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/clientapi
-	install -m 755 $(BUILD)/sizecheck $(DESTDIR)$(PREFIX)/bin/sizecheck
+	install -m 755 $(BUILD)/sizecheck $(BUILD)/imgtool $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(QEMU_BOOT) $(DESTDIR)$(PREFIX)/bin/qemu-boot
-	install -m 644 $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso \
-	    $(DESTDIR)$(PREFIX)/share/clientapi/
+	install -m 644 $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CONTAINERS) \
+	    $(BUILD)/boot-flat.vmdk $(BUILD)/SHA256SUMS $(DESTDIR)$(PREFIX)/share/clientapi/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/sizecheck $(DESTDIR)$(PREFIX)/bin/qemu-boot
+	rm -f $(DESTDIR)$(PREFIX)/bin/sizecheck $(DESTDIR)$(PREFIX)/bin/imgtool \
+	    $(DESTDIR)$(PREFIX)/bin/qemu-boot
 	rm -rf $(DESTDIR)$(PREFIX)/share/clientapi
 
 clean:
@@ -139,6 +182,7 @@ help:
 	@echo "make size        bytes of the 256-byte budget in use"
 	@echo "make check       verify boot.bin and boot.img; the budget per routine"
 	@echo "make test        unit tests (ASan/UBSan) and the Expect suite on every container"
+	@echo "make fuzz        fuzz every imgtool reader (FUZZ_SECONDS each, default 60)"
 	@echo "make bench       latency, idle CPU and size beside the reference design"
 	@echo "make run         boot boot.img with a window and COM1 on this terminal"
 	@echo "make run-serial  COM1 only, on this terminal (Ctrl-A X quits)"

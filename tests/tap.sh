@@ -1,4 +1,4 @@
-# tap.sh - sourced by the command-line tests: a plan, numbered cases, exact comparisons.
+# tap.sh - sourced by the shell tests (tests/cli, tests/cross): a plan, numbered cases, exact comparisons.
 # A case is `run CMD...` (captures stdout, stderr and status) followed by `expect_*`
 # checks; `case_end NAME` prints "ok N - NAME" or "not ok N - NAME" with the reasons.
 

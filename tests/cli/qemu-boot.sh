@@ -12,7 +12,7 @@
 #   8  a missing image is refused
 #   9  an image whose format cannot be told from its name asks for --format
 #  10  --snapshot leaves the image untouched and unlocked
-source "$(dirname "$0")/tap.sh"
+source "$(dirname "$0")/../tap.sh"
 B=${BUILD:-build}
 qb=host/qemu-boot
 plan 10

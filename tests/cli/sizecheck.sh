@@ -9,7 +9,7 @@
 #   5  check refuses a boot.bin that is not 256 bytes
 #   6  check refuses a map written for another program
 #   7  a missing operand is a usage error (status 2)
-source "$(dirname "$0")/tap.sh"
+source "$(dirname "$0")/../tap.sh"
 B=${BUILD:-build}
 sc=$B/sizecheck
 plan 7

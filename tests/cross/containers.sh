@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# containers.sh - every container imgtool writes, read by other people's code.
+#
+# For the containers `make all` built and for every other subformat and option (written
+# here from build/boot.img), each reader must see the same 1 MiB disk:
+#   qemu-img info (format, virtual size, subformat), qemu-img check where QEMU has one,
+#   qemu-img compare against boot.img, the independent libyal reader (vhdiinfo,
+#   vmdkinfo, qcowinfo), 7-Zip's extraction where 7-Zip reads the format, imgtool's own
+#   check, and imgtool converting it back to raw. Sizes are checked against the goals.
+# Then: the same input converted twice gives the same bytes (reproducible builds).
+#
+# Plan: one case per container (see the table below), then 2 reproducibility cases.
+source "$(dirname "$0")/../tap.sh"
+B=${BUILD:-build}
+it=$B/imgtool
+# The same epoch as the Makefile's, so the reproducibility case compares like with like.
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
+raw=$B/boot.img
+
+# name | how it is made: "build" or imgtool -o options | QEMU format | qemu-img check? |
+# libyal reader | 7zz reads it? | qemu-img info must mention | largest allowed size
+table=(
+	"boot.qcow2|build|qcow2|yes|qcowinfo|yes|\"compat\": \"1.1\"|3072"
+	"v2.qcow2|compat=0.10,cluster_size=512|qcow2|yes|qcowinfo|yes|\"compat\": \"0.10\"|3072"
+	"c64k.qcow2|-|qcow2|yes|qcowinfo|yes|\"cluster-size\": 65536|393216"
+	"boot.vhd|build|vpc|no|vhdiinfo|yes|\"format\": \"vpc\"|1049088"
+	"dyn.vhd|subformat=dynamic|vpc|no|vhdiinfo|yes|\"format\": \"vpc\"|2100224"
+	"dyn512k.vhd|subformat=dynamic,block_size=512K|vpc|no|vhdiinfo|yes|\"format\": \"vpc\"|530000"
+	"boot.vdi|build|vdi|yes|-|yes|\"format\": \"vdi\"|1049600"
+	"fixed.vdi|subformat=fixed|vdi|yes|-|yes|\"format\": \"vdi\"|1049600"
+	"boot.vmdk|build|vmdk|yes|vmdkinfo|yes|\"create-type\": \"monolithicFlat\"|512"
+	"lsi.vmdk|adapter=lsilogic|vmdk|yes|vmdkinfo|yes|\"create-type\": \"monolithicFlat\"|512"
+	"sparse.vmdk|subformat=monolithicSparse|vmdk|yes|vmdkinfo|yes|\"create-type\": \"monolithicSparse\"|131072"
+	"stream.vmdk|subformat=streamOptimized|vmdk|yes|vmdkinfo|yes|\"create-type\": \"streamOptimized\"|16384"
+)
+plan $((${#table[@]} + 2))
+
+for row in "${table[@]}"; do
+	IFS='|' read -r name how qfmt qcheck libyal seven mention limit <<<"$row"
+	if [[ $how == build ]]; then
+		img=$B/$name
+	else
+		img=$tmp/$name
+		opts=()
+		[[ $how == - ]] || opts=(-o "$how")
+		run "$it" convert "${opts[@]}" "$raw" "$img"
+		expect_status 0
+	fi
+
+	size=$(stat -c %s "$img" 2>/dev/null || echo 0)
+	((size > 0 && size <= limit)) || why+=("$name is $size bytes; the limit is $limit")
+
+	run qemu-img info -f "$qfmt" --output=json "$img"
+	expect_status 0
+	[[ $out == *'"virtual-size": 1048576,'* ]] || why+=("qemu-img info: virtual size is not 1048576: $out")
+	[[ $out == *"$mention"* ]] || why+=("qemu-img info does not say $mention")
+
+	if [[ $qcheck == yes ]]; then
+		run qemu-img check -f "$qfmt" "$img"
+		expect_status 0
+		[[ $out == *"No errors were found on the image."* ]] || why+=("qemu-img check: $out")
+	fi
+
+	run qemu-img compare -f raw -F "$qfmt" "$raw" "$img"
+	expect_status 0
+	expect_out "Images are identical."
+
+	if [[ $libyal != - ]]; then
+		run "$libyal" "$img"
+		expect_status 0
+		[[ $out == *"(1048576 bytes)"* ]] || why+=("$libyal does not see 1048576 bytes: $out")
+	fi
+
+	if [[ $seven == yes ]]; then
+		7zz e -so "$img" 2>/dev/null >"$tmp/7z.out"
+		cmp -s "$tmp/7z.out" "$raw" || why+=("7-Zip extracts something other than boot.img")
+	fi
+
+	run "$it" check "$img"
+	expect_status 0
+	run "$it" convert -O raw "$img" "$tmp/back.img"
+	expect_status 0
+	cmp -s "$tmp/back.img" "$raw" || why+=("imgtool reads it back differently")
+	readers=qemu-img
+	[[ $libyal == - ]] || readers+=", $libyal"
+	case_end "$name: $readers, 7-Zip and imgtool read the 1 MiB disk; $size <= $limit bytes"
+done
+
+# Reproducible: a second conversion of the same input, in another folder, is the same
+# file byte for byte (timestamps from SOURCE_DATE_EPOCH, UUIDs and CID from the content).
+mkdir -p "$tmp/again"
+"$it" convert -o cluster_size=512 "$raw" "$tmp/again/boot.qcow2"	# as the Makefile does
+for name in boot.vhd boot.vdi boot.vmdk; do
+	"$it" convert "$raw" "$tmp/again/$name"
+done
+for name in boot.qcow2 boot.vhd boot.vdi boot.vmdk boot-flat.vmdk; do
+	cmp -s "$B/$name" "$tmp/again/$name" || why+=("$name differs when made again")
+done
+case_end "the containers of make all come out byte-identical when made again"
+
+# Different content gives different identities: VHD, VDI and VMDK UUIDs must not clash,
+# or VirtualBox refuses to register the second disk.
+cp "$raw" "$tmp/other.img"
+printf 'x' | dd of="$tmp/other.img" bs=1 seek=300 conv=notrunc status=none
+for ext in vhd vdi vmdk; do
+	"$it" convert "$tmp/other.img" "$tmp/other.$ext"
+	a=$("$it" info "$B/boot.$ext" | grep -i uuid | head -n 1)
+	b=$("$it" info "$tmp/other.$ext" | grep -i uuid | head -n 1)
+	[[ -n $a && $a != "$b" ]] || why+=("boot.$ext and other.$ext share the UUID line: $a")
+done
+case_end "different disks get different UUIDs"
+
+finish
