@@ -183,7 +183,7 @@ help:
 	@echo "make check       verify boot.bin and boot.img; the budget per routine"
 	@echo "make test        unit tests (ASan/UBSan) and the Expect suite on every container"
 	@echo "make fuzz        fuzz every imgtool reader (FUZZ_SECONDS each, default 60)"
-	@echo "make bench       latency, idle CPU and size beside the reference design"
+	@echo "make bench       the boot program beside the reference, imgtool beside qemu-img"
 	@echo "make run         boot boot.img with a window and COM1 on this terminal"
 	@echo "make run-serial  COM1 only, on this terminal (Ctrl-A X quits)"
 	@echo "make run-iso     boot boot.iso with a window and COM1 on this terminal"
