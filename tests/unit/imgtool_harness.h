@@ -1,7 +1,7 @@
 /* imgtool_harness.h - what the imgtool unit tests share: temporary folders, raw
- * source disks made to order, and the write-then-read round trip every format must
- * pass. Include it before <cmocka.h>'s users; every helper asserts, so a test reads
- * as a list of facts.
+ * source disks made to order, the write-then-read round trip every format must pass,
+ * and reads and pokes of an image's fields. Include it before <cmocka.h>'s users;
+ * every helper asserts, so a test reads as a list of facts.
  */
 #ifndef IMGTOOL_HARNESS_H
 #define IMGTOOL_HARNESS_H
@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "disk.h"
 #include "format.h"
 #include "options.h"
@@ -63,6 +64,19 @@ static inline const char *th_path(const char *name)
 	return p;
 }
 
+/* printf into a static buffer: expected messages carry th_dir's paths. */
+static inline const char *th_text(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static inline const char *th_text(const char *fmt, ...)
+{
+	static char buf[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
 /* A raw disk of size bytes (sparse), with len bytes of data at each off:
  * th_raw("src.img", 1 << 20, 0, boot, 512, 65536, blob, 4096, (uint64_t)-1). The data
  * pairs end with an offset of UINT64_MAX. Returns its path. */
@@ -106,6 +120,24 @@ static inline unsigned char *th_pattern(size_t len, unsigned seed)
 	return p;
 }
 
+/* A 1 MiB raw disk at th_dir/name: sector at 0, signed 0x55AA as build/boot.img is. */
+static inline const char *th_boot_disk_of(const char *name, unsigned char sector[512])
+{
+	sector[510] = 0x55;
+	sector[511] = 0xAA;
+	return th_raw(name, (uint64_t)1 << 20, (uint64_t)0, sector, (size_t)512, UINT64_MAX);
+}
+
+/* The usual boot disk: th_boot_disk_of with pattern bytes (seed 7) for the code. */
+static inline const char *th_boot_disk(const char *name)
+{
+	unsigned char *sector = th_pattern(512, 7);
+	const char *path = th_boot_disk_of(name, sector);
+
+	free(sector);
+	return path;
+}
+
 static inline struct disk *th_open(const char *path)
 {
 	struct disk *d = NULL;
@@ -130,6 +162,23 @@ static inline const char *th_open_error(const char *path)
 	return m.text;
 }
 
+/* The message reading [off, off + len) of the image at path fails with (it must open). */
+static inline const char *th_read_error(const char *path, uint64_t off, size_t len)
+{
+	static struct msg m;
+	struct disk *d = th_open(path);
+	unsigned char *buf = malloc(len);
+
+	assert_non_null(buf);
+	memset(&m, 0, sizeof m);
+	if (disk_read(d, buf, len, off, &m) == 0)
+		fail_msg("reading %s at %llu worked, but should not have", path,
+			 (unsigned long long)off);
+	free(buf);
+	disk_close(d);
+	return m.text;
+}
+
 /* Write src (a path) as fmt with options ("" for none) to out; returns the result and
  * leaves the message in m. */
 static inline int th_write(const struct format *fmt, const char *options, const char *src,
@@ -151,23 +200,47 @@ static inline int th_write(const struct format *fmt, const char *options, const 
 	return rc;
 }
 
-static inline void th_write_ok(const struct format *fmt, const char *options,
-			       const char *src, const char *out)
+/* th_write that must work; returns out, so that a helper can hand the image on. */
+static inline const char *th_write_ok(const struct format *fmt, const char *options,
+				      const char *src, const char *out)
 {
 	struct msg m = { "" };
 
 	if (th_write(fmt, options, src, out, &m) < 0)
 		fail_msg("writing %s as %s -o \"%s\": %s", out, fmt->name, options, m.text);
+	return out;
+}
+
+/* The message writing src as fmt to out fails with (asserting that it fails). */
+static inline const char *th_write_error(const struct format *fmt, const char *options,
+					 const char *src, const char *out)
+{
+	static struct msg m;
+
+	memset(&m, 0, sizeof m);
+	assert_int_equal(th_write(fmt, options, src, out, &m), -1);
+	return m.text;
+}
+
+/* th_write_error, and out must not exist after: output is all or nothing. */
+static inline const char *th_write_refused(const struct format *fmt, const char *options,
+					   const char *src, const char *out)
+{
+	const char *text = th_write_error(fmt, options, src, out);
+
+	assert_int_equal(access(out, F_OK), -1);
+	return text;
 }
 
 /* Every byte of a and b equal, and the same virtual size. Ranges that neither disk
  * stores read as zeros on both by definition, so they are skipped: reading a sparse
- * 2 GiB file byte by byte would only fill the page cache with zeros. */
-static inline void th_assert_same(struct disk *a, struct disk *b)
+ * 2 GiB file byte by byte would only fill the page cache with zeros. Returns how many
+ * bytes were compared, for tests that want some to have been stored. */
+static inline uint64_t th_assert_same(struct disk *a, struct disk *b)
 {
 	static unsigned char x[1 << 16], y[1 << 16];
 	struct msg m = { "" };
-	uint64_t off = 0;
+	uint64_t off = 0, compared = 0;
 
 	assert_int_equal(a->size, b->size);
 	while (off < a->size) {
@@ -186,9 +259,11 @@ static inline void th_assert_same(struct disk *a, struct disk *b)
 			if (memcmp(x, y, len) != 0)
 				fail_msg("the disks differ in the 64 KiB at byte %llu",
 					 (unsigned long long)at);
+			compared += len;
 		}
 		off += run;
 	}
+	return compared;
 }
 
 /* check finds nothing wrong with d. */
@@ -220,6 +295,20 @@ static inline const char *th_faults(const char *path)
 	faults_free(&f);
 	disk_close(d);
 	return text;
+}
+
+/* The value d's info gives for key, or NULL (static: the next call overwrites it). */
+static inline const char *th_info(struct disk *d, const char *key)
+{
+	static struct info i;
+
+	memset(&i, 0, sizeof i);
+	if (d->info)
+		d->info(d, &i);
+	for (size_t k = 0; k < i.n; k++)
+		if (strcmp(i.field[k].key, key) == 0)
+			return i.field[k].value;
+	return NULL;
 }
 
 /* Write src as fmt, read it back: same bytes, found as fmt, no faults. */
@@ -255,6 +344,16 @@ static inline unsigned char *th_slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* The len bytes at off of the file at path, all of them: th_poke's other half. */
+static inline void th_read_at(const char *path, uint64_t off, void *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
+	close(fd);
+}
+
 /* Overwrite len bytes at off of the file at path (to corrupt it on purpose). */
 static inline void th_poke(const char *path, uint64_t off, const void *data, size_t len)
 {
@@ -263,6 +362,51 @@ static inline void th_poke(const char *path, uint64_t off, const void *data, siz
 	assert_true(fd >= 0);
 	assert_int_equal(pwrite(fd, data, len, (off_t)off), (ssize_t)len);
 	close(fd);
+}
+
+/* The little-endian u32 at off of the file at path: VDI and VMDK headers are LE. */
+static inline uint32_t th_peek_le32(const char *path, uint64_t off)
+{
+	unsigned char b[4];
+
+	th_read_at(path, off, b, sizeof b);
+	return get_le32(b);
+}
+
+/* The little-endian u64 at off of the file at path. */
+static inline uint64_t th_peek_le64(const char *path, uint64_t off)
+{
+	unsigned char b[8];
+
+	th_read_at(path, off, b, sizeof b);
+	return get_le64(b);
+}
+
+/* Overwrite the u32 at off of the file at path with v, little-endian. */
+static inline void th_poke_le32(const char *path, uint64_t off, uint32_t v)
+{
+	unsigned char b[4];
+
+	put_le32(b, v);
+	th_poke(path, off, b, sizeof b);
+}
+
+/* Overwrite the u64 at off of the file at path with v, little-endian. */
+static inline void th_poke_le64(const char *path, uint64_t off, uint64_t v)
+{
+	unsigned char b[8];
+
+	put_le64(b, v);
+	th_poke(path, off, b, sizeof b);
+}
+
+/* Overwrite the u32 at off of the file at path with v, big-endian as qcow2 and VHD. */
+static inline void th_poke_be32(const char *path, uint64_t off, uint32_t v)
+{
+	unsigned char b[4];
+
+	put_be32(b, v);
+	th_poke(path, off, b, sizeof b);
 }
 
 static inline void th_truncate(const char *path, uint64_t size)

@@ -45,19 +45,17 @@ static void make_boot_sector(void)
 	boot_sector[511] = 0xAA;
 }
 
+/* The 1 MiB boot disk whose sector 0 is that boot sector. */
 static const char *boot_disk(void)
 {
 	make_boot_sector();
-	return th_raw("boot.img", MiB, (uint64_t)0, boot_sector, (size_t)512, END);
+	return th_boot_disk_of("boot.img", boot_sector);
 }
 
 /* The boot disk as qcow2 with options opts, at th_dir/name. */
 static const char *boot_qcow2(const char *name, const char *opts)
 {
-	const char *src = boot_disk(), *out = th_path(name);
-
-	th_write_ok(&fmt_qcow2, opts, src, out);
-	return out;
+	return th_write_ok(&fmt_qcow2, opts, boot_disk(), th_path(name));
 }
 
 static void poke_be64(const char *path, uint64_t off, uint64_t v)
@@ -65,14 +63,6 @@ static void poke_be64(const char *path, uint64_t off, uint64_t v)
 	unsigned char b[8];
 
 	put_be64(b, v);
-	th_poke(path, off, b, sizeof b);
-}
-
-static void poke_be32(const char *path, uint64_t off, uint32_t v)
-{
-	unsigned char b[4];
-
-	put_be32(b, v);
 	th_poke(path, off, b, sizeof b);
 }
 
@@ -101,23 +91,6 @@ static uint32_t peek_be32(const char *path, uint64_t off)
 	return (uint32_t)(peek_be64(path, off) >> 32);
 }
 
-/* The message a read of the disk at path fails with (it must open). */
-static const char *read_error(const char *path, uint64_t off, size_t len)
-{
-	static struct msg m;
-	struct disk *d = th_open(path);
-	unsigned char *buf = malloc(len);
-
-	assert_non_null(buf);
-	memset(&m, 0, sizeof m);
-	if (disk_read(d, buf, len, off, &m) == 0)
-		fail_msg("reading %s at %llu worked, but should not have", path,
-			 (unsigned long long)off);
-	free(buf);
-	disk_close(d);
-	return m.text;
-}
-
 /* "PATH is not a usable qcow2 image: WHAT" for the image at path. */
 static const char *unusable(const char *path, const char *what)
 {
@@ -127,26 +100,18 @@ static const char *unusable(const char *path, const char *what)
 	return text;
 }
 
+/* The message writing src as qcow2 fails with; it leaves nothing at out. */
 static const char *write_error(const char *opts, const char *src, const char *out)
 {
-	static struct msg m;
-
-	memset(&m, 0, sizeof m);
-	assert_int_equal(th_write(&fmt_qcow2, opts, src, out, &m), -1);
-	assert_int_equal(access(out, F_OK), -1);	/* nothing left behind */
-	return m.text;
+	return th_write_refused(&fmt_qcow2, opts, src, out);
 }
 
+/* th_info, but "(absent)" for a key that d's info does not give. */
 static const char *info_value(struct disk *d, const char *key)
 {
-	static struct info i;
+	const char *value = th_info(d, key);
 
-	memset(&i, 0, sizeof i);
-	d->info(d, &i);
-	for (size_t k = 0; k < i.n; k++)
-		if (strcmp(i.field[k].key, key) == 0)
-			return i.field[k].value;
-	return "(absent)";
+	return value ? value : "(absent)";
 }
 
 /* --- sizes and layout ------------------------------------------------------------- */
@@ -457,47 +422,47 @@ static void test_header_fields_out_of_range_are_refused(void **state)
 	const char *out = boot_qcow2("h.qcow2", "cluster_size=512");
 
 	(void)state;
-	poke_be32(out, 4, 1);
+	th_poke_be32(out, 4, 1);
 	assert_string_equal(th_open_error(out),
 			    unusable(out, "its version is 1; imgtool reads versions 2 and 3."));
-	poke_be32(out, 4, 3);
-	poke_be32(out, 20, 8);
+	th_poke_be32(out, 4, 3);
+	th_poke_be32(out, 20, 8);
 	assert_string_equal(th_open_error(out),
 			    unusable(out, "its cluster bits 8 are outside 9..21 (512 bytes to 2 "
 				     "MiB)."));
-	poke_be32(out, 20, 22);
+	th_poke_be32(out, 20, 22);
 	assert_string_equal(th_open_error(out),
 			    unusable(out, "its cluster bits 22 are outside 9..21 (512 bytes to 2 "
 				     "MiB)."));
-	poke_be32(out, 20, 9);
-	poke_be32(out, 100, 100);
+	th_poke_be32(out, 20, 9);
+	th_poke_be32(out, 100, 100);
 	assert_string_equal(th_open_error(out),
 			    unusable(out, "its header length 100 is not a multiple of 8 from 104 "
 				     "to the cluster size."));
-	poke_be32(out, 100, 108);
+	th_poke_be32(out, 100, 108);
 	assert_string_equal(th_open_error(out),
 			    unusable(out, "its header length 108 is not a multiple of 8 from 104 "
 				     "to the cluster size."));
-	poke_be32(out, 100, 104);
-	poke_be32(out, 96, 7);
+	th_poke_be32(out, 100, 104);
+	th_poke_be32(out, 96, 7);
 	assert_string_equal(th_open_error(out),
 			    unusable(out, "its refcount order 7 is more than 6 (64-bit "
 				     "refcounts)."));
-	poke_be32(out, 96, 4);
+	th_poke_be32(out, 96, 4);
 	poke_be64(out, 24, MiB + 100);
 	assert_string_equal(th_open_error(out),
 			    unusable(out, "its virtual size 1048676 is not a whole number of "
 				     "512-byte sectors."));
 	poke_be64(out, 24, MiB);
-	poke_be32(out, 36, 31);
+	th_poke_be32(out, 36, 31);
 	assert_string_equal(th_open_error(out),
 			    unusable(out, "its L1 table has 31 entries, too few for a virtual size "
 				     "of 1048576 bytes (32 needed)."));
-	poke_be32(out, 36, 8u << 20);
+	th_poke_be32(out, 36, 8u << 20);
 	assert_string_equal(th_open_error(out),
 			    unusable(out, "its L1 table of 8388608 entries is larger than QEMU's "
 				     "limit of 32 MiB."));
-	poke_be32(out, 36, 32);
+	th_poke_be32(out, 36, 32);
 	disk_close(th_open(out));
 }
 
@@ -519,19 +484,19 @@ static void test_table_offsets_are_checked_at_open(void **state)
 			    unusable(out, "its refcount table (offset 0xa01) is not "
 				     "cluster-aligned."));
 	poke_be64(out, 48, B_REFT);
-	poke_be32(out, 56, 0);
+	th_poke_be32(out, 56, 0);
 	assert_string_equal(th_open_error(out), unusable(out, "it has no refcount table."));
-	poke_be32(out, 56, 1u << 20);
+	th_poke_be32(out, 56, 1u << 20);
 	assert_string_equal(th_open_error(out),
 			    unusable(out, "its refcount table of 1048576 clusters is larger than "
 				     "QEMU's limit of 8 MiB."));
-	poke_be32(out, 56, 1);
-	poke_be32(out, 60, 1);
+	th_poke_be32(out, 56, 1);
+	th_poke_be32(out, 60, 1);
 	poke_be64(out, 64, 0x1000);
 	assert_string_equal(th_open_error(out),
 			    unusable(out, "its snapshot table (offset 0x1000) runs past the end of "
 				     "the file."));
-	poke_be32(out, 60, 70000);
+	th_poke_be32(out, 60, 70000);
 	assert_string_equal(th_open_error(out),
 			    unusable(out, "it claims 70000 snapshots, more than QEMU's limit of "
 				     "65536."));
@@ -544,21 +509,21 @@ static void test_backing_files_encryption_and_external_data_are_refused(void **s
 
 	(void)state;
 	poke_be64(out, 8, 0x1F0);
-	poke_be32(out, 16, 8);
+	th_poke_be32(out, 16, 8);
 	snprintf(want, sizeof want, "%s has a backing file; imgtool reads standalone images "
 		 "only.", out);
 	assert_string_equal(th_open_error(out), want);
 	poke_be64(out, 8, 0);
-	poke_be32(out, 16, 0);
-	poke_be32(out, 32, 2);
+	th_poke_be32(out, 16, 0);
+	th_poke_be32(out, 32, 2);
 	snprintf(want, sizeof want, "%s is encrypted (LUKS); imgtool reads unencrypted images "
 		 "only.", out);
 	assert_string_equal(th_open_error(out), want);
-	poke_be32(out, 32, 1);
+	th_poke_be32(out, 32, 1);
 	snprintf(want, sizeof want, "%s is encrypted (AES); imgtool reads unencrypted images "
 		 "only.", out);
 	assert_string_equal(th_open_error(out), want);
-	poke_be32(out, 32, 0);
+	th_poke_be32(out, 32, 0);
 	poke_be64(out, 72, 1u << 2);
 	snprintf(want, sizeof want, "%s keeps its data in an external data file; imgtool reads "
 		 "standalone images only.", out);
@@ -580,7 +545,7 @@ static void test_incompatible_features_are_refused_unless_known(void **state)
 		 "does not read.", out);
 	assert_string_equal(th_open_error(out), want);
 	/* A 112-byte header with the compression type byte at 104. */
-	poke_be32(out, 100, 112);
+	th_poke_be32(out, 100, 112);
 	th_poke(out, 104, "\1", 1);
 	poke_be64(out, 72, 1u << 3);
 	snprintf(want, sizeof want, "%s compresses its clusters with zstd; imgtool reads only "
@@ -599,12 +564,12 @@ static void test_a_header_extension_past_the_first_cluster_is_refused(void **sta
 	const char *out = boot_qcow2("e.qcow2", "cluster_size=512");
 
 	(void)state;
-	poke_be32(out, 104, 0x12345678);
-	poke_be32(out, 108, 401);
+	th_poke_be32(out, 104, 0x12345678);
+	th_poke_be32(out, 108, 401);
 	assert_string_equal(th_open_error(out),
 			    unusable(out, "its header extension 0x12345678 at offset 0x68 runs "
 				     "past the first cluster."));
-	poke_be32(out, 108, 400);		/* exactly to the end of cluster 0: fine */
+	th_poke_be32(out, 108, 400);		/* exactly to the end of cluster 0: fine */
 	disk_close(th_open(out));
 }
 
@@ -636,7 +601,7 @@ static void test_an_l2_table_past_the_end_is_a_read_error(void **state)
 
 	(void)state;
 	poke_be64(out, B_L1, COPIED | 0x10000);
-	assert_string_equal(read_error(out, 0, 512),
+	assert_string_equal(th_read_error(out, 0, 512),
 			    unusable(out, "the L2 table at offset 0x10000 (L1 entry 0) runs past "
 				     "the end of the file."));
 }
@@ -647,7 +612,7 @@ static void test_an_unaligned_l2_table_is_a_read_error(void **state)
 
 	(void)state;
 	poke_be64(out, K_L1, COPIED | (K_L2 + 512));
-	assert_string_equal(read_error(out, 0, 512),
+	assert_string_equal(th_read_error(out, 0, 512),
 			    unusable(out, "L1 entry 0 points to offset 0x20200, which is not "
 				     "cluster-aligned."));
 }
@@ -658,7 +623,7 @@ static void test_a_data_cluster_past_the_end_is_a_read_error(void **state)
 
 	(void)state;
 	poke_be64(out, B_L2, COPIED | 0x100000);
-	assert_string_equal(read_error(out, 0, 4096),
+	assert_string_equal(th_read_error(out, 0, 4096),
 			    unusable(out, "the data of guest offset 0x0 (at offset 0x100000) runs "
 				     "past the end of the file."));
 }
@@ -669,7 +634,7 @@ static void test_an_unaligned_data_cluster_is_a_read_error(void **state)
 
 	(void)state;
 	poke_be64(out, K_L2, COPIED | (K_DATA + 512));
-	assert_string_equal(read_error(out, 0, 512),
+	assert_string_equal(th_read_error(out, 0, 512),
 			    unusable(out, "the L2 entry of guest offset 0x0 points to offset "
 				     "0x10200, which is not cluster-aligned."));
 }
@@ -691,8 +656,8 @@ static void test_the_zero_flag_reads_zeros_in_version_3_and_is_an_error_in_versi
 	assert_int_equal(stored, 0);
 	th_assert_clean(d);
 	disk_close(d);
-	poke_be32(out, 4, 2);
-	assert_string_equal(read_error(out, 0, 512),
+	th_poke_be32(out, 4, 2);
+	assert_string_equal(th_read_error(out, 0, 512),
 			    unusable(out, "the L2 entry of guest offset 0x0 has the all-zeros "
 				     "flag, which version 2 images do not have."));
 }
@@ -743,11 +708,11 @@ static void test_a_compressed_cluster_that_does_not_inflate_is_a_read_error(void
 	compress_boot_sector(out);
 	memset(junk, 0xFF, sizeof junk);
 	th_poke(out, B_DATA, junk, sizeof junk);
-	assert_string_equal(read_error(out, 0, 512),
+	assert_string_equal(th_read_error(out, 0, 512),
 			    unusable(out, "the compressed cluster of guest offset 0x0 (at offset "
 				     "0x200) does not inflate to a whole cluster."));
 	poke_be64(out, B_L2, COMPRESSED | 0x100000);
-	assert_string_equal(read_error(out, 0, 512),
+	assert_string_equal(th_read_error(out, 0, 512),
 			    unusable(out, "the compressed data of guest offset 0x0 (at offset "
 				     "0x100000) lies past the end of the file."));
 }

@@ -32,87 +32,25 @@
 #define H_PARENT 0x1B8
 #define H_LCHS 0x1C8
 
-/* A message with the test folder's path in it (static). */
-static const char *text(const char *fmt, const char *path)
-{
-	static char buf[1024];
-
-	snprintf(buf, sizeof buf, fmt, path);
-	return buf;
-}
-
-static uint32_t peek32(const char *path, uint64_t off)
-{
-	unsigned char b[4];
-	int fd = open(path, O_RDONLY);
-
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, b, 4, (off_t)off), 4);
-	close(fd);
-	return get_le32(b);
-}
-
-static uint64_t peek64(const char *path, uint64_t off)
-{
-	return (uint64_t)peek32(path, off + 4) << 32 | peek32(path, off);
-}
-
-static void poke32(const char *path, uint64_t off, uint32_t v)
-{
-	unsigned char b[4];
-
-	put_le32(b, v);
-	th_poke(path, off, b, 4);
-}
-
-static void poke64(const char *path, uint64_t off, uint64_t v)
-{
-	unsigned char b[8];
-
-	put_le64(b, v);
-	th_poke(path, off, b, 8);
-}
-
-/* The 1 MiB boot disk: a sector of code ending in 0x55AA. */
+/* The 1 MiB boot disk: a sector of code (0x90, nop) ending in 0x55AA. */
 static const char *boot_disk(void)
 {
 	static unsigned char sector[512];
 
 	memset(sector, 0x90, 510);
-	sector[510] = 0x55;
-	sector[511] = 0xAA;
-	return th_raw("boot.img", MIB, (uint64_t)0, sector, sizeof sector, UINT64_MAX);
+	return th_boot_disk_of("boot.img", sector);
 }
 
 /* The boot disk written as a dynamic VDI: the base of most reader tests. */
 static const char *boot_vdi(void)
 {
-	const char *out = th_path("boot.vdi");
-
-	th_write_ok(&fmt_vdi, "", boot_disk(), out);
-	return out;
+	return th_write_ok(&fmt_vdi, "", boot_disk(), th_path("boot.vdi"));
 }
 
+/* The message writing src as VDI fails with; it leaves no out.vdi behind. */
 static const char *write_error(const char *options, const char *src)
 {
-	static struct msg m;
-
-	memset(&m, 0, sizeof m);
-	assert_int_equal(th_write(&fmt_vdi, options, src, th_path("out.vdi"), &m), -1);
-	assert_int_equal(access(th_path("out.vdi"), F_OK), -1);
-	return m.text;
-}
-
-static const char *info_value(struct disk *d, const char *key)
-{
-	static struct info i;
-
-	memset(&i, 0, sizeof i);
-	d->info(d, &i);
-	for (size_t k = 0; k < i.n; k++)
-		if (strcmp(i.field[k].key, key) == 0)
-			return i.field[k].value;
-	return NULL;
+	return th_write_refused(&fmt_vdi, options, src, th_path("out.vdi"));
 }
 
 /* --- what the writer lays out ----------------------------------------------------------- */
@@ -124,12 +62,12 @@ static void test_dynamic_vdi_of_boot_disk_is_1049600_bytes(void **state)
 	(void)state;
 	th_round_trip(&fmt_vdi, "", src, out);
 	assert_int_equal(th_size(out), 1049600);
-	assert_int_equal(peek32(out, H_TYPE), 1);
-	assert_int_equal(peek32(out, H_MAP), 512);
-	assert_int_equal(peek32(out, H_DATA), 1024);
-	assert_int_equal(peek32(out, H_BLOCKS), 1);
-	assert_int_equal(peek32(out, H_ALLOCATED), 1);
-	assert_int_equal(peek32(out, 512), 0);
+	assert_int_equal(th_peek_le32(out, H_TYPE), 1);
+	assert_int_equal(th_peek_le32(out, H_MAP), 512);
+	assert_int_equal(th_peek_le32(out, H_DATA), 1024);
+	assert_int_equal(th_peek_le32(out, H_BLOCKS), 1);
+	assert_int_equal(th_peek_le32(out, H_ALLOCATED), 1);
+	assert_int_equal(th_peek_le32(out, 512), 0);
 }
 
 static void test_fixed_vdi_of_boot_disk_is_1049600_bytes(void **state)
@@ -139,10 +77,10 @@ static void test_fixed_vdi_of_boot_disk_is_1049600_bytes(void **state)
 	(void)state;
 	th_round_trip(&fmt_vdi, "subformat=fixed", src, out);
 	assert_int_equal(th_size(out), 1049600);
-	assert_int_equal(peek32(out, H_TYPE), 2);
-	assert_int_equal(peek32(out, H_DATA), 1024);
-	assert_int_equal(peek32(out, H_ALLOCATED), 1);
-	assert_int_equal(peek32(out, 512), 0);
+	assert_int_equal(th_peek_le32(out, H_TYPE), 2);
+	assert_int_equal(th_peek_le32(out, H_DATA), 1024);
+	assert_int_equal(th_peek_le32(out, H_ALLOCATED), 1);
+	assert_int_equal(th_peek_le32(out, 512), 0);
 }
 
 static void test_header_holds_what_virtualbox_writes(void **state)
@@ -185,8 +123,8 @@ static void test_odd_sized_disk_round_trips_in_both_subformats(void **state)
 	th_round_trip(&fmt_vdi, "", src, th_path("dyn.vdi"));
 	th_round_trip(&fmt_vdi, "subformat=fixed", src, th_path("fix.vdi"));
 	/* Four blocks, the last holding one sector of data and zeros. */
-	assert_int_equal(peek64(th_path("dyn.vdi"), H_DISK), 3 * MIB + 512);
-	assert_int_equal(peek32(th_path("dyn.vdi"), H_BLOCKS), 4);
+	assert_int_equal(th_peek_le64(th_path("dyn.vdi"), H_DISK), 3 * MIB + 512);
+	assert_int_equal(th_peek_le32(th_path("dyn.vdi"), H_BLOCKS), 4);
 	assert_int_equal(th_size(th_path("dyn.vdi")), 1024 + 2 * MIB);
 	assert_int_equal(th_size(th_path("fix.vdi")), 1024 + 4 * MIB);
 	free(a);
@@ -202,7 +140,7 @@ static void test_data_in_the_last_sector_round_trips(void **state)
 	(void)state;
 	th_round_trip(&fmt_vdi, "", src, th_path("last.vdi"));
 	assert_int_equal(th_size(th_path("last.vdi")), 1024 + MIB);
-	assert_int_equal(peek32(th_path("last.vdi"), 512 + 4 * 9), 0);
+	assert_int_equal(th_peek_le32(th_path("last.vdi"), 512 + 4 * 9), 0);
 	free(p);
 }
 
@@ -218,14 +156,14 @@ static void test_all_zero_disk_allocates_no_block(void **state)
 	th_round_trip(&fmt_vdi, "", src, dyn);
 	th_round_trip(&fmt_vdi, "subformat=fixed", src, fix);
 	assert_int_equal(th_size(dyn), 1024);
-	assert_int_equal(peek32(dyn, H_ALLOCATED), 0);
+	assert_int_equal(th_peek_le32(dyn, H_ALLOCATED), 0);
 	for (int b = 0; b < 5; b++)
-		assert_int_equal(peek32(dyn, 512 + 4 * b), 0xFFFFFFFF);
+		assert_int_equal(th_peek_le32(dyn, 512 + 4 * b), 0xFFFFFFFF);
 	/* Fixed: every block has its place, block i at data index i, as holes. */
 	assert_int_equal(th_size(fix), 1024 + 5 * MIB);
-	assert_int_equal(peek32(fix, H_ALLOCATED), 5);
+	assert_int_equal(th_peek_le32(fix, H_ALLOCATED), 5);
 	for (int b = 0; b < 5; b++)
-		assert_int_equal(peek32(fix, 512 + 4 * b), b);
+		assert_int_equal(th_peek_le32(fix, 512 + 4 * b), b);
 	d = th_open(dyn);
 	assert_int_equal(disk_stored_bytes(d, &stored, &m), 0);
 	assert_int_equal(stored, 0);
@@ -245,8 +183,8 @@ static void test_dynamic_blocks_are_stored_in_disk_order(void **state)
 	(void)state;
 	th_round_trip(&fmt_vdi, "", src, out);
 	for (int k = 0; k < 8; k++)
-		assert_int_equal(peek32(out, 512 + 4 * k), want[k]);
-	assert_int_equal(peek32(out, H_ALLOCATED), 3);
+		assert_int_equal(th_peek_le32(out, 512 + 4 * k), want[k]);
+	assert_int_equal(th_peek_le32(out, H_ALLOCATED), 3);
 	assert_int_equal(th_size(out), 1024 + 3 * MIB);
 	free(a);
 	free(b);
@@ -266,9 +204,9 @@ static void test_sparse_2g_disk_keeps_1m_aligned_data_and_only_its_blocks(void *
 
 	(void)state;
 	th_round_trip(&fmt_vdi, "", src, dyn);
-	assert_int_equal(peek32(dyn, H_BLOCKS), 2048);
-	assert_int_equal(peek32(dyn, H_DATA), MIB);
-	assert_int_equal(peek32(dyn, H_ALLOCATED), 3);
+	assert_int_equal(th_peek_le32(dyn, H_BLOCKS), 2048);
+	assert_int_equal(th_peek_le32(dyn, H_DATA), MIB);
+	assert_int_equal(th_peek_le32(dyn, H_ALLOCATED), 3);
 	assert_int_equal(th_size(dyn), MIB + 3 * MIB);
 	d = th_open(dyn);
 	assert_int_equal(disk_stored_bytes(d, &stored, &m), 0);
@@ -277,7 +215,7 @@ static void test_sparse_2g_disk_keeps_1m_aligned_data_and_only_its_blocks(void *
 	/* Fixed: the whole data area, but unwritten blocks are holes. */
 	th_write_ok(&fmt_vdi, "subformat=fixed", src, fix);
 	assert_int_equal(th_size(fix), MIB + ((uint64_t)2 << 30));
-	assert_int_equal(peek32(fix, 512 + 4 * 2047), 2047);
+	assert_int_equal(th_peek_le32(fix, 512 + 4 * 2047), 2047);
 	d = th_open(fix);
 	th_assert_clean(d);
 	disk_close(d);
@@ -294,7 +232,7 @@ static void test_map_of_a_disk_below_1g_ends_on_a_sector(void **state)
 	(void)state;
 	th_round_trip(&fmt_vdi, "", src, out);
 	/* 512 + 300 * 4 = 1712, rounded up to 2048. */
-	assert_int_equal(peek32(out, H_DATA), 2048);
+	assert_int_equal(th_peek_le32(out, H_DATA), 2048);
 	assert_int_equal(th_size(out), 2048 + MIB);
 	free(p);
 }
@@ -360,9 +298,9 @@ static void test_disk_beyond_what_the_map_can_describe_is_refused(void **state)
 {
 	(void)state;
 	assert_string_equal(write_error("", two_pib_vdi()),
-			    text("cannot write %s: the disk is 2251799813685248 bytes, more than "
-				 "the 1073479552 MiB a vdi image can describe.",
-				 th_path("out.vdi")));
+			    th_text("cannot write %s: the disk is 2251799813685248 bytes, more than "
+				    "the 1073479552 MiB a vdi image can describe.",
+				    th_path("out.vdi")));
 }
 
 /* --- identity -------------------------------------------------------------------------- */
@@ -422,7 +360,7 @@ static void test_uuid_option_sets_the_create_uuid_in_guid_byte_order(void **stat
 	assert_memory_not_equal(img + H_MODIFY, guid, 16);
 	free(img);
 	d = th_open(out);
-	assert_string_equal(info_value(d, "create uuid"), "12345678-1234-5678-9abc-def012345678");
+	assert_string_equal(th_info(d, "create uuid"), "12345678-1234-5678-9abc-def012345678");
 	disk_close(d);
 }
 
@@ -473,15 +411,15 @@ static void test_info_tells_subformat_uuids_blocks_and_geometry(void **state)
 		uuid_format(&u, create);
 	}
 	free(img);
-	assert_string_equal(info_value(d, "subformat"), "dynamic");
-	assert_string_equal(info_value(d, "create uuid"), create);
-	assert_non_null(info_value(d, "modify uuid"));
-	assert_string_equal(info_value(d, "block size"), "1048576");
-	assert_string_equal(info_value(d, "blocks"), "1");
-	assert_string_equal(info_value(d, "blocks allocated"), "1");
-	assert_string_equal(info_value(d, "header version"), "1.1");
-	assert_string_equal(info_value(d, "legacy geometry"), "not set");
-	assert_string_equal(info_value(d, "lchs geometry"), "not set");
+	assert_string_equal(th_info(d, "subformat"), "dynamic");
+	assert_string_equal(th_info(d, "create uuid"), create);
+	assert_non_null(th_info(d, "modify uuid"));
+	assert_string_equal(th_info(d, "block size"), "1048576");
+	assert_string_equal(th_info(d, "blocks"), "1");
+	assert_string_equal(th_info(d, "blocks allocated"), "1");
+	assert_string_equal(th_info(d, "header version"), "1.1");
+	assert_string_equal(th_info(d, "legacy geometry"), "not set");
+	assert_string_equal(th_info(d, "lchs geometry"), "not set");
 	disk_close(d);
 }
 
@@ -491,14 +429,14 @@ static void test_info_of_a_384_byte_header_has_no_lchs_geometry(void **state)
 	struct disk *d;
 
 	(void)state;
-	poke32(out, H_HEADER_SIZE, 384);
-	poke32(out, H_LEGACY, 2);
-	poke32(out, H_LEGACY + 4, 16);
-	poke32(out, H_LEGACY + 8, 63);
+	th_poke_le32(out, H_HEADER_SIZE, 384);
+	th_poke_le32(out, H_LEGACY, 2);
+	th_poke_le32(out, H_LEGACY + 4, 16);
+	th_poke_le32(out, H_LEGACY + 8, 63);
 	d = th_open(out);
-	assert_null(info_value(d, "lchs geometry"));
-	assert_string_equal(info_value(d, "legacy geometry"), "2/16/63");
-	assert_string_equal(info_value(d, "header size"), "384");
+	assert_null(th_info(d, "lchs geometry"));
+	assert_string_equal(th_info(d, "legacy geometry"), "2/16/63");
+	assert_string_equal(th_info(d, "header size"), "384");
 	th_assert_clean(d);
 	disk_close(d);
 }
@@ -550,8 +488,8 @@ static void test_reader_takes_other_block_sizes_and_zero_blocks(void **state)
 		disk_close(y);
 	}
 	assert_string_equal(th_faults(path),
-			    text("%s: its blocks are 524288 bytes; QEMU reads only 1 MiB blocks.",
-				 path));
+			    th_text("%s: its blocks are 524288 bytes; QEMU reads only 1 MiB blocks.",
+				    path));
 	free(a);
 	free(b);
 	free(img);
@@ -564,13 +502,13 @@ static void test_odd_disk_size_reads_rounded_up_and_is_a_fault(void **state)
 	struct disk *d;
 
 	(void)state;
-	poke64(out, H_DISK, MIB - 100);
+	th_poke_le64(out, H_DISK, MIB - 100);
 	d = th_open(out);
 	assert_int_equal(d->size, MIB);
 	disk_close(d);
 	assert_string_equal(th_faults(out),
-			    text("%s: its disk size 1048476 is not a whole number of 512-byte "
-				 "sectors.", out));
+			    th_text("%s: its disk size 1048476 is not a whole number of 512-byte "
+				    "sectors.", out));
 }
 
 /* --- what the reader refuses -------------------------------------------------------------- */
@@ -606,8 +544,8 @@ static void test_truncated_header_is_refused(void **state)
 	(void)state;
 	th_truncate(out, 300);
 	assert_string_equal(th_open_error(out),
-			    text("%s is truncated: the header at byte 0 runs past its end (300).",
-				 out));
+			    th_text("%s is truncated: the header at byte 0 runs past its end (300).",
+				    out));
 }
 
 static void test_truncated_lchs_geometry_is_refused(void **state)
@@ -617,8 +555,8 @@ static void test_truncated_lchs_geometry_is_refused(void **state)
 	(void)state;
 	th_truncate(out, 460);
 	assert_string_equal(th_open_error(out),
-			    text("%s is truncated: the header at byte 456 runs past its end "
-				 "(460).", out));
+			    th_text("%s is truncated: the header at byte 456 runs past its end "
+				    "(460).", out));
 }
 
 static void test_wrong_signature_is_refused_by_open(void **state)
@@ -629,12 +567,12 @@ static void test_wrong_signature_is_refused_by_open(void **state)
 	struct msg m;
 
 	(void)state;
-	poke32(out, H_SIGNATURE, 0xBEDA1070);
+	th_poke_le32(out, H_SIGNATURE, 0xBEDA1070);
 	assert_int_equal(infile_open(&f, out, &m), 0);
 	assert_int_equal(fmt_vdi.open(&f, &d, &m), -1);
 	assert_null(d);
-	assert_string_equal(m.text, text("%s is not a usable VDI image: its signature is "
-					 "0xbeda1070, not 0xbeda107f.", out));
+	assert_string_equal(m.text, th_text("%s is not a usable VDI image: its signature is "
+					    "0xbeda1070, not 0xbeda107f.", out));
 }
 
 /* Poke one u32 of the boot VDI's header; return the open error. */
@@ -642,7 +580,7 @@ static const char *refusal(uint64_t off, uint32_t v)
 {
 	const char *out = boot_vdi();
 
-	poke32(out, off, v);
+	th_poke_le32(out, off, v);
 	return th_open_error(out);
 }
 
@@ -650,65 +588,65 @@ static void test_unsupported_header_version_is_refused(void **state)
 {
 	(void)state;
 	assert_string_equal(refusal(H_VERSION, 0x00000002),
-			    text("%s is not a usable VDI image: its header version 0.2 is not "
-				 "supported; only version 1 headers are.", th_path("boot.vdi")));
+			    th_text("%s is not a usable VDI image: its header version 0.2 is not "
+				    "supported; only version 1 headers are.", th_path("boot.vdi")));
 }
 
 static void test_short_header_size_is_refused(void **state)
 {
 	(void)state;
 	assert_string_equal(refusal(H_HEADER_SIZE, 300),
-			    text("%s is not a usable VDI image: its header size 300 is less than "
-				 "the 384 bytes of a version 1.1 header.", th_path("boot.vdi")));
+			    th_text("%s is not a usable VDI image: its header size 300 is less than "
+				    "the 384 bytes of a version 1.1 header.", th_path("boot.vdi")));
 }
 
 static void test_differencing_and_undo_images_are_not_supported(void **state)
 {
 	(void)state;
 	assert_string_equal(refusal(H_TYPE, 4),
-			    text("%s is a differencing vdi image, which holds only changes to "
-				 "another image; imgtool reads only dynamic and fixed images.",
-				 th_path("boot.vdi")));
+			    th_text("%s is a differencing vdi image, which holds only changes to "
+				    "another image; imgtool reads only dynamic and fixed images.",
+				    th_path("boot.vdi")));
 	assert_string_equal(refusal(H_TYPE, 3),
-			    text("%s is an undo vdi image, which holds only changes to another "
-				 "image; imgtool reads only dynamic and fixed images.",
-				 th_path("boot.vdi")));
+			    th_text("%s is an undo vdi image, which holds only changes to another "
+				    "image; imgtool reads only dynamic and fixed images.",
+				    th_path("boot.vdi")));
 }
 
 static void test_unknown_image_type_is_refused(void **state)
 {
 	(void)state;
 	assert_string_equal(refusal(H_TYPE, 0),
-			    text("%s is not a usable VDI image: its image type 0 is none of 1 "
-				 "(dynamic), 2 (fixed), 3 (undo) and 4 (differencing).",
-				 th_path("boot.vdi")));
+			    th_text("%s is not a usable VDI image: its image type 0 is none of 1 "
+				    "(dynamic), 2 (fixed), 3 (undo) and 4 (differencing).",
+				    th_path("boot.vdi")));
 }
 
 static void test_sector_size_other_than_512_is_refused(void **state)
 {
 	(void)state;
 	assert_string_equal(refusal(H_SECTOR, 4096),
-			    text("%s is not a usable VDI image: its sector size is 4096, not 512.",
-				 th_path("boot.vdi")));
+			    th_text("%s is not a usable VDI image: its sector size is 4096, not 512.",
+				    th_path("boot.vdi")));
 }
 
 static void test_block_size_not_a_power_of_two_is_refused(void **state)
 {
 	(void)state;
 	assert_string_equal(refusal(H_BLOCK, 3 * MIB),
-			    text("%s is not a usable VDI image: its block size 3145728 is not a "
-				 "power of two of at least 512.", th_path("boot.vdi")));
+			    th_text("%s is not a usable VDI image: its block size 3145728 is not a "
+				    "power of two of at least 512.", th_path("boot.vdi")));
 	assert_string_equal(refusal(H_BLOCK, 256),
-			    text("%s is not a usable VDI image: its block size 256 is not a power "
-				 "of two of at least 512.", th_path("boot.vdi")));
+			    th_text("%s is not a usable VDI image: its block size 256 is not a power "
+				    "of two of at least 512.", th_path("boot.vdi")));
 }
 
 static void test_extra_block_data_is_not_supported(void **state)
 {
 	(void)state;
 	assert_string_equal(refusal(H_EXTRA, 512),
-			    text("%s is not a usable VDI image: it keeps 512 bytes of extra data "
-				 "per block, which is not supported.", th_path("boot.vdi")));
+			    th_text("%s is not a usable VDI image: it keeps 512 bytes of extra data "
+				    "per block, which is not supported.", th_path("boot.vdi")));
 }
 
 static void test_zero_disk_size_is_refused(void **state)
@@ -716,9 +654,9 @@ static void test_zero_disk_size_is_refused(void **state)
 	const char *out = boot_vdi();
 
 	(void)state;
-	poke64(out, H_DISK, 0);
+	th_poke_le64(out, H_DISK, 0);
 	assert_string_equal(th_open_error(out),
-			    text("%s is not a usable VDI image: its disk size is 0.", out));
+			    th_text("%s is not a usable VDI image: its disk size is 0.", out));
 }
 
 static void test_disk_larger_than_its_blocks_is_refused(void **state)
@@ -726,34 +664,34 @@ static void test_disk_larger_than_its_blocks_is_refused(void **state)
 	const char *out = boot_vdi();
 
 	(void)state;
-	poke64(out, H_DISK, MIB + 512);
+	th_poke_le64(out, H_DISK, MIB + 512);
 	assert_string_equal(th_open_error(out),
-			    text("%s is not a usable VDI image: its disk size 1049088 is more "
-				 "than its 1 blocks of 1048576 bytes hold.", out));
+			    th_text("%s is not a usable VDI image: its disk size 1049088 is more "
+				    "than its 1 blocks of 1048576 bytes hold.", out));
 	/* The largest size a block count and block size can describe does not wrap. */
-	poke64(out, H_DISK, UINT64_MAX);
-	poke32(out, H_BLOCKS, UINT32_MAX);
-	poke32(out, H_BLOCK, 1u << 31);
+	th_poke_le64(out, H_DISK, UINT64_MAX);
+	th_poke_le32(out, H_BLOCKS, UINT32_MAX);
+	th_poke_le32(out, H_BLOCK, 1u << 31);
 	assert_string_equal(th_open_error(out),
-			    text("%s is not a usable VDI image: its disk size 18446744073709551615 "
-				 "is more than its 4294967295 blocks of 2147483648 bytes hold.",
-				 out));
+			    th_text("%s is not a usable VDI image: its disk size 18446744073709551615 "
+				    "is more than its 4294967295 blocks of 2147483648 bytes hold.",
+				    out));
 }
 
 static void test_more_allocated_blocks_than_blocks_is_refused(void **state)
 {
 	(void)state;
 	assert_string_equal(refusal(H_ALLOCATED, 2),
-			    text("%s is not a usable VDI image: it counts 2 allocated blocks of "
-				 "only 1.", th_path("boot.vdi")));
+			    th_text("%s is not a usable VDI image: it counts 2 allocated blocks of "
+				    "only 1.", th_path("boot.vdi")));
 }
 
 static void test_block_map_inside_the_header_is_refused(void **state)
 {
 	(void)state;
 	assert_string_equal(refusal(H_MAP, 400),
-			    text("%s is not a usable VDI image: its block map (offset 400) starts "
-				 "inside the header.", th_path("boot.vdi")));
+			    th_text("%s is not a usable VDI image: its block map (offset 400) starts "
+				    "inside the header.", th_path("boot.vdi")));
 }
 
 static void test_block_map_past_the_end_is_refused(void **state)
@@ -763,11 +701,11 @@ static void test_block_map_past_the_end_is_refused(void **state)
 	(void)state;
 	/* 0x40000000 entries of 4 bytes: a map the 1 MiB file cannot hold is never
 	 * allocated. */
-	poke32(out, H_BLOCKS, 0x40000000);
+	th_poke_le32(out, H_BLOCKS, 0x40000000);
 	assert_string_equal(th_open_error(out),
-			    text("%s is not a usable VDI image: its block map (offset 512, "
-				 "1073741824 entries) runs past the end of the file (1049600 "
-				 "bytes).", out));
+			    th_text("%s is not a usable VDI image: its block map (offset 512, "
+				    "1073741824 entries) runs past the end of the file (1049600 "
+				    "bytes).", out));
 }
 
 static void test_data_area_before_the_map_or_past_the_end_is_refused(void **state)
@@ -788,8 +726,8 @@ static void test_map_entry_beyond_the_allocated_count_is_refused(void **state)
 {
 	(void)state;
 	assert_string_equal(refusal(512, 1),
-			    text("%s is not a usable VDI image: block 0's map entry 1 is not "
-				 "below the allocated count 1.", th_path("boot.vdi")));
+			    th_text("%s is not a usable VDI image: block 0's map entry 1 is not "
+				    "below the allocated count 1.", th_path("boot.vdi")));
 }
 
 static void test_truncated_last_block_is_refused(void **state)
@@ -799,8 +737,8 @@ static void test_truncated_last_block_is_refused(void **state)
 	(void)state;
 	th_truncate(out, 1024 + MIB - 512);
 	assert_string_equal(th_open_error(out),
-			    text("%s is not a usable VDI image: block 0's data (offset 1024) runs "
-				 "past the end of the file (1049088 bytes).", out));
+			    th_text("%s is not a usable VDI image: block 0's data (offset 1024) runs "
+				    "past the end of the file (1049088 bytes).", out));
 }
 
 /* --- check ------------------------------------------------------------------------------- */
@@ -820,9 +758,9 @@ static void test_check_finds_two_blocks_sharing_data(void **state)
 
 	(void)state;
 	th_write_ok(&fmt_vdi, "", src, out);
-	poke32(out, 516, 0);
+	th_poke_le32(out, 516, 0);
 	assert_string_equal(th_faults(out),
-			    text("%s: blocks 0 and 1 both use data block 0.", out));
+			    th_text("%s: blocks 0 and 1 both use data block 0.", out));
 	free(p);
 }
 
@@ -837,8 +775,8 @@ static void test_check_names_ten_shared_blocks_and_counts_the_rest(void **state)
 	(void)state;
 	th_write_ok(&fmt_vdi, "subformat=fixed", src, out);
 	for (uint32_t b = 1; b < 30; b++)
-		poke32(out, 512 + 4 * b, 0);
-	poke32(out, H_ALLOCATED, 30);
+		th_poke_le32(out, 512 + 4 * b, 0);
+	th_poke_le32(out, H_ALLOCATED, 30);
 	for (uint32_t b = 1; b <= 10; b++)
 		len += (size_t)snprintf(want + len, sizeof want - len,
 					"%s: blocks 0 and %u both use data block 0.\n", out, b);
@@ -857,10 +795,10 @@ static void test_check_finds_a_wrong_allocated_count(void **state)
 
 	(void)state;
 	th_write_ok(&fmt_vdi, "", src, out);
-	poke32(out, 516, 0xFFFFFFFF);
+	th_poke_le32(out, 516, 0xFFFFFFFF);
 	assert_string_equal(th_faults(out),
-			    text("%s: the header counts 2 allocated blocks, but the block map "
-				 "uses 1.", out));
+			    th_text("%s: the header counts 2 allocated blocks, but the block map "
+				    "uses 1.", out));
 	free(p);
 }
 
@@ -884,8 +822,8 @@ static void test_check_finds_link_and_parent_uuids_in_a_base_image(void **state)
 	char want[1024];
 
 	(void)state;
-	poke32(out, H_LINK, 1);
-	poke32(out, H_PARENT + 12, 1);
+	th_poke_le32(out, H_LINK, 1);
+	th_poke_le32(out, H_PARENT + 12, 1);
 	snprintf(want, sizeof want,
 		 "%s: its link UUID is not null, but it is not a differencing image.\n"
 		 "%s: its parent UUID is not null, but it is not a differencing image.", out,
@@ -900,7 +838,7 @@ static void test_check_finds_data_inside_the_map_and_unaligned_offsets(void **st
 
 	(void)state;
 	/* One map entry at 512..515; data from 514 overlaps it, and is not aligned. */
-	poke32(out, H_DATA, 514);
+	th_poke_le32(out, H_DATA, 514);
 	snprintf(want, sizeof want,
 		 "%s: the data area (offset 514) starts inside the block map, which ends at "
 		 "516; VirtualBox refuses such an image.\n"
@@ -915,9 +853,9 @@ static void test_check_finds_extra_blocks_and_unknown_flags(void **state)
 	char want[1024];
 
 	(void)state;
-	poke32(out, H_BLOCKS, 2);
-	poke32(out, 516, 0xFFFFFFFF);
-	poke32(out, H_FLAGS, 0x101);
+	th_poke_le32(out, H_BLOCKS, 2);
+	th_poke_le32(out, 516, 0xFFFFFFFF);
+	th_poke_le32(out, H_FLAGS, 0x101);
 	snprintf(want, sizeof want,
 		 "%s: the header counts 2 blocks, but a disk of 1048576 bytes needs 1.\n"
 		 "%s: its flags 0x00000101 include ones VirtualBox does not define; it refuses "

@@ -17,19 +17,6 @@
 
 /* --- helpers -------------------------------------------------------------------------- */
 
-/* A 1 MiB disk whose first sector is a boot sector, as build/boot.img is. */
-static const char *boot_disk(const char *name)
-{
-	unsigned char *sector = th_pattern(512, 7);
-	const char *path;
-
-	sector[510] = 0x55;
-	sector[511] = 0xAA;
-	path = th_raw(name, MIB, (uint64_t)0, sector, (size_t)512, UINT64_MAX);
-	free(sector);
-	return path;
-}
-
 static uint32_t sum_of(const unsigned char *p, size_t len, size_t at)
 {
 	uint32_t s = 0;
@@ -40,15 +27,6 @@ static uint32_t sum_of(const unsigned char *p, size_t len, size_t at)
 	return ~s;
 }
 
-static void read_at(const char *path, uint64_t off, void *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
-	close(fd);
-}
-
 /* Poke a 32-bit big-endian field of the footer at foot (or of the dynamic header at
  * 512 if header) and fix that structure's checksum. */
 static void poke_be32(const char *path, uint64_t base, size_t len, size_t sum_at,
@@ -56,7 +34,7 @@ static void poke_be32(const char *path, uint64_t base, size_t len, size_t sum_at
 {
 	unsigned char buf[1024];
 
-	read_at(path, base, buf, len);
+	th_read_at(path, base, buf, len);
 	put_be32(buf + field, v);
 	put_be32(buf + sum_at, sum_of(buf, len, sum_at));
 	th_poke(path, base, buf, len);
@@ -71,7 +49,7 @@ static void poke_footer64(const char *path, uint64_t foot, size_t field, uint64_
 {
 	unsigned char buf[FOOTER];
 
-	read_at(path, foot, buf, FOOTER);
+	th_read_at(path, foot, buf, FOOTER);
 	put_be64(buf + field, v);
 	put_be32(buf + CHECKSUM_AT, sum_of(buf, FOOTER, CHECKSUM_AT));
 	th_poke(path, foot, buf, FOOTER);
@@ -89,33 +67,10 @@ static void poke_header32(const char *path, size_t field, uint32_t v)
 	poke_be32(path, 512, 1024, DYN_CHECKSUM_AT, field, v);
 }
 
-static void poke_u32(const char *path, uint64_t off, uint32_t v)
-{
-	unsigned char b[4];
-
-	put_be32(b, v);
-	th_poke(path, off, b, 4);
-}
-
-/* The value of key in d's info, or NULL. */
-static const char *info_of(struct disk *d, const char *key)
-{
-	static struct info i;
-
-	memset(&i, 0, sizeof i);
-	d->info(d, &i);
-	for (size_t k = 0; k < i.n; k++)
-		if (strcmp(i.field[k].key, key) == 0)
-			return i.field[k].value;
-	return NULL;
-}
-
+/* Writing src as VHD fails with want and leaves no bad.vhd behind. */
 static void assert_write_error(const char *options, const char *src, const char *want)
 {
-	struct msg m = { "" };
-
-	assert_int_equal(th_write(&fmt_vhd, options, src, th_path("bad.vhd"), &m), -1);
-	assert_string_equal(m.text, want);
+	assert_string_equal(th_write_error(&fmt_vhd, options, src, th_path("bad.vhd")), want);
 	assert_int_equal(access(th_path("bad.vhd"), F_OK), -1);
 }
 
@@ -140,7 +95,7 @@ static void assert_one_fault(const char *path, const char *fault_text)
 
 static void test_fixed_vhd_of_boot_disk_is_1049088_bytes(void **state)
 {
-	const char *src = boot_disk("boot.img"), *out = th_path("boot.vhd");
+	const char *src = th_boot_disk("boot.img"), *out = th_path("boot.vhd");
 	struct stat st;
 
 	(void)state;
@@ -153,7 +108,7 @@ static void test_fixed_vhd_of_boot_disk_is_1049088_bytes(void **state)
 
 static void test_dynamic_vhd_of_boot_disk_is_2100224_bytes_with_2m_blocks(void **state)
 {
-	const char *src = boot_disk("boot.img"), *out = th_path("boot.vhd");
+	const char *src = th_boot_disk("boot.img"), *out = th_path("boot.vhd");
 
 	(void)state;
 	th_round_trip(&fmt_vhd, "subformat=dynamic", src, out);
@@ -162,7 +117,7 @@ static void test_dynamic_vhd_of_boot_disk_is_2100224_bytes_with_2m_blocks(void *
 
 static void test_dynamic_vhd_of_boot_disk_is_527360_bytes_with_512k_blocks(void **state)
 {
-	const char *src = boot_disk("boot.img"), *out = th_path("boot.vhd");
+	const char *src = th_boot_disk("boot.img"), *out = th_path("boot.vhd");
 
 	(void)state;
 	th_round_trip(&fmt_vhd, "subformat=dynamic,block_size=512K", src, out);
@@ -176,8 +131,8 @@ static void test_fixed_footer_fields_follow_the_spec(void **state)
 	static const unsigned char zeros[427];
 
 	(void)state;
-	th_write_ok(&fmt_vhd, "", boot_disk("boot.img"), out);
-	read_at(out, MIB, f, sizeof f);
+	th_write_ok(&fmt_vhd, "", th_boot_disk("boot.img"), out);
+	th_read_at(out, MIB, f, sizeof f);
 	assert_memory_equal(f, "conectix", 8);
 	assert_int_equal(get_be32(f + 8), 2);			/* features: reserved bit */
 	assert_int_equal(get_be32(f + 12), 0x00010000);		/* version 1.0 */
@@ -204,15 +159,15 @@ static void test_dynamic_layout_follows_the_spec(void **state)
 	static const unsigned char zeros[1024];
 
 	(void)state;
-	th_write_ok(&fmt_vhd, "subformat=dynamic,block_size=512K", boot_disk("boot.img"), out);
-	read_at(out, 0, copy, sizeof copy);
-	read_at(out, th_size(out) - FOOTER, end, sizeof end);
+	th_write_ok(&fmt_vhd, "subformat=dynamic,block_size=512K", th_boot_disk("boot.img"), out);
+	th_read_at(out, 0, copy, sizeof copy);
+	th_read_at(out, th_size(out) - FOOTER, end, sizeof end);
 	assert_memory_equal(copy, end, FOOTER);
 	assert_int_equal(get_be64(end + 16), 512);		/* the dynamic header */
 	assert_int_equal(get_be32(end + 60), 3);		/* dynamic */
 	assert_int_equal(get_be32(end + 64), sum_of(end, FOOTER, CHECKSUM_AT));
 
-	read_at(out, 512, h, sizeof h);
+	th_read_at(out, 512, h, sizeof h);
 	assert_memory_equal(h, "cxsparse", 8);
 	assert_true(get_be64(h + 8) == UINT64_MAX);		/* all 64 bits, not 32 */
 	assert_int_equal(get_be64(h + 16), 1536);		/* the BAT */
@@ -222,11 +177,11 @@ static void test_dynamic_layout_follows_the_spec(void **state)
 	assert_int_equal(get_be32(h + 36), sum_of(h, sizeof h, DYN_CHECKSUM_AT));
 	assert_memory_equal(h + 40, zeros, sizeof h - 40);	/* no parent */
 
-	read_at(out, 1536, bat, sizeof bat);
+	th_read_at(out, 1536, bat, sizeof bat);
 	assert_int_equal(get_be32(bat), 2048 / 512);		/* block 0 after the BAT */
 	for (size_t i = 4; i < sizeof bat; i++)			/* block 1 free, padding */
 		assert_int_equal(bat[i], 0xFF);
-	read_at(out, 2048, bitmap, sizeof bitmap);		/* every bit set, padding too */
+	th_read_at(out, 2048, bitmap, sizeof bitmap);		/* every bit set, padding too */
 	for (size_t i = 0; i < sizeof bitmap; i++)
 		assert_int_equal(bitmap[i], 0xFF);
 }
@@ -244,7 +199,7 @@ static void test_all_zero_disk_has_no_blocks(void **state)
 	d = th_open(out);
 	assert_int_equal(disk_stored_bytes(d, &stored, &m), 0);
 	assert_int_equal(stored, 0);
-	assert_string_equal(info_of(d, "blocks allocated"), "0");
+	assert_string_equal(th_info(d, "blocks allocated"), "0");
 	disk_close(d);
 	th_round_trip(&fmt_vhd, "", src, out);
 	assert_int_equal(th_size(out), MIB + FOOTER);
@@ -294,8 +249,8 @@ static void test_2gib_sparse_disk_round_trips(void **state)
 	d = th_open(out);
 	assert_int_equal(disk_stored_bytes(d, &stored, &m), 0);
 	assert_int_equal(stored, 3 * 2 * MIB);
-	assert_string_equal(info_of(d, "blocks"), "1024");
-	assert_string_equal(info_of(d, "blocks allocated"), "3");
+	assert_string_equal(th_info(d, "blocks"), "1024");
+	assert_string_equal(th_info(d, "blocks allocated"), "3");
 	disk_close(d);
 	free(a);
 	free(b);
@@ -329,7 +284,7 @@ static void test_fixed_2gib_sparse_disk_stays_sparse(void **state)
 static void test_vhd_converts_to_vhd(void **state)
 {
 	const char *dyn = th_path("dyn.vhd"), *fixed = th_path("fixed.vhd");
-	const char *src = boot_disk("boot.img");
+	const char *src = th_boot_disk("boot.img");
 	struct disk *a, *b;
 
 	(void)state;
@@ -346,7 +301,7 @@ static void test_vhd_converts_to_vhd(void **state)
 
 static void test_same_input_gives_the_same_bytes(void **state)
 {
-	const char *src = boot_disk("boot.img");
+	const char *src = th_boot_disk("boot.img");
 	const char *const layouts[] = { "", "subformat=dynamic",
 					"subformat=dynamic,block_size=512K" };
 
@@ -368,22 +323,22 @@ static void test_same_input_gives_the_same_bytes(void **state)
 
 static void test_timestamp_comes_from_source_date_epoch(void **state)
 {
-	const char *src = boot_disk("boot.img"), *out = th_path("t.vhd");
+	const char *src = th_boot_disk("boot.img"), *out = th_path("t.vhd");
 	unsigned char f[FOOTER];
 	struct disk *d;
 
 	(void)state;
 	setenv("SOURCE_DATE_EPOCH", "946688400", 1);		/* 2000-01-01 01:00:00 */
 	th_write_ok(&fmt_vhd, "", src, out);
-	read_at(out, MIB, f, sizeof f);
+	th_read_at(out, MIB, f, sizeof f);
 	assert_int_equal(get_be32(f + 24), 3600);
 	d = th_open(out);
-	assert_string_equal(info_of(d, "timestamp"), "2000-01-01 01:00:00 UTC");
+	assert_string_equal(th_info(d, "timestamp"), "2000-01-01 01:00:00 UTC");
 	disk_close(d);
 
 	setenv("SOURCE_DATE_EPOCH", "1000", 1);			/* before the VHD epoch */
 	th_write_ok(&fmt_vhd, "", src, out);
-	read_at(out, MIB, f, sizeof f);
+	th_read_at(out, MIB, f, sizeof f);
 	assert_int_equal(get_be32(f + 24), 0);
 
 	setenv("SOURCE_DATE_EPOCH", "soon", 1);
@@ -394,15 +349,15 @@ static void test_timestamp_comes_from_source_date_epoch(void **state)
 static void test_uuid_differs_with_content(void **state)
 {
 	unsigned char *x = th_pattern(512, 9);
-	const char *a = boot_disk("a.img"), *b = th_raw("b.img", MIB, (uint64_t)0, x,
+	const char *a = th_boot_disk("a.img"), *b = th_raw("b.img", MIB, (uint64_t)0, x,
 							   (size_t)512, UINT64_MAX);
 	unsigned char ua[16], ub[16];
 
 	(void)state;
 	th_write_ok(&fmt_vhd, "", a, th_path("a.vhd"));
 	th_write_ok(&fmt_vhd, "", b, th_path("b.vhd"));
-	read_at(th_path("a.vhd"), MIB + 68, ua, 16);
-	read_at(th_path("b.vhd"), MIB + 68, ub, 16);
+	th_read_at(th_path("a.vhd"), MIB + 68, ua, 16);
+	th_read_at(th_path("b.vhd"), MIB + 68, ub, 16);
 	assert_memory_not_equal(ua, ub, 16);
 	free(x);
 }
@@ -417,17 +372,17 @@ static void test_uuid_option_is_stored_in_guid_order(void **state)
 
 	(void)state;
 	th_write_ok(&fmt_vhd, "subformat=dynamic,uuid=00112233-4455-6677-8899-AABBCCDDEEFF",
-		    boot_disk("boot.img"), out);
-	read_at(out, 68, f, 16);
+		    th_boot_disk("boot.img"), out);
+	th_read_at(out, 68, f, 16);
 	assert_memory_equal(f, guid, 16);
 	d = th_open(out);
-	assert_string_equal(info_of(d, "uuid"), "00112233-4455-6677-8899-aabbccddeeff");
+	assert_string_equal(th_info(d, "uuid"), "00112233-4455-6677-8899-aabbccddeeff");
 	disk_close(d);
 }
 
 static void test_bad_uuid_is_refused(void **state)
 {
-	const char *src = boot_disk("boot.img");
+	const char *src = th_boot_disk("boot.img");
 
 	(void)state;
 	assert_write_error("uuid=1234", src,
@@ -444,7 +399,7 @@ static void test_bad_option_values_are_refused(void **state)
 {
 	char src[256];
 
-	snprintf(src, sizeof src, "%s", boot_disk("boot.img"));	/* th_path's ring turns */
+	snprintf(src, sizeof src, "%s", th_boot_disk("boot.img"));	/* th_path's ring turns */
 
 	(void)state;
 	assert_write_error("subformat=sparse", src,
@@ -468,7 +423,7 @@ static void test_bad_option_values_are_refused(void **state)
 
 static void test_block_size_takes_any_spelling(void **state)
 {
-	const char *src = boot_disk("boot.img"), *out = th_path("b.vhd");
+	const char *src = th_boot_disk("boot.img"), *out = th_path("b.vhd");
 
 	(void)state;
 	th_round_trip(&fmt_vhd, "subformat=dynamic,block_size=524288", src, out);
@@ -535,7 +490,7 @@ static void test_vhd_is_found_by_its_name_and_qemus(void **state)
 
 static void test_511_byte_footer_of_old_virtual_pc_is_read(void **state)
 {
-	const char *src = boot_disk("boot.img"), *out = th_path("old.vhd");
+	const char *src = th_boot_disk("boot.img"), *out = th_path("old.vhd");
 	struct disk *a, *b;
 
 	(void)state;
@@ -546,7 +501,7 @@ static void test_511_byte_footer_of_old_virtual_pc_is_read(void **state)
 	assert_ptr_equal(b->fmt, &fmt_vhd);
 	th_assert_same(a, b);
 	th_assert_clean(b);
-	assert_string_equal(info_of(b, "footer"), "511 bytes (Virtual PC before 2004)");
+	assert_string_equal(th_info(b, "footer"), "511 bytes (Virtual PC before 2004)");
 	disk_close(a);
 	disk_close(b);
 }
@@ -556,20 +511,20 @@ static void test_511_byte_footer_of_old_virtual_pc_is_read(void **state)
 static void test_bad_footer_checksum_is_refused(void **state)
 {
 	const char *fixed = th_path("f.vhd"), *dyn = th_path("d.vhd");
-	const char *src = boot_disk("boot.img");
+	const char *src = th_boot_disk("boot.img");
 	unsigned char f[FOOTER];
 	char want[200];
 
 	(void)state;
 	th_write_ok(&fmt_vhd, "", src, fixed);
-	read_at(fixed, MIB, f, sizeof f);
+	th_read_at(fixed, MIB, f, sizeof f);
 	th_poke(fixed, MIB + 48 + 6, "\x01", 1);	/* the size, checksum unchanged */
 	snprintf(want, sizeof want, "its footer (byte 1048576) has the checksum 0x%08x, but its "
 		 "bytes give 0x%08x", get_be32(f + 64), get_be32(f + 64) - 1);
 	assert_refused(fixed, want);
 
 	th_write_ok(&fmt_vhd, "subformat=dynamic", src, dyn);
-	read_at(dyn, 0, f, sizeof f);
+	th_read_at(dyn, 0, f, sizeof f);
 	th_poke(dyn, 84, "\x01", 1);			/* saved state */
 	snprintf(want, sizeof want, "its footer (byte 0) has the checksum 0x%08x, but its "
 		 "bytes give 0x%08x", get_be32(f + 64), get_be32(f + 64) - 1);
@@ -604,7 +559,7 @@ static void test_truncated_dynamic_vhd_is_refused(void **state)
 	char want[200];
 
 	(void)state;
-	th_write_ok(&fmt_vhd, "subformat=dynamic", boot_disk("boot.img"), out);
+	th_write_ok(&fmt_vhd, "subformat=dynamic", th_boot_disk("boot.img"), out);
 	th_truncate(out, 1 * MIB);			/* inside block 0 */
 	snprintf(want, sizeof want, "block 0 (byte 2048) runs past the end of the file "
 		 "(%u); it may be truncated", MIB);
@@ -613,7 +568,7 @@ static void test_truncated_dynamic_vhd_is_refused(void **state)
 
 static void test_bad_dynamic_header_is_refused(void **state)
 {
-	const char *out = th_path("d.vhd"), *src = boot_disk("boot.img");
+	const char *out = th_path("d.vhd"), *src = th_boot_disk("boot.img");
 
 	(void)state;
 	th_write_ok(&fmt_vhd, "subformat=dynamic,block_size=512K", src, out);
@@ -644,7 +599,7 @@ static void test_bad_dynamic_header_is_refused(void **state)
 
 static void test_other_disk_types_are_refused(void **state)
 {
-	const char *out = th_path("d.vhd"), *src = boot_disk("boot.img");
+	const char *out = th_path("d.vhd"), *src = th_boot_disk("boot.img");
 
 	(void)state;
 	th_write_ok(&fmt_vhd, "subformat=dynamic,block_size=512K", src, out);
@@ -660,7 +615,7 @@ static void test_other_disk_types_are_refused(void **state)
 
 static void test_impossible_sizes_are_refused(void **state)
 {
-	const char *out = th_path("f.vhd"), *src = boot_disk("boot.img");
+	const char *out = th_path("f.vhd"), *src = th_boot_disk("boot.img");
 
 	(void)state;
 	th_write_ok(&fmt_vhd, "", src, out);
@@ -682,7 +637,7 @@ static void test_footer_copy_that_differs_is_a_fault(void **state)
 	const char *out = th_path("d.vhd");
 
 	(void)state;
-	th_write_ok(&fmt_vhd, "subformat=dynamic", boot_disk("boot.img"), out);
+	th_write_ok(&fmt_vhd, "subformat=dynamic", th_boot_disk("boot.img"), out);
 	poke_footer32(out, 0, 24, 12345);		/* the copy's timestamp */
 	assert_one_fault(out, "the footer at its end differs from the copy at byte 0.");
 }
@@ -702,7 +657,7 @@ static void test_missing_footers_are_faults(void **state)
 	th_poke(out, 0, "CONECTIX", 8);		/* no copy: the end is read */
 	d = th_open(out);
 	assert_ptr_equal(d->fmt, &fmt_vhd);
-	assert_string_equal(info_of(d, "subformat"), "dynamic");
+	assert_string_equal(th_info(d, "subformat"), "dynamic");
 	disk_close(d);
 	assert_one_fault(out, "its footer copy at byte 0 is missing (it does not start with "
 			 "\"conectix\").");
@@ -715,8 +670,8 @@ static void test_dynamic_header_faults(void **state)
 	char want[200];
 
 	(void)state;
-	th_write_ok(&fmt_vhd, "subformat=dynamic", boot_disk("boot.img"), out);
-	read_at(out, 512, h, sizeof h);
+	th_write_ok(&fmt_vhd, "subformat=dynamic", th_boot_disk("boot.img"), out);
+	th_read_at(out, 512, h, sizeof h);
 	th_poke(out, 512 + 24, "\0\2", 2);		/* version 2.0, checksum unchanged */
 	snprintf(want, sizeof want, "%s: its dynamic header checksum is 0x%08x, but its bytes "
 		 "give 0x%08x.\n%s: its dynamic header version is 0x00020000, not 0x00010000.",
@@ -733,10 +688,10 @@ static void test_overlapping_blocks_are_faults(void **state)
 
 	(void)state;
 	th_round_trip(&fmt_vhd, "subformat=dynamic,block_size=512K", src, out);
-	poke_u32(out, 1536 + 4, 2048 / 512);		/* block 1 where block 0 is */
+	th_poke_be32(out, 1536 + 4, 2048 / 512);	/* block 1 where block 0 is */
 	assert_one_fault(out, "block 1 (bytes 2048 to 526848) overlaps block 0 (bytes 2048 to "
 			 "526848).");
-	poke_u32(out, 1536 + 4, 2560 / 512);		/* into block 0 */
+	th_poke_be32(out, 1536 + 4, 2560 / 512);	/* into block 0 */
 	assert_one_fault(out, "block 1 (bytes 2560 to 527360) overlaps block 0 (bytes 2048 to "
 			 "526848).");
 	free(a);
@@ -753,7 +708,7 @@ static void test_block_over_metadata_is_a_fault(void **state)
 
 	(void)state;
 	th_write_ok(&fmt_vhd, "subformat=dynamic,block_size=512K", src, out);
-	poke_u32(out, 1536 + 4, 1536 / 512);		/* block 1 over the BAT and block 0 */
+	th_poke_be32(out, 1536 + 4, 1536 / 512);	/* block 1 over the BAT and block 0 */
 	snprintf(want, sizeof want, "%s: block 1 (bytes 1536 to 526336) overlaps the block "
 		 "allocation table (bytes 1536 to 2048).\n%s: block 0 (bytes 2048 to 526848) "
 		 "overlaps block 1 (bytes 1536 to 526336).", out, out);
@@ -764,7 +719,7 @@ static void test_block_over_metadata_is_a_fault(void **state)
 
 static void test_data_behind_a_clear_bitmap_bit_reads_as_zeros_and_is_a_fault(void **state)
 {
-	const char *src = boot_disk("boot.img"), *out = th_path("d.vhd");
+	const char *src = th_boot_disk("boot.img"), *out = th_path("d.vhd");
 	unsigned char sector[512];
 	static const unsigned char zeros[512];
 	struct disk *d;
@@ -795,7 +750,7 @@ static void test_footer_field_faults(void **state)
 	char want[600];
 
 	(void)state;
-	th_write_ok(&fmt_vhd, "", boot_disk("boot.img"), out);
+	th_write_ok(&fmt_vhd, "", th_boot_disk("boot.img"), out);
 	poke_footer32(out, MIB, 8, 0);			/* features */
 	poke_footer32(out, MIB, 56, 0x03E8103F);	/* 1000/16/63 */
 	poke_footer64(out, MIB, 16, 512);		/* a data offset */
@@ -814,13 +769,13 @@ static void test_qemu_force_size_geometry_is_not_a_fault(void **state)
 	struct disk *d;
 
 	(void)state;
-	th_write_ok(&fmt_vhd, "", boot_disk("boot.img"), out);
+	th_write_ok(&fmt_vhd, "", th_boot_disk("boot.img"), out);
 	poke_footer32(out, MIB, 28, 0x716D6532);	/* "qem2", as qemu-img -o force_size */
 	poke_footer32(out, MIB, 56, 0xFFFF10FF);	/* 65535/16/255 */
 	th_round_trip(&fmt_vhd, "", out, th_path("again.vhd"));
 	d = th_open(out);
 	th_assert_clean(d);
-	assert_null(info_of(d, "qemu virtual size"));
+	assert_null(th_info(d, "qemu virtual size"));
 	disk_close(d);
 }
 
@@ -832,22 +787,22 @@ static void test_info_tells_the_vhd_facts(void **state)
 	struct disk *d;
 
 	(void)state;
-	th_write_ok(&fmt_vhd, "subformat=dynamic,block_size=512K", boot_disk("boot.img"), out);
+	th_write_ok(&fmt_vhd, "subformat=dynamic,block_size=512K", th_boot_disk("boot.img"), out);
 	d = th_open(out);
-	assert_string_equal(info_of(d, "subformat"), "dynamic");
-	assert_string_equal(info_of(d, "creator app"), "win");
-	assert_string_equal(info_of(d, "creator version"), "10.0");
-	assert_string_equal(info_of(d, "creator os"), "Wi2k");
-	assert_string_equal(info_of(d, "timestamp"), "2000-01-01 00:00:00 UTC");
-	assert_string_equal(info_of(d, "cylinders"), "30");
-	assert_string_equal(info_of(d, "heads"), "4");
-	assert_string_equal(info_of(d, "sectors"), "17");
-	assert_string_equal(info_of(d, "block size"), "524288");
-	assert_string_equal(info_of(d, "blocks"), "2");
-	assert_string_equal(info_of(d, "blocks allocated"), "1");
-	assert_string_equal(info_of(d, "azure upload"), "no: Azure takes fixed VHDs only");
-	assert_null(info_of(d, "qemu virtual size"));
-	assert_int_equal(strlen(info_of(d, "uuid")), 36);
+	assert_string_equal(th_info(d, "subformat"), "dynamic");
+	assert_string_equal(th_info(d, "creator app"), "win");
+	assert_string_equal(th_info(d, "creator version"), "10.0");
+	assert_string_equal(th_info(d, "creator os"), "Wi2k");
+	assert_string_equal(th_info(d, "timestamp"), "2000-01-01 00:00:00 UTC");
+	assert_string_equal(th_info(d, "cylinders"), "30");
+	assert_string_equal(th_info(d, "heads"), "4");
+	assert_string_equal(th_info(d, "sectors"), "17");
+	assert_string_equal(th_info(d, "block size"), "524288");
+	assert_string_equal(th_info(d, "blocks"), "2");
+	assert_string_equal(th_info(d, "blocks allocated"), "1");
+	assert_string_equal(th_info(d, "azure upload"), "no: Azure takes fixed VHDs only");
+	assert_null(th_info(d, "qemu virtual size"));
+	assert_int_equal(strlen(th_info(d, "uuid")), 36);
 	disk_close(d);
 }
 
@@ -859,23 +814,23 @@ static void test_info_says_what_azure_and_qemu_make_of_it(void **state)
 	struct disk *d;
 
 	(void)state;
-	th_write_ok(&fmt_vhd, "", boot_disk("boot.img"), out);
+	th_write_ok(&fmt_vhd, "", th_boot_disk("boot.img"), out);
 	d = th_open(out);
-	assert_string_equal(info_of(d, "azure upload"), "no: Azure takes disks of 20 MiB or more");
+	assert_string_equal(th_info(d, "azure upload"), "no: Azure takes disks of 20 MiB or more");
 	disk_close(d);
 	poke_footer32(out, MIB, 28, 0x76706320);	/* "vpc ": QEMU goes by CHS */
 	d = th_open(out);
-	assert_string_equal(info_of(d, "creator app"), "vpc");
-	assert_string_equal(info_of(d, "qemu virtual size"), "1044480");
+	assert_string_equal(th_info(d, "creator app"), "vpc");
+	assert_string_equal(th_info(d, "qemu virtual size"), "1044480");
 	disk_close(d);
 
 	th_write_ok(&fmt_vhd, "", whole, out);
 	d = th_open(out);
-	assert_string_equal(info_of(d, "azure upload"), "yes");
+	assert_string_equal(th_info(d, "azure upload"), "yes");
 	disk_close(d);
 	th_write_ok(&fmt_vhd, "", odd, out);
 	d = th_open(out);
-	assert_string_equal(info_of(d, "azure upload"),
+	assert_string_equal(th_info(d, "azure upload"),
 			    "no: the size is not a whole number of MiB");
 	disk_close(d);
 }

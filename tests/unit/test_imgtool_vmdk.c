@@ -39,50 +39,6 @@
 #define STREAM_GT 5
 #define STREAM_FOOTER 12
 
-static const char *text(const char *fmt, ...) PRINTF_LIKE(1, 2);
-static const char *text(const char *fmt, ...)
-{
-	static char buf[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	return buf;
-}
-
-static uint32_t peek32(const char *path, uint64_t off)
-{
-	unsigned char b[4];
-	int fd = open(path, O_RDONLY);
-
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, b, 4, (off_t)off), 4);
-	close(fd);
-	return get_le32(b);
-}
-
-static uint64_t peek64(const char *path, uint64_t off)
-{
-	return (uint64_t)peek32(path, off + 4) << 32 | peek32(path, off);
-}
-
-static void poke32(const char *path, uint64_t off, uint32_t v)
-{
-	unsigned char b[4];
-
-	put_le32(b, v);
-	th_poke(path, off, b, 4);
-}
-
-static void poke64(const char *path, uint64_t off, uint64_t v)
-{
-	unsigned char b[8];
-
-	put_le64(b, v);
-	th_poke(path, off, b, 8);
-}
-
 static void write_text(const char *path, const char *s)
 {
 	FILE *f = fopen(path, "w");
@@ -125,19 +81,6 @@ static uint64_t offset_of(const char *path, const char *needle)
 	return off;
 }
 
-/* A 1 MiB disk whose sector 0 is a boot sector: pattern bytes and 0x55AA. */
-static const char *boot_disk(const char *name)
-{
-	unsigned char *sector = th_pattern(512, 7);
-	const char *path;
-
-	sector[510] = 0x55;
-	sector[511] = 0xAA;
-	path = th_raw(name, MIB, (uint64_t)0, sector, (size_t)512, UINT64_MAX);
-	free(sector);
-	return path;
-}
-
 /* A 1 MiB disk with data in its first two grains. */
 static const char *two_grain_disk(void)
 {
@@ -149,77 +92,27 @@ static const char *two_grain_disk(void)
 	return path;
 }
 
-/* a and b hold the same bytes, compared where either stores anything: ranges both
- * leave unstored read as zeros by the reader contract (disk.h), and reading them
- * would make the kernel fill gigabytes of page cache with the zeros of file holes. */
+/* th_assert_same, and some bytes were stored: an image that stores nothing would
+ * pass the comparison vacuously. */
 static void assert_same_where_stored(struct disk *a, struct disk *b)
 {
-	static unsigned char x[1 << 16], y[1 << 16];
-	struct msg m = { "" };
-	uint64_t off = 0, compared = 0;
-
-	assert_int_equal(a->size, b->size);
-	while (off < a->size) {
-		uint64_t ra, rb, run;
-		bool sa, sb;
-
-		if (a->status(a, off, &ra, &sa, &m) < 0 || b->status(b, off, &rb, &sb, &m) < 0)
-			fail_msg("status at %llu: %s", (unsigned long long)off, m.text);
-		run = ra < rb ? ra : rb;
-		assert_true(run > 0 && run <= a->size - off);
-		for (uint64_t at = off; (sa || sb) && at < off + run; at += sizeof x) {
-			size_t len = off + run - at < sizeof x ? (size_t)(off + run - at)
-							       : sizeof x;
-
-			if (disk_read(a, x, len, at, &m) < 0 || disk_read(b, y, len, at, &m) < 0)
-				fail_msg("reading at %llu: %s", (unsigned long long)at, m.text);
-			if (memcmp(x, y, len) != 0)
-				fail_msg("the disks differ in the 64 KiB at byte %llu",
-					 (unsigned long long)at);
-			compared += len;
-		}
-		off += run;
-	}
-	assert_true(compared > 0);
+	assert_true(th_assert_same(a, b) > 0);
 }
 
+/* The message writing src as VMDK fails with; tests check out and its -flat extent. */
 static const char *write_error(const char *options, const char *src, const char *out)
 {
-	static struct msg m;
-
-	memset(&m, 0, sizeof m);
-	assert_int_equal(th_write(&fmt_vmdk, options, src, out, &m), -1);
-	return m.text;
+	return th_write_error(&fmt_vmdk, options, src, out);
 }
 
-/* The message reading [off, off + len) of the image at path fails with. */
-static const char *read_error(const char *path, uint64_t off, size_t len)
-{
-	static struct msg m;
-	unsigned char buf[65536];
-	struct disk *d = th_open(path);
-
-	memset(&m, 0, sizeof m);
-	assert_int_equal(disk_read(d, buf, len, off, &m), -1);
-	disk_close(d);
-	return m.text;
-}
-
-/* The value info gives for key, or "" (static). */
+/* The value info gives for key in the image at path, or "" (static). */
 static const char *info_value(const char *path, const char *key)
 {
-	static char value[128];
-	struct info i = { .n = 0 };
 	struct disk *d = th_open(path);
+	const char *value = th_info(d, key);
 
-	value[0] = '\0';
-	if (d->info)
-		d->info(d, &i);
-	for (size_t k = 0; k < i.n; k++)
-		if (strcmp(i.field[k].key, key) == 0)
-			snprintf(value, sizeof value, "%s", i.field[k].value);
 	disk_close(d);
-	return value;
+	return value ? value : "";
 }
 
 /* The line of the file at path that starts with key (the first), static. */
@@ -255,7 +148,7 @@ static struct path keep(const char *p)
 static void test_flat_vmdk_of_boot_disk_is_a_364_byte_descriptor_and_a_1_mib_extent(void **state)
 {
 	(void)state;
-	th_round_trip(&fmt_vmdk, "", boot_disk("boot.img"), th_path("boot.vmdk"));
+	th_round_trip(&fmt_vmdk, "", th_boot_disk("boot.img"), th_path("boot.vmdk"));
 	assert_int_equal(th_size(th_path("boot.vmdk")), 364);
 	assert_int_equal(th_size(th_path("boot-flat.vmdk")), MIB);
 }
@@ -266,7 +159,7 @@ static void test_flat_descriptor_names_its_extent_by_file_name_with_ide_geometry
 	char *s;
 
 	(void)state;
-	th_write_ok(&fmt_vmdk, "", boot_disk("boot.img"), out);
+	th_write_ok(&fmt_vmdk, "", th_boot_disk("boot.img"), out);
 	s = slurp_text(out);
 	assert_true(strncmp(s, "# Disk DescriptorFile\nversion=1\nCID=", 36) == 0);
 	assert_non_null(strstr(s, "\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\n"));
@@ -284,20 +177,20 @@ static void test_flat_descriptor_names_its_extent_by_file_name_with_ide_geometry
 static void test_flat_extent_of_a_vmdk_output_without_the_extension_is_named_after_it(void **state)
 {
 	(void)state;
-	th_round_trip(&fmt_vmdk, "", boot_disk("boot.img"), th_path("disk"));
+	th_round_trip(&fmt_vmdk, "", th_boot_disk("boot.img"), th_path("disk"));
 	assert_int_equal(th_size(th_path("disk-flat.vmdk")), MIB);
 	assert_true(file_has(th_path("disk"), "RW 2048 FLAT \"disk-flat.vmdk\" 0\n"));
 }
 
 static void test_flat_refuses_to_write_its_extent_over_the_input(void **state)
 {
-	const char *src = boot_disk("x-flat.vmdk");
+	const char *src = th_boot_disk("x-flat.vmdk");
 
 	(void)state;
 	/* The .vmdk name makes the harness probe it: it is raw data, so it reads as raw. */
 	assert_string_equal(write_error("", src, th_path("x.vmdk")),
-			    text("%s, the flat extent %s needs beside it, is the input %s; give "
-				 "the output another name.", src, th_path("x.vmdk"), src));
+			    th_text("%s, the flat extent %s needs beside it, is the input %s; give "
+				    "the output another name.", src, th_path("x.vmdk"), src));
 	assert_int_equal(th_size(src), MIB);
 	assert_int_equal(access(th_path("x.vmdk"), F_OK), -1);
 }
@@ -307,10 +200,10 @@ static void test_flat_refuses_an_extent_name_with_a_quote(void **state)
 	const char *out = th_path("a\"b.vmdk");
 
 	(void)state;
-	assert_string_equal(write_error("", boot_disk("boot.img"), out),
-			    text("cannot write %s: a VMDK descriptor names the extent file "
-				 "a\"b-flat.vmdk in double quotes, so its name cannot hold a "
-				 "quote or a control character.", out));
+	assert_string_equal(write_error("", th_boot_disk("boot.img"), out),
+			    th_text("cannot write %s: a VMDK descriptor names the extent file "
+				    "a\"b-flat.vmdk in double quotes, so its name cannot hold a "
+				    "quote or a control character.", out));
 }
 
 static void test_flat_descriptor_with_several_extents_and_a_zero_extent_reads_in_order(void **state)
@@ -350,7 +243,7 @@ static void test_sparse_vmdk_of_boot_disk_is_131072_bytes(void **state)
 	const char *out = th_path("boot.vmdk");
 
 	(void)state;
-	th_round_trip(&fmt_vmdk, "subformat=monolithicSparse", boot_disk("boot.img"), out);
+	th_round_trip(&fmt_vmdk, "subformat=monolithicSparse", th_boot_disk("boot.img"), out);
 	assert_int_equal(th_size(out), 131072);
 }
 
@@ -359,23 +252,23 @@ static void test_sparse_header_is_version_1_with_redundant_tables_and_grains_fro
 	const char *out = th_path("boot.vmdk");
 
 	(void)state;
-	th_write_ok(&fmt_vmdk, "subformat=monolithicSparse", boot_disk("boot.img"), out);
-	assert_int_equal(peek32(out, 0), 0x564D444B);	/* "KDMV" */
-	assert_int_equal(peek32(out, H_VERSION), 1);
-	assert_int_equal(peek32(out, H_FLAGS), 3);
-	assert_int_equal(peek64(out, H_CAPACITY), 2048);
-	assert_int_equal(peek64(out, H_GRAIN), 128);
-	assert_int_equal(peek64(out, H_DESC_OFFSET), 1);
-	assert_int_equal(peek64(out, H_DESC_SIZE), 20);
-	assert_int_equal(peek32(out, H_GTES), 512);
-	assert_int_equal(peek64(out, H_RGD), 21);
-	assert_int_equal(peek64(out, H_GD), 26);
-	assert_int_equal(peek64(out, H_OVERHEAD), 128);
-	assert_int_equal(peek32(out, H_NEWLINES), 0x0A0D200A);
-	assert_int_equal(peek32(out, H_COMPRESS) & 0xFFFF, 0);
-	assert_int_equal(peek32(out, 21 * 512), SPARSE_RGT);
-	assert_int_equal(peek32(out, 26 * 512), SPARSE_GT);
-	assert_int_equal(peek32(out, SPARSE_GT * 512), 128);
+	th_write_ok(&fmt_vmdk, "subformat=monolithicSparse", th_boot_disk("boot.img"), out);
+	assert_int_equal(th_peek_le32(out, 0), 0x564D444B);	/* "KDMV" */
+	assert_int_equal(th_peek_le32(out, H_VERSION), 1);
+	assert_int_equal(th_peek_le32(out, H_FLAGS), 3);
+	assert_int_equal(th_peek_le64(out, H_CAPACITY), 2048);
+	assert_int_equal(th_peek_le64(out, H_GRAIN), 128);
+	assert_int_equal(th_peek_le64(out, H_DESC_OFFSET), 1);
+	assert_int_equal(th_peek_le64(out, H_DESC_SIZE), 20);
+	assert_int_equal(th_peek_le32(out, H_GTES), 512);
+	assert_int_equal(th_peek_le64(out, H_RGD), 21);
+	assert_int_equal(th_peek_le64(out, H_GD), 26);
+	assert_int_equal(th_peek_le64(out, H_OVERHEAD), 128);
+	assert_int_equal(th_peek_le32(out, H_NEWLINES), 0x0A0D200A);
+	assert_int_equal(th_peek_le32(out, H_COMPRESS) & 0xFFFF, 0);
+	assert_int_equal(th_peek_le32(out, 21 * 512), SPARSE_RGT);
+	assert_int_equal(th_peek_le32(out, 26 * 512), SPARSE_GT);
+	assert_int_equal(th_peek_le32(out, SPARSE_GT * 512), 128);
 	assert_string_equal(desc_line(out, "createType"), "createType=\"monolithicSparse\"");
 	assert_string_equal(desc_line(out, "RW "), "RW 2048 SPARSE \"boot.vmdk\"");
 }
@@ -387,7 +280,7 @@ static void test_stream_vmdk_of_boot_disk_is_7168_bytes(void **state)
 	const char *out = th_path("boot.vmdk");
 
 	(void)state;
-	th_round_trip(&fmt_vmdk, "subformat=streamOptimized", boot_disk("boot.img"), out);
+	th_round_trip(&fmt_vmdk, "subformat=streamOptimized", th_boot_disk("boot.img"), out);
 	assert_int_equal(th_size(out), 7168);
 }
 
@@ -398,32 +291,32 @@ static void test_stream_has_gd_at_end_a_footer_and_an_end_of_stream_marker(void 
 	unsigned char *f;
 
 	(void)state;
-	th_write_ok(&fmt_vmdk, "subformat=streamOptimized", boot_disk("boot.img"), out);
-	assert_int_equal(peek32(out, H_VERSION), 3);
-	assert_int_equal(peek32(out, H_FLAGS), 0x30001);
-	assert_int_equal(peek64(out, H_GD), UINT64_MAX);
-	assert_int_equal(peek64(out, H_RGD), 0);
-	assert_int_equal(peek64(out, H_DESC_OFFSET), 1);
-	assert_int_equal(peek64(out, H_DESC_SIZE), 1);
-	assert_int_equal(peek64(out, H_OVERHEAD), 2);
-	assert_int_equal(peek32(out, H_COMPRESS) & 0xFFFF, 1);
+	th_write_ok(&fmt_vmdk, "subformat=streamOptimized", th_boot_disk("boot.img"), out);
+	assert_int_equal(th_peek_le32(out, H_VERSION), 3);
+	assert_int_equal(th_peek_le32(out, H_FLAGS), 0x30001);
+	assert_int_equal(th_peek_le64(out, H_GD), UINT64_MAX);
+	assert_int_equal(th_peek_le64(out, H_RGD), 0);
+	assert_int_equal(th_peek_le64(out, H_DESC_OFFSET), 1);
+	assert_int_equal(th_peek_le64(out, H_DESC_SIZE), 1);
+	assert_int_equal(th_peek_le64(out, H_OVERHEAD), 2);
+	assert_int_equal(th_peek_le32(out, H_COMPRESS) & 0xFFFF, 1);
 	/* The grain: its LBA, its size, zlib data (0x78 first). */
-	assert_int_equal(peek64(out, STREAM_GRAIN * 512), 0);
-	assert_in_range(peek32(out, STREAM_GRAIN * 512 + 8), 1, 1012);
-	assert_int_equal(peek32(out, STREAM_GRAIN * 512 + 12) & 0xFF, 0x78);
+	assert_int_equal(th_peek_le64(out, STREAM_GRAIN * 512), 0);
+	assert_in_range(th_peek_le32(out, STREAM_GRAIN * 512 + 8), 1, 1012);
+	assert_int_equal(th_peek_le32(out, STREAM_GRAIN * 512 + 12) & 0xFF, 0x78);
 	/* GT marker: 4 sectors, type 1; the GT points at the grain marker. */
-	assert_int_equal(peek64(out, (STREAM_GT - 1) * 512), 4);
-	assert_int_equal(peek32(out, (STREAM_GT - 1) * 512 + 12), 1);
-	assert_int_equal(peek32(out, STREAM_GT * 512), STREAM_GRAIN);
+	assert_int_equal(th_peek_le64(out, (STREAM_GT - 1) * 512), 4);
+	assert_int_equal(th_peek_le32(out, (STREAM_GT - 1) * 512 + 12), 1);
+	assert_int_equal(th_peek_le32(out, STREAM_GT * 512), STREAM_GRAIN);
 	/* GD marker: 1 sector, type 2; the GD points at the GT. */
-	assert_int_equal(peek64(out, 9 * 512), 1);
-	assert_int_equal(peek32(out, 9 * 512 + 12), 2);
-	assert_int_equal(peek32(out, 10 * 512), STREAM_GT);
+	assert_int_equal(th_peek_le64(out, 9 * 512), 1);
+	assert_int_equal(th_peek_le32(out, 9 * 512 + 12), 2);
+	assert_int_equal(th_peek_le32(out, 10 * 512), STREAM_GT);
 	/* Footer marker (type 3), the footer with the real GD offset, a zero sector. */
-	assert_int_equal(peek64(out, 11 * 512), 1);
-	assert_int_equal(peek32(out, 11 * 512 + 12), 3);
-	assert_int_equal(peek32(out, STREAM_FOOTER * 512), 0x564D444B);
-	assert_int_equal(peek64(out, STREAM_FOOTER * 512 + H_GD), 10);
+	assert_int_equal(th_peek_le64(out, 11 * 512), 1);
+	assert_int_equal(th_peek_le32(out, 11 * 512 + 12), 3);
+	assert_int_equal(th_peek_le32(out, STREAM_FOOTER * 512), 0x564D444B);
+	assert_int_equal(th_peek_le64(out, STREAM_FOOTER * 512 + H_GD), 10);
 	f = th_slurp(out, &len);
 	assert_true(is_zero(f + len - 512, 512));
 	free(f);
@@ -444,7 +337,7 @@ static void test_stream_of_incompressible_grains_stores_them_and_reads_back(void
 	src = th_raw("noise.img", MIB, (uint64_t)65536, noise, (size_t)(256 * 1024), UINT64_MAX);
 	th_round_trip(&fmt_vmdk, "subformat=streamOptimized", src, out);
 	/* Stored blocks: 65536 bytes + 2 + 4 of zlib + 2 * 5 of block headers. */
-	assert_int_equal(peek32(out, 2 * 512 + 8), 65552);
+	assert_int_equal(th_peek_le32(out, 2 * 512 + 8), 65552);
 	free(noise);
 }
 
@@ -491,11 +384,11 @@ static void test_odd_size_disk_with_data_in_its_last_sector_round_trips(void **s
 	src = th_raw("odd.img", 3 * MIB + 512, (uint64_t)0, data, (size_t)512,
 		     (uint64_t)(3 * MIB), data, (size_t)512, UINT64_MAX);
 	for (size_t i = 0; i < 3; i++) {
-		const char *out = th_path(text("odd%zu.vmdk", i));
+		const char *out = th_path(th_text("odd%zu.vmdk", i));
 
 		th_round_trip(&fmt_vmdk, subformat_options[i], src, out);
 	}
-	assert_int_equal(peek64(th_path("odd1.vmdk"), H_CAPACITY), 6145);
+	assert_int_equal(th_peek_le64(th_path("odd1.vmdk"), H_CAPACITY), 6145);
 	assert_int_equal(th_size(th_path("odd0-flat.vmdk")), 3 * MIB + 512);
 	free(data);
 }
@@ -511,7 +404,7 @@ static void test_2_gib_sparse_disk_with_scattered_data_round_trips(void **state)
 		     (uint64_t)(GIB + 65536 * 3), data, (size_t)4096,
 		     (uint64_t)(2 * GIB - 512), data, (size_t)512, UINT64_MAX);
 	for (size_t i = 0; i < 3; i++) {
-		const char *out = th_path(text("big%zu.vmdk", i));
+		const char *out = th_path(th_text("big%zu.vmdk", i));
 		struct disk *a, *b;
 
 		th_write_ok(&fmt_vmdk, subformat_options[i], src, out);
@@ -538,7 +431,7 @@ static void test_all_zero_disk_round_trips_with_no_grains(void **state)
 	(void)state;
 	for (size_t i = 0; i < 3; i++)
 		th_round_trip(&fmt_vmdk, subformat_options[i], src,
-			      th_path(text("zero%zu.vmdk", i)));
+			      th_path(th_text("zero%zu.vmdk", i)));
 	assert_int_equal(th_size(th_path("zero1.vmdk")), 128 * 512);
 	/* Header, descriptor, GD marker and GD, footer marker, footer, end of stream. */
 	assert_int_equal(th_size(th_path("zero2.vmdk")), 7 * 512);
@@ -558,8 +451,8 @@ static void test_writing_twice_gives_the_same_bytes(void **state)
 		th_write_ok(&fmt_vmdk, subformat_options[i], src.s, th_path("b/x.vmdk"));
 		for (size_t k = 0; k < (i == 0 ? 2u : 1u); k++) {
 			size_t la, lb;
-			unsigned char *x = th_slurp(th_path(text("a/%s", names[k])), &la);
-			unsigned char *y = th_slurp(th_path(text("b/%s", names[k])), &lb);
+			unsigned char *x = th_slurp(th_path(th_text("a/%s", names[k])), &la);
+			unsigned char *y = th_slurp(th_path(th_text("b/%s", names[k])), &lb);
 
 			assert_int_equal(la, lb);
 			assert_memory_equal(x, y, la);
@@ -574,7 +467,7 @@ static void test_cid_and_uuid_come_from_the_content(void **state)
 	char cid[64], uuid[80];
 
 	(void)state;
-	th_write_ok(&fmt_vmdk, "", boot_disk("boot.img"), th_path("a.vmdk"));
+	th_write_ok(&fmt_vmdk, "", th_boot_disk("boot.img"), th_path("a.vmdk"));
 	th_write_ok(&fmt_vmdk, "", two_grain_disk(), th_path("b.vmdk"));
 	snprintf(cid, sizeof cid, "%s", desc_line(th_path("a.vmdk"), "CID="));
 	snprintf(uuid, sizeof uuid, "%s", desc_line(th_path("a.vmdk"), "ddb.uuid.image"));
@@ -585,7 +478,7 @@ static void test_cid_and_uuid_come_from_the_content(void **state)
 
 static void test_each_subformat_of_one_disk_has_its_own_uuid(void **state)
 {
-	const char *src = boot_disk("boot.img");
+	const char *src = th_boot_disk("boot.img");
 	char flat[80];
 
 	(void)state;
@@ -605,7 +498,7 @@ static void test_uuid_option_is_written_as_the_image_uuid(void **state)
 	(void)state;
 	th_write_ok(&fmt_vmdk,
 		    "subformat=monolithicSparse,uuid=0123ABCD-4567-89ab-cdef-0123456789AB",
-		    boot_disk("boot.img"), out);
+		    th_boot_disk("boot.img"), out);
 	assert_string_equal(desc_line(out, "ddb.uuid.image"),
 			    "ddb.uuid.image = \"0123abcd-4567-89ab-cdef-0123456789ab\"");
 	assert_string_equal(info_value(out, "uuid"), "0123abcd-4567-89ab-cdef-0123456789ab");
@@ -613,7 +506,7 @@ static void test_uuid_option_is_written_as_the_image_uuid(void **state)
 
 static void test_bad_option_values_are_refused_before_anything_is_written(void **state)
 {
-	const char *src = boot_disk("boot.img"), *out = th_path("o.vmdk");
+	const char *src = th_boot_disk("boot.img"), *out = th_path("o.vmdk");
 
 	(void)state;
 	assert_string_equal(write_error("uuid=1234", src, out),
@@ -644,7 +537,7 @@ static void test_lsilogic_adapter_gives_255_heads_and_ide_caps_cylinders_at_1638
 			    "ddb.adapterType = \"lsilogic\"");
 	th_write_ok(&fmt_vmdk, "", src, th_path("i.vmdk"));
 	assert_string_equal(info_value(th_path("i.vmdk"), "geometry"), "16383/16/63");
-	th_write_ok(&fmt_vmdk, "adapter=lsilogic", boot_disk("boot.img"), th_path("s.vmdk"));
+	th_write_ok(&fmt_vmdk, "adapter=lsilogic", th_boot_disk("boot.img"), th_path("s.vmdk"));
 	assert_string_equal(info_value(th_path("s.vmdk"), "geometry"), "1/255/63");
 }
 
@@ -654,9 +547,9 @@ static void test_sparse_subformats_refuse_a_disk_over_2_tib(void **state)
 
 	(void)state;
 	assert_string_equal(write_error("subformat=streamOptimized", src, th_path("s.vmdk")),
-			    text("-o subformat=streamOptimized: %s is 3298534883328 bytes, more "
-				 "than the 2 TiB a sparse VMDK can hold; "
-				 "subformat=monolithicFlat can.", src));
+			    th_text("-o subformat=streamOptimized: %s is 3298534883328 bytes, more "
+				    "than the 2 TiB a sparse VMDK can hold; "
+				    "subformat=monolithicFlat can.", src));
 }
 
 static void test_info_gives_subformat_geometry_and_grain_facts(void **state)
@@ -664,7 +557,7 @@ static void test_info_gives_subformat_geometry_and_grain_facts(void **state)
 	const char *out = th_path("s.vmdk");
 
 	(void)state;
-	th_write_ok(&fmt_vmdk, "subformat=streamOptimized", boot_disk("boot.img"), out);
+	th_write_ok(&fmt_vmdk, "subformat=streamOptimized", th_boot_disk("boot.img"), out);
 	assert_string_equal(info_value(out, "subformat"), "streamOptimized");
 	assert_string_equal(info_value(out, "adapter"), "ide");
 	assert_string_equal(info_value(out, "geometry"), "2/16/63");
@@ -712,8 +605,8 @@ static void test_truncated_sparse_header_is_refused(void **state)
 
 	(void)state;
 	assert_string_equal(th_open_error(p),
-			    text("%s is truncated: the sparse header at byte 0 runs past its end "
-				 "(100).", p));
+			    th_text("%s is truncated: the sparse header at byte 0 runs past its end "
+				    "(100).", p));
 }
 
 static const char *sparse_image(void)
@@ -728,7 +621,7 @@ static const char *stream_image(void)
 {
 	const char *out = th_path("st.vmdk");
 
-	th_write_ok(&fmt_vmdk, "subformat=streamOptimized", boot_disk("boot.img"), out);
+	th_write_ok(&fmt_vmdk, "subformat=streamOptimized", th_boot_disk("boot.img"), out);
 	return out;
 }
 
@@ -738,36 +631,36 @@ static void test_sparse_header_fields_out_of_range_are_refused(void **state)
 
 	(void)state;
 	p = sparse_image();
-	poke32(p, H_VERSION, 4);
+	th_poke_le32(p, H_VERSION, 4);
 	assert_string_equal(th_open_error(p),
-			    text("%s is not a usable VMDK image: its header gives version 4; "
-				 "sparse extents are version 1, 2 or 3.", p));
+			    th_text("%s is not a usable VMDK image: its header gives version 4; "
+				    "sparse extents are version 1, 2 or 3.", p));
 	p = sparse_image();
-	poke64(p, H_GRAIN, 100);
+	th_poke_le64(p, H_GRAIN, 100);
 	assert_string_equal(th_open_error(p),
-			    text("%s is not a usable VMDK image: its header gives a grain of 100 "
-				 "sectors, not a power of two from 1 to 2048.", p));
+			    th_text("%s is not a usable VMDK image: its header gives a grain of 100 "
+				    "sectors, not a power of two from 1 to 2048.", p));
 	p = sparse_image();
-	poke32(p, H_GTES, 4096);
+	th_poke_le32(p, H_GTES, 4096);
 	assert_string_equal(th_open_error(p),
-			    text("%s is not a usable VMDK image: its header gives 4096 entries "
-				 "per grain table; imgtool reads 1 to 512.", p));
+			    th_text("%s is not a usable VMDK image: its header gives 4096 entries "
+				    "per grain table; imgtool reads 1 to 512.", p));
 	p = sparse_image();
-	poke64(p, H_CAPACITY, 0);
+	th_poke_le64(p, H_CAPACITY, 0);
 	assert_string_equal(th_open_error(p),
-			    text("%s is not a usable VMDK image: its header gives a capacity of 0 "
-				 "sectors.", p));
+			    th_text("%s is not a usable VMDK image: its header gives a capacity of 0 "
+				    "sectors.", p));
 	p = sparse_image();
 	th_poke(p, H_COMPRESS, "\x02", 1);
 	assert_string_equal(th_open_error(p),
-			    text("%s is not a usable VMDK image: its header gives compression "
-				 "algorithm 2; only 0 (none) and 1 (deflate) exist.", p));
+			    th_text("%s is not a usable VMDK image: its header gives compression "
+				    "algorithm 2; only 0 (none) and 1 (deflate) exist.", p));
 	p = sparse_image();
-	poke64(p, H_DESC_SIZE, 4096);
+	th_poke_le64(p, H_DESC_SIZE, 4096);
 	assert_string_equal(th_open_error(p),
-			    text("%s is not a usable VMDK image: its embedded descriptor (4096 "
-				 "sectors at sector 1) is larger than 2048 sectors or runs past "
-				 "the end of the file (196608 bytes).", p));
+			    th_text("%s is not a usable VMDK image: its embedded descriptor (4096 "
+				    "sectors at sector 1) is larger than 2048 sectors or runs past "
+				    "the end of the file (196608 bytes).", p));
 }
 
 static void test_grain_directory_past_the_end_of_the_file_is_refused(void **state)
@@ -775,16 +668,16 @@ static void test_grain_directory_past_the_end_of_the_file_is_refused(void **stat
 	const char *p = sparse_image();
 
 	(void)state;
-	poke64(p, H_GD, 384);
+	th_poke_le64(p, H_GD, 384);
 	assert_string_equal(th_open_error(p),
-			    text("%s is not a usable VMDK image: its grain directory (1 entries at "
-				 "sector 384) runs past the end of the file (196608 bytes).", p));
-	poke64(p, H_GD, 26);
-	poke64(p, H_CAPACITY, 1ull << 40);
+			    th_text("%s is not a usable VMDK image: its grain directory (1 entries at "
+				    "sector 384) runs past the end of the file (196608 bytes).", p));
+	th_poke_le64(p, H_GD, 26);
+	th_poke_le64(p, H_CAPACITY, 1ull << 40);
 	assert_string_equal(th_open_error(p),
-			    text("%s is not a usable VMDK image: its grain directory (16777216 "
-				 "entries at sector 26) runs past the end of the file (196608 "
-				 "bytes).", p));
+			    th_text("%s is not a usable VMDK image: its grain directory (16777216 "
+				    "entries at sector 26) runs past the end of the file (196608 "
+				    "bytes).", p));
 }
 
 static void test_stream_without_its_footer_is_refused(void **state)
@@ -794,14 +687,14 @@ static void test_stream_without_its_footer_is_refused(void **state)
 	(void)state;
 	th_truncate(p, th_size(p) - 512);	/* the end-of-stream marker goes */
 	assert_string_equal(th_open_error(p),
-			    text("%s is not a usable VMDK image: its header puts the grain "
-				 "directory in a footer, but its last three sectors are not a "
-				 "footer marker, a footer and an end-of-stream marker.", p));
+			    th_text("%s is not a usable VMDK image: its header puts the grain "
+				    "directory in a footer, but its last three sectors are not a "
+				    "footer marker, a footer and an end-of-stream marker.", p));
 	th_truncate(p, 1024);
 	assert_string_equal(th_open_error(p),
-			    text("%s is not a usable VMDK image: its header puts the grain "
-				 "directory in a footer, but the file is too short to have "
-				 "one.", p));
+			    th_text("%s is not a usable VMDK image: its header puts the grain "
+				    "directory in a footer, but the file is too short to have "
+				    "one.", p));
 }
 
 static void test_corrupt_compressed_grain_fails_to_read_with_a_sentence(void **state)
@@ -810,21 +703,21 @@ static void test_corrupt_compressed_grain_fails_to_read_with_a_sentence(void **s
 
 	(void)state;
 	th_poke(p, STREAM_GRAIN * 512 + 12, "\xFF\xFF\xFF\xFF", 4);
-	assert_string_equal(read_error(p, 0, 512),
-			    text("%s is not a usable VMDK image: its compressed grain 0 (sector "
-				 "2) does not inflate to at most a grain: incorrect header "
-				 "check.", p));
+	assert_string_equal(th_read_error(p, 0, 512),
+			    th_text("%s is not a usable VMDK image: its compressed grain 0 (sector "
+				    "2) does not inflate to at most a grain: incorrect header "
+				    "check.", p));
 	p = stream_image();
-	poke32(p, STREAM_GRAIN * 512 + 8, 0);
-	assert_string_equal(read_error(p, 0, 512),
-			    text("%s is not a usable VMDK image: its compressed grain 0 (sector "
-				 "2) gives a size of 0 bytes; a grain's data is 1 to 74752 "
-				 "bytes.", p));
+	th_poke_le32(p, STREAM_GRAIN * 512 + 8, 0);
+	assert_string_equal(th_read_error(p, 0, 512),
+			    th_text("%s is not a usable VMDK image: its compressed grain 0 (sector "
+				    "2) gives a size of 0 bytes; a grain's data is 1 to 74752 "
+				    "bytes.", p));
 	p = stream_image();
-	poke32(p, STREAM_GRAIN * 512 + 8, 70000);
-	assert_string_equal(read_error(p, 0, 512),
-			    text("%s is not a usable VMDK image: its compressed grain 0 (sector "
-				 "2, 70000 bytes) runs past the end of the file (7168 bytes).", p));
+	th_poke_le32(p, STREAM_GRAIN * 512 + 8, 70000);
+	assert_string_equal(th_read_error(p, 0, 512),
+			    th_text("%s is not a usable VMDK image: its compressed grain 0 (sector "
+				    "2, 70000 bytes) runs past the end of the file (7168 bytes).", p));
 }
 
 static void test_grain_table_entry_past_the_end_fails_to_read_and_check_says_so(void **state)
@@ -832,19 +725,19 @@ static void test_grain_table_entry_past_the_end_fails_to_read_and_check_says_so(
 	const char *p = sparse_image();
 
 	(void)state;
-	poke32(p, SPARSE_GT * 512, 100000);
-	poke32(p, SPARSE_RGT * 512, 100000);
-	assert_string_equal(read_error(p, 0, 512),
-			    text("%s is not a usable VMDK image: its grain 0 is at sector 100000, "
-				 "past the end of the file (196608 bytes).", p));
+	th_poke_le32(p, SPARSE_GT * 512, 100000);
+	th_poke_le32(p, SPARSE_RGT * 512, 100000);
+	assert_string_equal(th_read_error(p, 0, 512),
+			    th_text("%s is not a usable VMDK image: its grain 0 is at sector 100000, "
+				    "past the end of the file (196608 bytes).", p));
 	assert_string_equal(th_faults(p),
-			    text("%s: the grain of virtual sector 0 (128 sectors at sector 100000) "
-				 "runs past the end of the file (196608 bytes).", p));
-	poke32(p, 26 * 512, 5000);
-	assert_string_equal(read_error(p, 0, 512),
-			    text("%s is not a usable VMDK image: its grain directory entry 0 "
-				 "points at sector 5000, where a grain table would run past the "
-				 "end of the file (196608 bytes).", p));
+			    th_text("%s: the grain of virtual sector 0 (128 sectors at sector 100000) "
+				    "runs past the end of the file (196608 bytes).", p));
+	th_poke_le32(p, 26 * 512, 5000);
+	assert_string_equal(th_read_error(p, 0, 512),
+			    th_text("%s is not a usable VMDK image: its grain directory entry 0 "
+				    "points at sector 5000, where a grain table would run past the "
+				    "end of the file (196608 bytes).", p));
 }
 
 static void test_cowd_extents_are_refused_by_name(void **state)
@@ -853,8 +746,8 @@ static void test_cowd_extents_are_refused_by_name(void **state)
 
 	(void)state;
 	assert_string_equal(th_open_error(p),
-			    text("%s is not a usable VMDK image: it is an ESX Server 2 sparse "
-				 "extent (\"COWD\"), which imgtool does not read.", p));
+			    th_text("%s is not a usable VMDK image: it is an ESX Server 2 sparse "
+				    "extent (\"COWD\"), which imgtool does not read.", p));
 }
 
 #define HEAD "# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\n"
@@ -912,7 +805,7 @@ static void test_descriptor_problems_are_refused_with_a_sentence(void **state)
 		char expected[1024], why[512];
 		const char *got;
 
-		write_text(desc.s, text("%s%s", HEAD, cases[i].body));
+		write_text(desc.s, th_text("%s%s", HEAD, cases[i].body));
 		snprintf(why, sizeof why, cases[i].why, gone.s);
 		/* The sparse extent's own file names itself in the message. */
 		snprintf(expected, sizeof expected, "%s is not a usable VMDK image: %s",
@@ -935,8 +828,8 @@ static void test_descriptor_with_more_than_256_extents_is_refused(void **state)
 		fputs("RW 1 ZERO\n", f);
 	assert_int_equal(fclose(f), 0);
 	assert_string_equal(th_open_error(p),
-			    text("%s is not a usable VMDK image: its descriptor has more than 256 "
-				 "extents.", p));
+			    th_text("%s is not a usable VMDK image: its descriptor has more than 256 "
+				    "extents.", p));
 }
 
 static void test_descriptor_over_1_mib_is_refused(void **state)
@@ -950,8 +843,8 @@ static void test_descriptor_over_1_mib_is_refused(void **state)
 	assert_int_equal(ftruncate(fd, MIB + 1), 0);
 	close(fd);
 	assert_string_equal(th_open_error(p),
-			    text("%s is not a usable VMDK image: it starts as a descriptor but is "
-				 "1048577 bytes; a descriptor is at most 1 MiB.", p));
+			    th_text("%s is not a usable VMDK image: it starts as a descriptor but is "
+				    "1048577 bytes; a descriptor is at most 1 MiB.", p));
 }
 
 static void test_split_sparse_extents_in_a_descriptor_read_as_one_disk(void **state)
@@ -962,7 +855,7 @@ static void test_split_sparse_extents_in_a_descriptor_read_as_one_disk(void **st
 	struct disk *disk;
 
 	(void)state;
-	th_write_ok(&fmt_vmdk, "subformat=streamOptimized", boot_disk("boot.img"), a);
+	th_write_ok(&fmt_vmdk, "subformat=streamOptimized", th_boot_disk("boot.img"), a);
 	th_write_ok(&fmt_vmdk, "subformat=monolithicSparse", two_grain_disk(), th_path("b.vmdk"));
 	write_text(d, HEAD "createType=\"twoGbMaxExtentSparse\"\n"
 		   "RW 2048 SPARSE \"a.vmdk\"\nRW 2048 SPARSE \"b.vmdk\"\n");
@@ -976,8 +869,8 @@ static void test_split_sparse_extents_in_a_descriptor_read_as_one_disk(void **st
 	/* A sparse extent longer than the descriptor says reads, but check says so. */
 	write_text(d, HEAD "createType=\"twoGb\x1b[2J\"\nRW 1024 SPARSE \"a.vmdk\"\n");
 	assert_string_equal(th_faults(d),
-			    text("%s: its extent \"a.vmdk\" holds 2048 sectors, but the "
-				 "descriptor gives it 1024.", d));
+			    th_text("%s: its extent \"a.vmdk\" holds 2048 sectors, but the "
+				    "descriptor gives it 1024.", d));
 	assert_string_equal(info_value(d, "subformat"), "twoGb?[2J");
 }
 
@@ -990,9 +883,9 @@ static void test_check_finds_corrupted_newline_bytes(void **state)
 	(void)state;
 	th_poke(p, H_NEWLINES + 2, "\n", 1);
 	assert_string_equal(th_faults(p),
-			    text("%s: its newline-check bytes (73 to 76) are not \"\\n \\r\\n\": "
-				 "the file went through a text-mode copy that changed line ends.",
-				 p));
+			    th_text("%s: its newline-check bytes (73 to 76) are not \"\\n \\r\\n\": "
+				    "the file went through a text-mode copy that changed line ends.",
+				    p));
 }
 
 static void test_check_finds_a_redundant_grain_table_that_differs(void **state)
@@ -1000,9 +893,9 @@ static void test_check_finds_a_redundant_grain_table_that_differs(void **state)
 	const char *p = sparse_image();
 
 	(void)state;
-	poke32(p, SPARSE_RGT * 512 + 4, 999);
+	th_poke_le32(p, SPARSE_RGT * 512 + 4, 999);
 	assert_string_equal(th_faults(p),
-			    text("%s: its redundant grain table 0 differs from grain table 0.", p));
+			    th_text("%s: its redundant grain table 0 differs from grain table 0.", p));
 }
 
 static void test_check_finds_overlapping_grains(void **state)
@@ -1010,24 +903,24 @@ static void test_check_finds_overlapping_grains(void **state)
 	const char *p = sparse_image();
 
 	(void)state;
-	poke32(p, SPARSE_GT * 512 + 4, 128);
-	poke32(p, SPARSE_RGT * 512 + 4, 128);
+	th_poke_le32(p, SPARSE_GT * 512 + 4, 128);
+	th_poke_le32(p, SPARSE_RGT * 512 + 4, 128);
 	assert_string_equal(th_faults(p),
-			    text("%s: the grain of virtual sector 128 (sector 128) overlaps the "
-				 "grain of virtual sector 0 (sector 128).", p));
-	poke32(p, SPARSE_GT * 512 + 4, 24);
-	poke32(p, SPARSE_RGT * 512 + 4, 24);
+			    th_text("%s: the grain of virtual sector 128 (sector 128) overlaps the "
+				    "grain of virtual sector 0 (sector 128).", p));
+	th_poke_le32(p, SPARSE_GT * 512 + 4, 24);
+	th_poke_le32(p, SPARSE_RGT * 512 + 4, 24);
 	assert_string_equal(th_faults(p),
-			    text("%s: the grain of virtual sector 128 is at sector 24, inside the "
-				 "128 sectors of metadata before the grains.\n"
-				 "%s: the grain of virtual sector 128 (sector 24) overlaps "
-				 "redundant grain table 0 (sector 22).\n"
-				 "%s: the grain directory (sector 26) overlaps the grain of "
-				 "virtual sector 128 (sector 24).\n"
-				 "%s: grain table 0 (sector 27) overlaps the grain of virtual "
-				 "sector 128 (sector 24).\n"
-				 "%s: the grain of virtual sector 0 (sector 128) overlaps the "
-				 "grain of virtual sector 128 (sector 24).", p, p, p, p, p));
+			    th_text("%s: the grain of virtual sector 128 is at sector 24, inside the "
+				    "128 sectors of metadata before the grains.\n"
+				    "%s: the grain of virtual sector 128 (sector 24) overlaps "
+				    "redundant grain table 0 (sector 22).\n"
+				    "%s: the grain directory (sector 26) overlaps the grain of "
+				    "virtual sector 128 (sector 24).\n"
+				    "%s: grain table 0 (sector 27) overlaps the grain of virtual "
+				    "sector 128 (sector 24).\n"
+				    "%s: the grain of virtual sector 0 (sector 128) overlaps the "
+				    "grain of virtual sector 128 (sector 24).", p, p, p, p, p));
 }
 
 static void test_check_finds_descriptor_faults(void **state)
@@ -1037,16 +930,16 @@ static void test_check_finds_descriptor_faults(void **state)
 	(void)state;
 	th_poke(p, offset_of(p, "CID=") + 4, "xy", 2);
 	assert_string_equal(th_faults(p),
-			    text("%s: its descriptor's CID \"xy%s\" is not 1 to 8 hex digits.", p,
-				 desc_line(p, "CID=") + 6));
+			    th_text("%s: its descriptor's CID \"xy%s\" is not 1 to 8 hex digits.", p,
+				    desc_line(p, "CID=") + 6));
 	p = sparse_image();
 	th_poke(p, offset_of(p, "RW 2048"), "RW 2047", 7);
 	th_poke(p, offset_of(p, "parentCID=") + 10, "00000001", 8);
 	assert_string_equal(th_faults(p),
-			    text("%s: its descriptor gives parentCID=00000001, but a disk without "
-				 "a parent has ffffffff.\n"
-				 "%s: its descriptor's extents add up to 2047 sectors, but its "
-				 "header gives a capacity of 2048.", p, p));
+			    th_text("%s: its descriptor gives parentCID=00000001, but a disk without "
+				    "a parent has ffffffff.\n"
+				    "%s: its descriptor's extents add up to 2047 sectors, but its "
+				    "header gives a capacity of 2048.", p, p));
 }
 
 static void test_check_finds_a_stream_without_end_of_stream_marker(void **state)
@@ -1055,11 +948,11 @@ static void test_check_finds_a_stream_without_end_of_stream_marker(void **state)
 
 	(void)state;
 	/* As qemu-img writes it: the directory's place in the header, no footer. */
-	poke64(p, H_GD, 10);
+	th_poke_le64(p, H_GD, 10);
 	th_truncate(p, 13 * 512);
 	assert_string_equal(th_faults(p),
-			    text("%s: its last sector is not an end-of-stream marker (a zero "
-				 "sector); ESXi's OVF import refuses such a stream.", p));
+			    th_text("%s: its last sector is not an end-of-stream marker (a zero "
+				    "sector); ESXi's OVF import refuses such a stream.", p));
 }
 
 static void test_check_finds_a_grain_marker_for_another_sector(void **state)
@@ -1067,10 +960,10 @@ static void test_check_finds_a_grain_marker_for_another_sector(void **state)
 	const char *p = stream_image();
 
 	(void)state;
-	poke64(p, STREAM_GRAIN * 512, 128);
+	th_poke_le64(p, STREAM_GRAIN * 512, 128);
 	assert_string_equal(th_faults(p),
-			    text("%s: the grain of virtual sector 0 (at sector 2) has a marker for "
-				 "virtual sector 128.", p));
+			    th_text("%s: the grain of virtual sector 0 (at sector 2) has a marker for "
+				    "virtual sector 128.", p));
 }
 
 static void test_check_finds_a_footer_that_differs_from_the_header(void **state)
@@ -1078,10 +971,10 @@ static void test_check_finds_a_footer_that_differs_from_the_header(void **state)
 	const char *p = stream_image();
 
 	(void)state;
-	poke64(p, H_CAPACITY, 4096);
+	th_poke_le64(p, H_CAPACITY, 4096);
 	assert_string_equal(th_faults(p),
-			    text("%s: its footer gives a different capacity, grain, table size or "
-				 "version than its header.", p));
+			    th_text("%s: its footer gives a different capacity, grain, table size or "
+				    "version than its header.", p));
 }
 
 int main(void)
