@@ -25,7 +25,9 @@ SANITIZE  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 
 QEMU_BOOT  = host/qemu-boot
 
-COMMON_SRC    = $(wildcard common/*.c)
+# The error helpers every program links; the vmd protocol codec only vmd and vmctl.
+COMMON_SRC    = common/util.c common/text.c
+PROTO_SRC     = common/proto.c
 SIZECHECK_LIB = $(filter-out sizecheck/main.c,$(wildcard sizecheck/*.c))
 SIZECHECK_HDR = $(wildcard sizecheck/*.h common/*.h)
 IMGTOOL_LIB   = $(filter-out imgtool/main.c,$(wildcard imgtool/*.c))

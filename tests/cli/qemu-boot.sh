@@ -12,10 +12,12 @@
 #   8  a missing image is refused
 #   9  an image whose format cannot be told from its name asks for --format
 #  10  --snapshot leaves the image untouched and unlocked
+#  11  a kernel boots with its initramfs, forwards bound to 127.0.0.1, fw_cfg and 9p shares
+#  12  bad kernel-boot values are refused with a sentence each
 source "$(dirname "$0")/../tap.sh"
 B=${BUILD:-build}
 qb=host/qemu-boot
-plan 10
+plan 12
 
 run "$qb" --dry-run --machine q35 "$B/boot.img"
 expect_status 0
@@ -76,5 +78,33 @@ case_end "an image whose format cannot be told from its name asks for --format"
 run "$qb" --dry-run --snapshot "$B/boot.img"
 [[ $out == *"media=disk\\,snapshot=on "* ]] || why+=("no snapshot=on: $out")
 case_end "--snapshot leaves the image untouched and unlocked"
+
+run "$qb" --dry-run --kernel "$B/boot.bin" --initrd "$B/boot.img" --append "console=ttyS0" \
+	--memory 128 --cpus 2 --tb-size 32 --forward 4000:8080 --fw-cfg "opt/vmd/secret=$B/boot.bin" \
+	--share "$tmp:data:ro" --serial "file:$tmp/console"
+expect_status 0
+for want in "-accel tcg\\,tb-size=32 " "-m 128 -smp 2 " "-kernel $B/boot.bin -initrd $B/boot.img -append console=ttyS0" \
+	"hostfwd=tcp:127.0.0.1:4000-:8080 " "-fw_cfg name=opt/vmd/secret\\,file=$B/boot.bin" \
+	"mount_tag=data\\,security_model=none\\,readonly=on" "-serial file:$tmp/console"; do
+	[[ $want == -accel* && $out == *"-accel kvm"* ]] && continue	# tb-size is TCG's
+	[[ $out == *"$want"* ]] || why+=("missing $want in: $out")
+done
+[[ $out != *"-boot order"* ]] || why+=("a kernel boot still sets a boot order: $out")
+case_end "a kernel boots with its initramfs, forwards bound to 127.0.0.1, fw_cfg and 9p shares"
+
+bad() { run "$qb" --dry-run "$@"; expect_status 2; }
+bad --kernel "$B/boot.bin" --forward 80
+expect_err 'qemu-boot: --forward wants HOSTPORT:GUESTPORT, not "80".'
+bad --kernel "$B/boot.bin" --memory lots
+expect_err 'qemu-boot: --memory wants MiB as a whole number, not "lots".'
+bad --append quiet "$B/boot.img"
+expect_err "qemu-boot: --initrd and --append need --kernel."
+bad --kernel "$B/boot.bin" --share "$tmp/none:tag"
+expect_err "qemu-boot: cannot share $tmp/none: it is not a folder."
+bad --kernel "$B/boot.bin" --fw-cfg "opt/x"
+expect_err 'qemu-boot: --fw-cfg wants NAME=FILE, not "opt/x".'
+bad --kernel "$tmp/none"
+expect_err "qemu-boot: cannot read the kernel $tmp/none."
+case_end "bad kernel-boot values are refused with a sentence each"
 
 finish

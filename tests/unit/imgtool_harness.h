@@ -244,7 +244,7 @@ static inline uint64_t th_assert_same(struct disk *a, struct disk *b)
 
 	assert_int_equal(a->size, b->size);
 	while (off < a->size) {
-		uint64_t run_a, run_b, run;
+		uint64_t run_a = 0, run_b = 0, run;
 		bool in_a, in_b;
 
 		if (a->status(a, off, &run_a, &in_a, &m) < 0 || b->status(b, off, &run_b, &in_b, &m) < 0)
