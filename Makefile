@@ -89,6 +89,10 @@ $(BUILD)/sizecheck: sizecheck/main.c $(SIZECHECK_LIB) $(COMMON_SRC) $(SIZECHECK_
 $(BUILD)/imgtool: imgtool/main.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_HDR) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -o $@ imgtool/main.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_LIBS)
 
+$(BUILD)/asan/test_common_text: tests/unit/test_common_text.c $(COMMON_SRC) common/text.h \
+                                | $(BUILD)/asan
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) -o $@ $< $(COMMON_SRC) -lcmocka
+
 $(BUILD)/asan/test_sizecheck: tests/unit/test_sizecheck.c $(SIZECHECK_LIB) $(COMMON_SRC) \
                               $(SIZECHECK_HDR) | $(BUILD)/asan
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Isizecheck -o $@ $< $(SIZECHECK_LIB) $(COMMON_SRC) -lcmocka

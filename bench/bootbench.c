@@ -12,6 +12,7 @@
  * Exit status: 0 when every figure of both images was measured (goals met or not),
  * 1 when any figure could not be (timeout, wrong reply, QEMU failure), 2 for usage.
  */
+#include "text.h"
 #include "util.h"
 
 #include <errno.h>
@@ -1035,12 +1036,9 @@ static _Noreturn void bad_usage(const char *fmt, ...)
 
 static long parse_long(const char *opt, const char *s, long lo, long hi)
 {
-	char *end;
 	long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
+	if (parse_long_in(s, lo, hi, &v) < 0)
 		bad_usage("%s wants a whole number from %ld to %ld, not \"%s\".", opt, lo, hi, s);
 	return v;
 }

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "text.h"
 #include "util.h"
 
 #define MAX_ARGS 16
@@ -449,12 +450,9 @@ static _Noreturn void usage(int status)
 
 static long number(const char *opt, const char *s, long lo, long hi)
 {
-	char *end;
 	long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi) {
+	if (parse_long_in(s, lo, hi, &v) < 0) {
 		fprintf(stderr, "imgbench: %s wants a whole number from %ld to %ld, not \"%s\".\n",
 			opt, lo, hi, s);
 		exit(2);

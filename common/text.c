@@ -1,6 +1,9 @@
 /* text.c - see text.h. */
 #include "text.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t count_words(const char *s)
@@ -12,4 +15,28 @@ size_t count_words(const char *s)
 		n++;
 	}
 	return n;
+}
+
+void list_append(char *buf, size_t size, size_t *len, size_t i, size_t n, const char *item)
+{
+	const char *sep = i == 0 ? "" : i + 1 == n ? " and " : ", ";
+	int k = snprintf(buf + *len, size - *len, "%s%s", sep, item);
+
+	if (k > 0 && (size_t)k < size - *len)
+		*len += (size_t)k;
+	else
+		buf[*len] = '\0';
+}
+
+int parse_long_in(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
 }

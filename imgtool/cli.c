@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "text.h"
 
 const struct command cli_commands[] = {
 	{ "convert", "[-O FORMAT] [-o KEY=VALUE,...] [--force] INPUT OUTPUT",
@@ -30,13 +31,8 @@ static int unknown_command(const char *name, struct msg *m)
 	char list[128] = "";
 	size_t len = 0;
 
-	for (size_t i = 0; i < cli_ncommands; i++) {
-		const char *sep = i == 0 ? "" : i + 1 == cli_ncommands ? " and " : ", ";
-		int n = snprintf(list + len, sizeof list - len, "%s%s", sep, cli_commands[i].name);
-
-		if (n > 0 && (size_t)n < sizeof list - len)
-			len += (size_t)n;
-	}
+	for (size_t i = 0; i < cli_ncommands; i++)
+		list_append(list, sizeof list, &len, i, cli_ncommands, cli_commands[i].name);
 	if (!name)
 		return fail(m, "no command given; the commands are %s.", list);
 	return fail(m, "unknown command \"%s\"; the commands are %s.", name, list);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "raw.h"
+#include "text.h"
 
 const struct format *const formats[] = {
 	&fmt_raw, &fmt_vhd, &fmt_vdi, &fmt_vmdk, &fmt_qcow2,
@@ -17,14 +18,8 @@ void format_list(char *buf, size_t size)
 	size_t len = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < nformats; i++) {
-		const char *sep = i == 0 ? "" : i + 1 == nformats ? " and " : ", ";
-		int n = snprintf(buf + len, size - len, "%s%s", sep, formats[i]->name);
-
-		if (n < 0 || (size_t)n >= size - len)
-			return;
-		len += (size_t)n;
-	}
+	for (size_t i = 0; i < nformats; i++)
+		list_append(buf, size, &len, i, nformats, formats[i]->name);
 }
 
 const struct format *format_by_name(const char *name, struct msg *m)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 int opts_parse(struct opts *o, const char *list, struct msg *m)
 {
 	char *copy = strdup(list), *save = NULL, *item;
@@ -63,14 +65,8 @@ int opts_validate(const struct opts *o, const struct opt_spec *spec, const char 
 		if (count == 0)
 			return fail(m, "%s takes no -o options, not even %s.", fmt_name,
 				    o->kv[i].key);
-		for (s = spec; s->key; s++) {
-			size_t at = (size_t)(s - spec);
-			const char *sep = at == 0 ? "" : at + 1 == count ? " and " : ", ";
-			int n = snprintf(keys + len, sizeof keys - len, "%s%s", sep, s->key);
-
-			if (n > 0 && (size_t)n < sizeof keys - len)
-				len += (size_t)n;
-		}
+		for (s = spec; s->key; s++)
+			list_append(keys, sizeof keys, &len, (size_t)(s - spec), count, s->key);
 		return fail(m, "%s has no option %s; it takes %s.", fmt_name, o->kv[i].key, keys);
 	}
 	return 0;
