@@ -33,18 +33,27 @@ SIZECHECK_HDR = $(wildcard sizecheck/*.h common/*.h)
 IMGTOOL_LIB   = $(filter-out imgtool/main.c,$(wildcard imgtool/*.c))
 IMGTOOL_HDR   = $(wildcard imgtool/*.h common/*.h)
 IMGTOOL_LIBS  = -lz -lpthread
+VMD_LIB       = $(filter-out guest/vmd/main.c,$(wildcard guest/vmd/*.c))
+VMD_HDR       = $(wildcard guest/vmd/*.h common/*.h)
+SANDBOX_LIB   = $(filter-out sandbox/main.c,$(wildcard sandbox/*.c))
+SANDBOX_HDR   = $(wildcard sandbox/*.h common/*.h)
+VMCTL_LIB     = $(filter-out host/vmctl/main.c,$(wildcard host/vmctl/*.c))
+VMCTL_HDR     = $(wildcard host/vmctl/*.h common/*.h)
+WS_LIBS       = -lwebsockets -lcjson -lm
 UNIT_TESTS    = $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(wildcard tests/unit/test_*.c))
 
 # Every container of the boot disk; boot.vmdk (monolithicFlat) comes with boot-flat.vmdk.
 CONTAINERS = $(BUILD)/boot.qcow2 $(BUILD)/boot.vmdk $(BUILD)/boot.vhd $(BUILD)/boot.vdi
 IMAGES = $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CONTAINERS) $(BUILD)/SHA256SUMS
-TOOLS  = $(BUILD)/sizecheck $(BUILD)/imgtool
+TOOLS  = $(BUILD)/sizecheck $(BUILD)/imgtool $(BUILD)/vmctl $(BUILD)/sandbox-helper \
+         $(BUILD)/guest/vmd
+GUEST  = $(BUILD)/guest/vmlinuz $(BUILD)/guest/initrd.img
 
 .PHONY: all check size test bench run run-serial run-iso install uninstall clean help \
-        unit fuzz screenshot
+        unit fuzz screenshot guest
 .DELETE_ON_ERROR:
 
-all: $(IMAGES) $(TOOLS)
+all: $(IMAGES) $(TOOLS) $(GUEST)
 
 # --- the boot program -------------------------------------------------------------
 # NASM writes the map (symbol addresses, read by sizecheck) and a listing beside it.
@@ -89,6 +98,44 @@ $(BUILD)/sizecheck: sizecheck/main.c $(SIZECHECK_LIB) $(COMMON_SRC) $(SIZECHECK_
 $(BUILD)/imgtool: imgtool/main.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_HDR) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -o $@ imgtool/main.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_LIBS)
 
+# --- the sandbox: vmctl on the host, vmd and sandbox-helper in the guest ----------------
+$(BUILD)/vmctl: host/vmctl/main.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMCTL_HDR) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -Ihost/vmctl -o $@ host/vmctl/main.c $(VMCTL_LIB) $(COMMON_SRC) \
+	    $(PROTO_SRC) $(WS_LIBS)
+
+$(BUILD)/guest/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMD_HDR) | $(BUILD)/guest
+	$(CC) $(ALL_CFLAGS) -Iguest/vmd -o $@ guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) \
+	    $(WS_LIBS)
+
+# vmd under ASan and UBSan, for the end-to-end suite on the host.
+$(BUILD)/asan/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMD_HDR) | $(BUILD)/asan
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Iguest/vmd -o $@ guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) \
+	    $(PROTO_SRC) $(WS_LIBS)
+
+# Static: every sandboxed command starts one, and under TCG the dynamic loader alone
+# (libseccomp and libc) took 30 ms of the helper's 90 ms; static, the helper takes 40.
+$(BUILD)/sandbox-helper: sandbox/main.c $(SANDBOX_LIB) $(COMMON_SRC) $(SANDBOX_HDR) \
+                         $(BUILD)/gen/filter_bpf.c | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -static -Isandbox -o $@ sandbox/main.c $(SANDBOX_LIB) $(COMMON_SRC) \
+	    $(BUILD)/gen/filter_bpf.c -lseccomp
+
+# The seccomp program, generated once here instead of in every sandboxed start.
+$(BUILD)/gen/filter-gen: sandbox/tools/filter-gen.c $(SANDBOX_LIB) $(COMMON_SRC) $(SANDBOX_HDR) \
+                         | $(BUILD)/gen
+	$(CC) $(ALL_CFLAGS) -Isandbox -o $@ $< $(SANDBOX_LIB) $(COMMON_SRC) -lseccomp
+
+$(BUILD)/gen/filter_bpf.c: $(BUILD)/gen/filter-gen
+	$< > $@.tmp && mv $@.tmp $@
+
+# The guest: Debian's kernel and busybox (downloaded once into build/guest/debs),
+# vmd and sandbox-helper with their libraries, in an initramfs made without root.
+guest: $(GUEST)
+$(GUEST): guest/build-image guest/init guest/cmdline guest/fstab $(wildcard guest/*.conf) \
+          $(BUILD)/guest/vmd \
+          $(BUILD)/sandbox-helper
+	guest/build-image --out $(BUILD)/guest --vmd $(BUILD)/guest/vmd \
+	    --sandbox-helper $(BUILD)/sandbox-helper
+
 $(BUILD)/asan/test_common_text: tests/unit/test_common_text.c $(COMMON_SRC) common/text.h \
                                 | $(BUILD)/asan
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -o $@ $< $(COMMON_SRC) -lcmocka
@@ -104,7 +151,7 @@ $(BUILD)/asan/test_imgtool%: tests/unit/test_imgtool%.c $(IMGTOOL_LIB) $(COMMON_
 
 # libFuzzer targets, one per reader: clang builds them with ASan and UBSan.
 FUZZ_FORMATS = raw vhd vdi vmdk qcow2
-FUZZERS      = $(FUZZ_FORMATS:%=$(BUILD)/fuzz/fuzz_%)
+FUZZERS      = $(FUZZ_FORMATS:%=$(BUILD)/fuzz/fuzz_%) $(BUILD)/fuzz/fuzz_frame
 CLANG       ?= clang
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_reader.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_HDR) \
                       | $(BUILD)/fuzz
@@ -112,7 +159,50 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_reader.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IM
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -DFUZZ_FORMAT=fmt_$* -o $@ $< $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_LIBS)
 
-$(BUILD) $(BUILD)/asan $(BUILD)/bench $(BUILD)/fuzz:
+$(BUILD)/asan/test_proto: tests/unit/test_proto.c $(PROTO_SRC) $(COMMON_SRC) common/proto.h \
+                          | $(BUILD)/asan
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) -o $@ $< $(PROTO_SRC) $(COMMON_SRC) -lcjson -lcmocka
+
+$(BUILD)/asan/test_vmd%: tests/unit/test_vmd%.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMD_HDR) \
+                         | $(BUILD)/asan
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Iguest/vmd -o $@ $< $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) \
+	    $(WS_LIBS) -lcmocka
+
+$(BUILD)/asan/test_vmctl%: tests/unit/test_vmctl%.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) \
+                           $(VMCTL_HDR) | $(BUILD)/asan
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Ihost/vmctl -o $@ $< $(VMCTL_LIB) $(COMMON_SRC) \
+	    $(PROTO_SRC) $(WS_LIBS) -lcmocka
+
+$(BUILD)/asan/test_sandbox%: tests/unit/test_sandbox%.c $(SANDBOX_LIB) $(COMMON_SRC) \
+                             $(SANDBOX_HDR) $(BUILD)/gen/filter_bpf.c | $(BUILD)/asan
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Isandbox -o $@ $< $(SANDBOX_LIB) $(COMMON_SRC) \
+	    $(BUILD)/gen/filter_bpf.c -lseccomp \
+	    -lcmocka
+
+$(BUILD)/fuzz/fuzz_frame: tests/fuzz/fuzz_frame.c $(PROTO_SRC) $(COMMON_SRC) common/proto.h \
+                          | $(BUILD)/fuzz
+	$(CLANG) -std=c11 -D_GNU_SOURCE $(WARNINGS) -g -O1 -Icommon \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $@ $< $(PROTO_SRC) $(COMMON_SRC) -lcjson
+
+# vmd's end-to-end client (it speaks raw WebSocket, bad frames included) and its benchmark.
+$(BUILD)/tests/test_vmd_e2e: $(BUILD)/tests/%: tests/vmd/%.c \
+        tests/vmd/wsclient.c tests/vmd/wsclient.h $(COMMON_SRC) $(PROTO_SRC) common/proto.h \
+        | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -Itests/vmd -o $@ $< tests/vmd/wsclient.c $(COMMON_SRC) $(PROTO_SRC) \
+	    -lcjson -lm
+
+# vmctl's end-to-end suite: a raw client of vmd (bad frames, the secret), and the
+# isolation probe, static so that it runs in the guest.
+$(BUILD)/tests/wstool: tests/vmctl/wstool.c tests/vmd/wsclient.c tests/vmd/wsclient.h \
+                       $(COMMON_SRC) $(PROTO_SRC) common/proto.h | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -Itests/vmd -o $@ $< tests/vmd/wsclient.c $(COMMON_SRC) $(PROTO_SRC) \
+	    -lcjson -lm
+
+$(BUILD)/tests/probe-static: tests/sandbox/probe.c | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -static -o $@ $<
+
+$(BUILD) $(BUILD)/asan $(BUILD)/bench $(BUILD)/fuzz $(BUILD)/gen $(BUILD)/guest $(BUILD)/tests:
 	mkdir -p $@
 
 # --- checks and tests ---------------------------------------------------------------
@@ -124,28 +214,44 @@ check: $(IMAGES) $(BUILD)/sizecheck
 
 unit: $(UNIT_TESTS)
 
-# Fuzz every reader for FUZZ_SECONDS each, starting from the containers make all wrote.
+# Fuzz every image reader, starting from the containers make all wrote, and vmd's frame
+# parser, FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
 fuzz: all $(FUZZERS)
 	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/vmd/fuzz.sh
 
 # The whole suite: unit tests under sanitizers, sizecheck on the build, and the Expect
 # REPL suite booting every container. Ends with "N passed, N failed".
-test: all unit $(FUZZERS)
+test: all unit $(FUZZERS) $(BUILD)/tests/test_vmd_e2e $(BUILD)/asan/vmd \
+      $(BUILD)/tests/wstool $(BUILD)/tests/probe-static
 	@BUILD=$(BUILD) tests/run
 
 # The reference design (bench/reference.asm) is built beside ours and both are booted
 # in the same run; then imgtool beside qemu-img. BENCH_FLAGS and IMGBENCH_FLAGS pass
 # options to bootbench and imgbench (see their --help).
+# Last the sandbox: vmctl beside a bare busybox guest booted on QEMU's defaults
+# (VMBENCH_FLAGS, see vmbench --help).
 BENCH_FLAGS ?=
 IMGBENCH_FLAGS ?=
-bench: all $(BUILD)/bench/reference.img $(BUILD)/bench/bootbench $(BUILD)/bench/imgbench
+VMBENCH_FLAGS ?=
+PEER_GUEST = $(BUILD)/bench/peer-guest/initrd.img
+bench: all $(BUILD)/bench/reference.img $(BUILD)/bench/bootbench $(BUILD)/bench/imgbench \
+       $(BUILD)/bench/vmbench $(PEER_GUEST)
 	@QEMU_BOOT=$(QEMU_BOOT) $(BUILD)/bench/bootbench --machine $(MACHINE) \
 	    --sizes "$$($(BUILD)/sizecheck size $(BUILD)/boot.bin $(BUILD)/boot.map | cut -d' ' -f1) \
 	             $$($(BUILD)/sizecheck size $(BUILD)/bench/reference.bin $(BUILD)/bench/reference.map | cut -d' ' -f1)" \
 	    $(BENCH_FLAGS) $(BUILD)/boot.img $(BUILD)/bench/reference.img
 	@echo
 	@$(BUILD)/bench/imgbench --imgtool $(BUILD)/imgtool $(IMGBENCH_FLAGS) $(BUILD)/boot.img
+	@echo
+	@$(BUILD)/bench/vmbench --vmctl $(BUILD)/vmctl --peer-kernel $(BUILD)/bench/peer-guest/vmlinuz \
+	    --peer-initrd $(PEER_GUEST) $(VMBENCH_FLAGS)
+
+# The peer guest: the same kernel package as Debian ships it (bzImage), busybox only.
+$(PEER_GUEST): guest/build-image guest/init $(GUEST) | $(BUILD)/bench
+	guest/build-image --out $(BUILD)/bench/peer-guest --cache $(BUILD)/guest/cache \
+	    --without-vmd --without-sandbox-helper --kernel-format bzimage
 
 $(BUILD)/bench/reference.bin: bench/reference.asm | $(BUILD)/bench
 	$(assemble)
@@ -174,22 +280,29 @@ install: all
 	install -m 755 $(QEMU_BOOT) $(DESTDIR)$(PREFIX)/bin/qemu-boot
 	install -m 644 $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CONTAINERS) \
 	    $(BUILD)/boot-flat.vmdk $(BUILD)/SHA256SUMS $(DESTDIR)$(PREFIX)/share/clientapi/
+	install -m 755 $(BUILD)/vmctl $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/clientapi/guest
+	install -m 644 $(BUILD)/guest/vmlinuz $(BUILD)/guest/initrd.img $(BUILD)/guest/cmdline \
+	    $(DESTDIR)$(PREFIX)/share/clientapi/guest/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/sizecheck $(DESTDIR)$(PREFIX)/bin/imgtool \
-	    $(DESTDIR)$(PREFIX)/bin/qemu-boot
+	    $(DESTDIR)$(PREFIX)/bin/qemu-boot $(DESTDIR)$(PREFIX)/bin/vmctl
 	rm -rf $(DESTDIR)$(PREFIX)/share/clientapi
 
 clean:
 	rm -rf $(BUILD)
 
 help:
-	@echo "make all         build/boot.bin, boot.img (1 MiB raw), boot.iso and the tools"
+	@echo "make all         build/boot.bin, boot.img (1 MiB raw), boot.iso, every container,"
+	@echo "                 the tools (imgtool, sizecheck, vmctl) and the sandbox guest"
+	@echo "make guest       build/guest: the sandbox's kernel and initramfs (vmd inside)"
 	@echo "make size        bytes of the 256-byte budget in use"
 	@echo "make check       verify boot.bin and boot.img; the budget per routine"
 	@echo "make test        unit tests (ASan/UBSan) and the Expect suite on every container"
-	@echo "make fuzz        fuzz every imgtool reader (FUZZ_SECONDS each, default 60)"
-	@echo "make bench       the boot program beside the reference, imgtool beside qemu-img"
+	@echo "make fuzz        fuzz every imgtool reader and vmd's frame parser (FUZZ_SECONDS each)"
+	@echo "make bench       the boot program beside the reference, imgtool beside qemu-img,"
+	@echo "                 the sandbox beside a bare guest on QEMU's defaults"
 	@echo "make run         boot boot.img with a window and COM1 on this terminal"
 	@echo "make run-serial  COM1 only, on this terminal (Ctrl-A X quits)"
 	@echo "make run-iso     boot boot.iso with a window and COM1 on this terminal"

@@ -1,0 +1,621 @@
+/* vmbench.c - the sandbox's figures, beside a bare guest booted the plain way.
+ *
+ * Ours: `vmctl start` to ready, `vmctl exec P -- true` round trips (sandboxed and
+ * raw), stdout throughput from the guest, the idle host memory of one sandbox's QEMU
+ * (RSS, and the private part of it), and how many sandboxes run at once, all
+ * answering, with their proportional share of memory (PSS) each. Everything goes through
+ * the real vmctl, as a user would run it: the times include vmctl's own start-up.
+ *
+ * The peer, booted in the same run: the same Debian kernel as its bzImage with a
+ * busybox-only initramfs (build-image --without-vmd), on QEMU's defaults for -m 128
+ * (machine pc, VGA, e1000 NIC, TCG's default translation cache): the guest the issue
+ * measured at about 210 MiB. Its "ready" is init's line on the serial port; it has
+ * no vmd, so exec and throughput have no peer figure, only the goal.
+ *
+ * Exit status: 0 when every figure was measured (goals met or not), 1 when one could
+ * not be, 2 for usage. Every VM this program starts is stopped on every way out.
+ */
+#include "text.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PEER_READY "no /bin/vmd"	/* guest/init's line when the image has no vmd */
+#define SETTLE_MS 3000			/* ready -> RSS reading: the boot's last work done */
+#define PEER_BOOT_MS 60000
+#define MAX_VMS 32
+#define MAX_RUNS 50
+
+struct opts {
+	const char *vmctl, *peer_kernel, *peer_initrd;
+	int starts, execs, vms;
+	long mbytes;
+};
+
+static unsigned live_ports[MAX_VMS + MAX_RUNS];
+static int nlive;
+static const char *vmctl_path;
+static volatile pid_t peer_pid;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Run argv with stdin from /dev/null; its stdout into out (up to size-1 bytes, NUL
+ * ended, the rest counted and dropped), stderr to /dev/null unless keep_stderr.
+ * Returns the wait status, or -1 when it could not start; *bytes = stdout's length. */
+static int run(char *const argv[], char *out, size_t size, long long *bytes, bool keep_stderr)
+{
+	int p[2], status;
+	long long total = 0;
+	size_t kept = 0;
+	char buf[1 << 16];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	pid = fork();
+	if (pid == -1)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 0);
+		dup2(p[1], 1);
+		if (!keep_stderr)
+			dup2(null, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	for (;;) {
+		ssize_t n = read(p[0], buf, sizeof buf);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		total += n;
+		if (out && kept + 1 < size) {
+			size_t k = (size_t)n < size - 1 - kept ? (size_t)n : size - 1 - kept;
+
+			memcpy(out + kept, buf, k);
+			kept += k;
+		}
+	}
+	close(p[0]);
+	if (out)
+		out[kept] = '\0';
+	if (bytes)
+		*bytes = total;
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	return status;
+}
+
+static void forget_port(unsigned port)
+{
+	for (int i = 0; i < nlive; i++)
+		if (live_ports[i] == port) {
+			live_ports[i] = live_ports[--nlive];
+			return;
+		}
+}
+
+static int vm_stop(unsigned port)
+{
+	char p[16];
+
+	snprintf(p, sizeof p, "%u", port);
+	forget_port(port);
+	return run((char *[]){ (char *)vmctl_path, "stop", p, NULL }, NULL, 0, NULL, true);
+}
+
+static void stop_all(void)
+{
+	while (nlive > 0)
+		vm_stop(live_ports[nlive - 1]);
+	if (peer_pid > 0) {
+		kill(peer_pid, SIGKILL);
+		waitpid(peer_pid, NULL, 0);
+		peer_pid = 0;
+	}
+}
+
+static void on_signal(int sig)
+{
+	/* Not async-signal-safe in the strict sense (vmctl stop forks and waits), but the
+	 * main flow is stopped here for good; leaving VMs behind would be worse. */
+	stop_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* `vmctl start`: the port, and the wall time it took; 0 when it failed. */
+static unsigned vm_start(double *ms)
+{
+	char out[64];
+	double t0 = now_ms();
+	int st = run((char *[]){ (char *)vmctl_path, "start", NULL }, out, sizeof out, NULL, true);
+	unsigned port;
+
+	*ms = now_ms() - t0;
+	if (st != 0 || sscanf(out, "%u", &port) != 1 || port == 0) {
+		fprintf(stderr, "vmbench: vmctl start failed (%s).\n", out);
+		return 0;
+	}
+	if (nlive < (int)(sizeof live_ports / sizeof *live_ports))
+		live_ports[nlive++] = port;
+	return port;
+}
+
+/* The QEMU pid of port, from `vmctl list` (PORT PID STATE ...). */
+static pid_t vm_pid(unsigned port)
+{
+	char out[8192], *line;
+	unsigned p;
+	int pid;
+
+	if (run((char *[]){ (char *)vmctl_path, "list", NULL }, out, sizeof out, NULL, true))
+		return 0;
+	for (line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+		if (sscanf(line, "%u %d", &p, &pid) == 2 && p == port)
+			return pid;
+	return 0;
+}
+
+/* What a process costs in memory, in MiB (-1 when unreadable): all it has resident
+ * (RSS); the anonymous part of it, its own (guest RAM, translation cache, heap); and
+ * its proportional share (PSS), the files it maps (QEMU's program, the guest's kernel
+ * and initramfs, held for a reset) divided among the processes that map them. */
+struct mem {
+	double rss, anon, pss;
+};
+
+static struct mem mem_of(pid_t pid)
+{
+	char path[64], line[256];
+	struct mem mm = { -1, -1, -1 };
+	double kb;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return mm;
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, "Rss: %lf kB", &kb) == 1)
+			mm.rss = kb / 1024;
+		else if (sscanf(line, "Pss: %lf kB", &kb) == 1)
+			mm.pss = kb / 1024;
+		else if (sscanf(line, "Anonymous: %lf kB", &kb) == 1)
+			mm.anon = kb / 1024;
+	}
+	fclose(f);
+	return mm;
+}
+
+/* `vmctl exec PORT [--raw] -- ARGV...`: wall ms, or -1 when the exit status or the
+ * output is not what was expected. */
+static double vm_exec(unsigned port, bool raw, char *const cmd[], const char *want,
+		      long long want_bytes, long long *got_bytes)
+{
+	char p[16], out[256];
+	char *argv[16];
+	int n = 0, st;
+	long long bytes;
+	double t0;
+
+	snprintf(p, sizeof p, "%u", port);
+	argv[n++] = (char *)vmctl_path;
+	argv[n++] = "exec";
+	argv[n++] = p;
+	if (raw)
+		argv[n++] = "--raw";
+	argv[n++] = "--";
+	for (int i = 0; cmd[i] && n < 15; i++)
+		argv[n++] = cmd[i];
+	argv[n] = NULL;
+	t0 = now_ms();
+	st = run(argv, out, sizeof out, &bytes, true);
+	t0 = now_ms() - t0;
+	if (got_bytes)
+		*got_bytes = bytes;
+	if (st != 0 || (want && strcmp(out, want)) || (want_bytes >= 0 && bytes != want_bytes))
+		return -1;
+	return t0;
+}
+
+/* The peer: boot the bare guest on QEMU's defaults; ms to init's line, RSS after. */
+static int peer_boot(const struct opts *o, double *ms, struct mem *mm)
+{
+	int p[2];
+	char buf[4096], seen[8192] = "";
+	size_t have = 0;
+	double t0 = now_ms(), deadline = t0 + PEER_BOOT_MS;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	peer_pid = fork();
+	if (peer_pid == -1)
+		return -1;
+	if (peer_pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(null, 0);
+		dup2(p[1], 1);
+		dup2(null, 2);
+		execlp("qemu-system-x86_64", "qemu-system-x86_64", "-m", "128", "-kernel",
+		       o->peer_kernel, "-initrd", o->peer_initrd, "-append",
+		       "console=ttyS0 quiet panic=-1", "-display", "none", "-serial", "stdio",
+		       "-monitor", "none", "-no-reboot", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	*ms = -1;
+	while (now_ms() < deadline) {
+		struct pollfd pfd = { p[0], POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&pfd, 1, (int)(deadline - now_ms())) <= 0)
+			break;
+		n = read(p[0], buf, sizeof buf);
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			if (have + 1 >= sizeof seen) {	/* keep the tail: the line may straddle */
+				memmove(seen, seen + have / 2, have - have / 2);
+				have -= have / 2;
+			}
+			seen[have++] = buf[i] ? buf[i] : ' ';
+		}
+		seen[have] = '\0';
+		if (strstr(seen, PEER_READY)) {
+			*ms = now_ms() - t0;
+			break;
+		}
+	}
+	if (*ms >= 0) {
+		sleep_ms(SETTLE_MS);
+		*mm = mem_of(peer_pid);
+	}
+	close(p[0]);
+	kill(peer_pid, SIGKILL);
+	waitpid(peer_pid, NULL, 0);
+	peer_pid = 0;
+	return *ms >= 0 && mm->rss >= 0 ? 0 : -1;
+}
+
+struct figures {
+	double start_ms, peer_start_ms, true_ms, raw_ms, mb_s, many_rss, many_pss;
+	struct mem mem, peer_mem;
+	int starts_ok, many_ok;
+	bool failed;
+};
+
+/* The medians of each field of n readings. */
+static struct mem median_mem(struct mem *v, int n)
+{
+	double rss[MAX_RUNS], anon[MAX_RUNS], pss[MAX_RUNS];
+
+	for (int i = 0; i < n; i++) {
+		rss[i] = v[i].rss;
+		anon[i] = v[i].anon;
+		pss[i] = v[i].pss;
+	}
+	return (struct mem){ median(rss, n), median(anon, n), median(pss, n) };
+}
+
+static void bench_peer(const struct opts *o, struct figures *f)
+{
+	double ms[MAX_RUNS];
+	struct mem mm[MAX_RUNS];
+	int n = 0;
+
+	f->peer_start_ms = -1;
+	f->peer_mem = (struct mem){ -1, -1, -1 };
+	if (!o->peer_kernel)
+		return;
+	for (int i = 0; i < o->starts; i++)
+		if (peer_boot(o, &ms[n], &mm[n]) == 0)
+			n++;
+	if (n == 0) {
+		fprintf(stderr, "vmbench: the peer guest never printed \"%s\".\n", PEER_READY);
+		f->failed = true;
+		return;
+	}
+	f->peer_start_ms = median(ms, n);
+	f->peer_mem = median_mem(mm, n);
+}
+
+static void bench_ours(const struct opts *o, struct figures *f)
+{
+	double starts[MAX_RUNS], t[MAX_RUNS], raw[MAX_RUNS];
+	struct mem mm[MAX_RUNS];
+	int nmem = 0, nt = 0, nraw = 0;
+	unsigned port = 0;
+
+	f->start_ms = f->true_ms = f->raw_ms = f->mb_s = -1;
+	f->mem = (struct mem){ -1, -1, -1 };
+	f->starts_ok = 0;
+	for (int i = 0; i < o->starts; i++) {
+		unsigned p = vm_start(&starts[f->starts_ok]);
+		pid_t pid;
+
+		if (!p)
+			continue;
+		f->starts_ok++;
+		sleep_ms(SETTLE_MS);
+		pid = vm_pid(p);
+		if (pid > 0 && (mm[nmem] = mem_of(pid)).rss > 0)
+			nmem++;
+		if (i + 1 < o->starts)
+			vm_stop(p);
+		else
+			port = p;	/* the last one serves the exec figures */
+	}
+	if (f->starts_ok)
+		f->start_ms = median(starts, f->starts_ok);
+	if (nmem)
+		f->mem = median_mem(mm, nmem);
+	if (!port) {
+		f->failed = true;
+		return;
+	}
+	for (int i = 0; i < o->execs; i++) {
+		if ((t[nt] = vm_exec(port, false, (char *[]){ "true", NULL }, "", 0, NULL)) >= 0)
+			nt++;
+		if ((raw[nraw] = vm_exec(port, true, (char *[]){ "true", NULL }, "", 0, NULL)) >= 0)
+			nraw++;
+	}
+	if (nt)
+		f->true_ms = median(t, nt);
+	if (nraw)
+		f->raw_ms = median(raw, nraw);
+	{
+		char script[96];
+		long long got = 0;
+		double ms;
+
+		/* dd with 1 MB blocks: busybox head copies in small pieces and, under TCG,
+		 * produces only about 22 MB/s itself, which would measure head. */
+		snprintf(script, sizeof script, "dd if=/dev/zero bs=1000000 count=%ld 2>/dev/null",
+			 o->mbytes);
+		ms = vm_exec(port, false, (char *[]){ "sh", "-c", script, NULL }, NULL,
+			     o->mbytes * 1000000, &got);
+		if (ms > 0)
+			f->mb_s = (double)o->mbytes / (ms / 1000);
+		else
+			fprintf(stderr, "vmbench: %ld MB of stdout arrived as %lld bytes.\n",
+				o->mbytes, got);
+	}
+	vm_stop(port);
+	if (f->true_ms < 0 || f->raw_ms < 0 || f->mb_s < 0 || f->mem.rss < 0 ||
+	    f->starts_ok < o->starts)
+		f->failed = true;
+}
+
+/* o->vms sandboxes at once: all started, then each answers an exec. */
+static void bench_many(const struct opts *o, struct figures *f)
+{
+	unsigned ports[MAX_VMS];
+	int n = 0;
+	double ms;
+
+	f->many_ok = 0;
+	f->many_rss = f->many_pss = 0;
+	for (int i = 0; i < o->vms; i++)
+		if ((ports[n] = vm_start(&ms)))
+			n++;
+	sleep_ms(SETTLE_MS);
+	for (int i = 0; i < n; i++) {
+		pid_t pid = vm_pid(ports[i]);
+		struct mem mm = pid > 0 ? mem_of(pid) : (struct mem){ -1, -1, -1 };
+
+		if (vm_exec(ports[i], false, (char *[]){ "echo", "ok", NULL }, "ok\n", -1, NULL) >= 0)
+			f->many_ok++;
+		if (mm.rss > 0)
+			f->many_rss += mm.rss;
+		if (mm.pss > 0)
+			f->many_pss += mm.pss;
+	}
+	for (int i = 0; i < n; i++)
+		vm_stop(ports[i]);
+	if (f->many_ok < o->vms)
+		f->failed = true;
+}
+
+static void cell(char *buf, size_t size, double v, const char *fmt)
+{
+	if (v < 0)
+		snprintf(buf, size, "failed");
+	else
+		snprintf(buf, size, fmt, v);
+}
+
+/* Lower is better for every figure with a peer: "1.92x faster", "1.10x more". */
+static void ratio(char *buf, size_t size, double ours, double peer, const char *better,
+		  const char *worse)
+{
+	if (ours < 0 || peer <= 0)
+		snprintf(buf, size, "-");
+	else if (ours <= peer)
+		snprintf(buf, size, "%.2fx %s", peer / ours, better);
+	else
+		snprintf(buf, size, "%.2fx %s", ours / peer, worse);
+}
+
+/* One row; verdict is "meets", "MISSES" or "" (no goal to judge). */
+static void row(const char *figure, const char *ours, const char *peer, const char *r,
+		const char *goal, const char *verdict)
+{
+	printf("%-34s %-14s %-14s %-13s %-20s %s\n", figure, ours, peer, r, goal, verdict);
+}
+
+static const char *verdict(double v, bool ok)
+{
+	return v < 0 ? "" : ok ? "meets" : "MISSES";
+}
+
+static void print_table(const struct opts *o, const struct figures *f)
+{
+	char a[48], b[48], r[32], many[64];
+	const char *nopeer = "-";
+
+	printf("\nvmctl sandbox (QEMU TCG) beside a bare busybox guest on QEMU's defaults\n\n");
+	row("figure", "ours", "peer", "ratio", "goal", "");
+	cell(a, sizeof a, f->start_ms / 1000, "%.2f s");
+	cell(b, sizeof b, f->peer_start_ms / 1000, "%.2f s");
+	ratio(r, sizeof r, f->start_ms, f->peer_start_ms, "faster", "slower");
+	row("start -> ready (median)", a, o->peer_kernel ? b : nopeer, r, "<= 3 s; aim 1.5 s",
+	    f->start_ms < 0 ? "" : f->start_ms <= 1500 ? "meets the aim" :
+	    f->start_ms <= 3000 ? "meets 3 s" : "MISSES");
+	cell(a, sizeof a, f->true_ms, "%.1f ms");
+	row("exec -- true round trip", a, nopeer, "-", "<= 50 ms",
+	    verdict(f->true_ms, f->true_ms <= 50));
+	cell(a, sizeof a, f->raw_ms, "%.1f ms");
+	row("exec --raw -- true round trip", a, nopeer, "-", "(no sandbox-helper)", "");
+	cell(a, sizeof a, f->mb_s, "%.1f MB/s");
+	row("stdout throughput guest -> host", a, nopeer, "-", ">= 20 MB/s",
+	    verdict(f->mb_s, f->mb_s >= 20));
+	cell(a, sizeof a, f->mem.rss, "%.1f MiB");
+	cell(b, sizeof b, f->peer_mem.rss, "%.1f MiB");
+	ratio(r, sizeof r, f->mem.rss, f->peer_mem.rss, "less", "more");
+	row("idle host RSS of one VM", a, o->peer_kernel ? b : nopeer, r, "<= 160 MiB",
+	    verdict(f->mem.rss, f->mem.rss <= 160));
+	cell(a, sizeof a, f->mem.anon, "%.1f MiB");
+	cell(b, sizeof b, f->peer_mem.anon, "%.1f MiB");
+	ratio(r, sizeof r, f->mem.anon, f->peer_mem.anon, "less", "more");
+	row("  of which its own (anonymous)", a, o->peer_kernel ? b : nopeer, r,
+	    "(rest: shared files)", "");
+	cell(a, sizeof a, f->many_ok ? f->many_pss / f->many_ok : -1, "%.1f MiB");
+	row("PSS per VM, all running at once", a, nopeer, "-", "(shared pages split)", "");
+	snprintf(many, sizeof many, "%d of %d", f->many_ok, o->vms);
+	row("sandboxes at once, answering", many, nopeer, "-", ">= 10",
+	    f->many_ok >= 10 && f->many_ok == o->vms ? "meets" : "MISSES");
+	printf("\nstart: %d runs; exec: median of %d; throughput: %ld MB of stdout from "
+	       "dd, sandboxed;\nmemory: QEMU's smaps_rollup %d s after ready; %d at once: "
+	       "%.0f MiB of RSS, %.0f MiB of PSS in all.\n", f->starts_ok, o->execs, o->mbytes,
+	       SETTLE_MS / 1000, o->vms, f->many_rss, f->many_pss);
+}
+
+static _Noreturn void usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+		"usage: vmbench --vmctl PATH [--peer-kernel K --peer-initrd I] [--starts N]\n"
+		"               [--execs N] [--vms N] [--mbytes N]\n\n"
+		"  --vmctl PATH     the vmctl to measure (it finds its guest beside itself)\n"
+		"  --peer-kernel K, --peer-initrd I\n"
+		"                   the bare guest booted on QEMU's defaults beside ours\n"
+		"  --starts N       boots of each, for the start and RSS figures (default 5)\n"
+		"  --execs N        round trips per exec figure (default 20)\n"
+		"  --vms N          sandboxes started at once (default 10)\n"
+		"  --mbytes N       MB of stdout for the throughput figure (default 64)\n");
+	exit(status);
+}
+
+static long number(const char *opt, const char *s, long lo, long hi)
+{
+	long v;
+
+	if (parse_long_in(s, lo, hi, &v) < 0) {
+		fprintf(stderr, "vmbench: %s wants a whole number from %ld to %ld, not \"%s\".\n",
+			opt, lo, hi, s);
+		exit(2);
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "vmctl", required_argument, NULL, 'v' },
+		{ "peer-kernel", required_argument, NULL, 'k' },
+		{ "peer-initrd", required_argument, NULL, 'i' },
+		{ "starts", required_argument, NULL, 's' },
+		{ "execs", required_argument, NULL, 'e' },
+		{ "vms", required_argument, NULL, 'n' },
+		{ "mbytes", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { NULL, NULL, NULL, 5, 20, 10, 64 };
+	struct figures f = { 0 };
+	int c;
+
+	prog_name = "vmbench";
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'v': o.vmctl = optarg; break;
+		case 'k': o.peer_kernel = optarg; break;
+		case 'i': o.peer_initrd = optarg; break;
+		case 's': o.starts = (int)number("--starts", optarg, 1, MAX_RUNS); break;
+		case 'e': o.execs = (int)number("--execs", optarg, 1, MAX_RUNS); break;
+		case 'n': o.vms = (int)number("--vms", optarg, 1, MAX_VMS); break;
+		case 'm': o.mbytes = number("--mbytes", optarg, 1, 4096); break;
+		case 'h': usage(0);
+		default: usage(2);
+		}
+	}
+	if (optind != argc || !o.vmctl)
+		usage(2);
+	if (!o.peer_kernel != !o.peer_initrd) {
+		fprintf(stderr, "vmbench: --peer-kernel and --peer-initrd go together.\n");
+		return 2;
+	}
+	if (access(o.vmctl, X_OK) != 0) {
+		fprintf(stderr, "vmbench: cannot run %s: %s.\n", o.vmctl, strerror(errno));
+		return 2;
+	}
+	vmctl_path = o.vmctl;
+	atexit(stop_all);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+
+	bench_peer(&o, &f);
+	bench_ours(&o, &f);
+	bench_many(&o, &f);
+	print_table(&o, &f);
+	return f.failed ? 1 : 0;
+}

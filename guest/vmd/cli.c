@@ -1,0 +1,167 @@
+/* cli.c - see cli.h. */
+#include "cli.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_PORT 8080
+#define DEFAULT_BIND "0.0.0.0"
+#define DEFAULT_SANDBOX "/bin/sandbox-helper"
+
+enum opt_id { OPT_PORT, OPT_SECRET_FILE, OPT_SANDBOX, OPT_BIND, OPT_HELP };
+
+static const struct option_row {
+	enum opt_id id;
+	const char *name;
+	const char *arg;	/* NULL for a flag */
+	const char *help;
+} options[] = {
+	{ OPT_PORT, "--port", "N", "TCP port to listen on (default 8080)" },
+	{ OPT_SECRET_FILE, "--secret-file", "PATH",
+	  "file holding the 64-hex-digit secret clients must present (required)" },
+	{ OPT_SANDBOX, "--sandbox", "PATH|none",
+	  "sandbox-helper to run commands through (default " DEFAULT_SANDBOX "); "
+	  "none runs every command directly, for tests on a host" },
+	{ OPT_BIND, "--bind", "ADDR", "address to listen on (default " DEFAULT_BIND ")" },
+	{ OPT_HELP, "--help", NULL, "print this help and exit" },
+};
+
+#define NOPTIONS (sizeof options / sizeof options[0])
+
+void vmd_cli_usage(FILE *f)
+{
+	fprintf(f, "usage: vmd --secret-file PATH [--port N] [--sandbox PATH|none] "
+		"[--bind ADDR]\n");
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		char left[40];
+
+		snprintf(left, sizeof left, "%s%s%s", options[i].name,
+			 options[i].arg ? " " : "", options[i].arg ? options[i].arg : "");
+		fprintf(f, "  %-24s %s\n", left, options[i].help);
+	}
+}
+
+static int parse_port(const char *v, int *port, struct msg *m)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (!isdigit((unsigned char)v[0]) || *end || errno || n < 1 || n > 65535)
+		return fail(m, "--port \"%s\": the port must be a number from 1 to 65535.", v);
+	*port = (int)n;
+	return 0;
+}
+
+static int apply(const struct option_row *o, const char *v, struct vmd_options *opt,
+		 struct msg *m)
+{
+	unsigned char addr[16];
+
+	switch (o->id) {
+	case OPT_PORT:
+		return parse_port(v, &opt->port, m);
+	case OPT_SECRET_FILE:
+		if (!v[0])
+			return fail(m, "--secret-file needs a path, not an empty string.");
+		opt->secret_file = v;
+		return 0;
+	case OPT_SANDBOX:
+		if (!v[0])
+			return fail(m, "--sandbox needs a path or none, not an empty string.");
+		opt->sandbox = strcmp(v, "none") ? v : NULL;
+		return 0;
+	case OPT_BIND:
+		if (inet_pton(AF_INET, v, addr) != 1 && inet_pton(AF_INET6, v, addr) != 1)
+			return fail(m, "--bind \"%s\": not an IPv4 or IPv6 address.", v);
+		opt->bind = v;
+		return 0;
+	case OPT_HELP:
+		opt->help = true;
+		return 0;
+	}
+	return 0;
+}
+
+int vmd_cli_parse(int argc, char **argv, struct vmd_options *opt, struct msg *m)
+{
+	bool seen[NOPTIONS] = { false };
+
+	*opt = (struct vmd_options){ .port = DEFAULT_PORT, .sandbox = DEFAULT_SANDBOX,
+				     .bind = DEFAULT_BIND };
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *eq = strchr(a, '='), *v = NULL;
+		size_t len = eq ? (size_t)(eq - a) : strlen(a);
+		size_t k;
+
+		for (k = 0; k < NOPTIONS; k++)
+			if (strlen(options[k].name) == len && !strncmp(a, options[k].name, len))
+				break;
+		if (k == NOPTIONS) {
+			if (a[0] == '-')
+				return fail(m, "unknown option %s; see vmd --help.", a);
+			return fail(m, "unexpected argument \"%s\"; vmd takes only options.", a);
+		}
+		if (seen[k])
+			return fail(m, "%s is given twice; give it once.", options[k].name);
+		seen[k] = true;
+		if (!options[k].arg) {
+			if (eq)
+				return fail(m, "%s takes no value.", options[k].name);
+		} else if (eq) {
+			v = eq + 1;
+		} else if (i + 1 < argc) {
+			v = argv[++i];
+		} else {
+			return fail(m, "%s needs a value (%s).", options[k].name, options[k].arg);
+		}
+		if (apply(&options[k], v, opt, m) < 0)
+			return -1;
+	}
+	if (!opt->help && !opt->secret_file)
+		return fail(m, "--secret-file is required: clients must present the secret "
+			    "it holds.");
+	return 0;
+}
+
+int vmd_secret_load(const char *path, char secret[VMD_SECRET_LEN + 1], struct msg *m)
+{
+	char buf[VMD_SECRET_LEN + 2];
+	size_t got = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return fail_errno(m, "cannot read the secret file %s", path);
+	/* one byte more than a valid file can hold, to tell "too long" */
+	while (got < sizeof buf && (n = read(fd, buf + got, sizeof buf - got)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fail_errno(m, "cannot read the secret file %s", path);
+			close(fd);
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	bool ok = got == VMD_SECRET_LEN ||
+		  (got == VMD_SECRET_LEN + 1 && buf[VMD_SECRET_LEN] == '\n');
+	for (size_t i = 0; ok && i < VMD_SECRET_LEN; i++)
+		ok = isxdigit((unsigned char)buf[i]);
+	if (!ok) {
+		memset(buf, 0, sizeof buf);
+		return fail(m, "the secret file %s must hold exactly 64 hex digits "
+			    "(and at most a newline).", path);
+	}
+	memcpy(secret, buf, VMD_SECRET_LEN);
+	secret[VMD_SECRET_LEN] = '\0';
+	memset(buf, 0, sizeof buf);
+	return 0;
+}

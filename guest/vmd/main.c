@@ -1,0 +1,94 @@
+/* main.c - vmd: the guest's WebSocket daemon that runs commands for vmctl.
+ *
+ * docs/PROTOCOL.md is what it speaks. It never dies on a client: bad input is
+ * answered with an error and the connection stays open.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmd.h"
+
+/* Descriptors vmd may hold: each process takes up to three. lws sizes its tables
+ * by this, so it is bounded rather than whatever the hard limit allows. */
+#define MAX_FDS 16384u
+
+/* A closed 0, 1 or 2 would be handed out by pipe2() and confuse the child's dup2. */
+static void keep_std_fds_open(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			die_errno("cannot open /dev/null");
+}
+
+static unsigned raise_fd_limit(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+		return 1024;
+	if (r.rlim_cur < MAX_FDS) {
+		r.rlim_cur = r.rlim_max < MAX_FDS ? r.rlim_max : MAX_FDS;
+		setrlimit(RLIMIT_NOFILE, &r);
+		getrlimit(RLIMIT_NOFILE, &r);
+	}
+	return r.rlim_cur < MAX_FDS ? (unsigned)r.rlim_cur : MAX_FDS;
+}
+
+/* After SIGKILL every abandoned process dies promptly; wait a little for them so
+ * vmd leaves no zombie behind for init. */
+static void reap_remaining(void)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+
+	for (int i = 0; i < 200 && process_live_count(); i++) {
+		process_reap();
+		if (process_live_count())
+			nanosleep(&tick, NULL);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct vmd_options o;
+	struct msg m;
+	unsigned max_fds;
+	int sigfd;
+
+	prog_name = "vmd";
+	if (vmd_cli_parse(argc, argv, &o, &m) < 0)
+		die("%s", m.text);
+	if (o.help) {
+		vmd_cli_usage(stdout);
+		return 0;
+	}
+	if (vmd_secret_load(o.secret_file, vmd.secret, &m) < 0)
+		die("%s", m.text);
+	vmd.sandbox = o.sandbox;
+	keep_std_fds_open();
+	/* a client gone mid-write is an error return, not a death */
+	signal(SIGPIPE, SIG_IGN);
+	max_fds = raise_fd_limit();
+	sigfd = process_signals_init();
+	if (sigfd < 0)
+		die_errno("cannot set up the signal descriptor");
+	lws_set_log_level(LLL_ERR, NULL);
+	if (server_start(&o, sigfd, max_fds) < 0)
+		die("cannot listen on %s port %d; is the port in use?", o.bind, o.port);
+	fprintf(stderr, "vmd: listening on %s port %d%s.\n", o.bind, o.port,
+		o.sandbox ? "" : ", running commands without a sandbox");
+	while (!vmd.stop)
+		if (lws_service(vmd.ctx, 0) < 0)
+			break;
+	server_stop();
+	reap_remaining();
+	explicit_bzero(vmd.secret, sizeof vmd.secret);
+	return 0;
+}

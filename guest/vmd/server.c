@@ -1,0 +1,231 @@
+/* server.c - the libwebsockets side: listening, authenticating the upgrade, and
+ * routing the loop's events to sessions and processes.
+ *
+ * Two protocols share the one vhost: "vmd", the WebSocket protocol (also the
+ * HTTP handler, since it is first), and "vmd-fd", which the adopted pipes, PTY
+ * masters and the signalfd are bound to.
+ */
+#include "session.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+struct vmd vmd;
+
+/* The user data libwebsockets keeps per connection: our session. */
+struct conn {
+	struct session *s;
+};
+
+/* Constant-time: the time taken does not depend on how much of the secret a
+ * guess got right. */
+static bool authorized(struct lws *wsi)
+{
+	char hdr[VMD_SECRET_LEN + 16];
+	static const char scheme[] = "Bearer ";
+	const size_t want = sizeof scheme - 1 + VMD_SECRET_LEN;
+	unsigned diff = 0;
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) != (int)want ||
+	    lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION) != (int)want)
+		return false;
+	/* the scheme name is case-insensitive (RFC 7235) */
+	if (strncasecmp(hdr, scheme, sizeof scheme - 1))
+		diff = 1;
+	for (size_t i = 0; i < VMD_SECRET_LEN; i++)
+		diff |= (unsigned)(hdr[sizeof scheme - 1 + i] ^ vmd.secret[i]);
+	explicit_bzero(hdr, sizeof hdr);
+	return diff == 0;
+}
+
+/* Answer with a bodiless status; 401 names the scheme, as RFC 7235 requires. */
+static int http_status(struct lws *wsi, unsigned status)
+{
+	uint8_t buf[LWS_PRE + 256], *start = buf + LWS_PRE, *p = start;
+	uint8_t *end = buf + sizeof buf;
+
+	if (lws_add_http_header_status(wsi, status, &p, end) ||
+	    (status == HTTP_STATUS_UNAUTHORIZED &&
+	     lws_add_http_header_by_name(wsi, (const uint8_t *)"www-authenticate:",
+					 (const uint8_t *)"Bearer", 6, &p, end)) ||
+	    lws_add_http_header_content_length(wsi, 0, &p, end) ||
+	    lws_finalize_http_header(wsi, &p, end))
+		return -1;
+	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0)
+		return -1;
+	return 1;
+}
+
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		       void *in, size_t len)
+{
+	struct conn *c = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* >0: refused, the response is written */
+		return authorized(wsi) ? 0 : http_status(wsi, HTTP_STATUS_UNAUTHORIZED);
+	case LWS_CALLBACK_HTTP:
+		/* plain HTTP: there is nothing to serve, secret or not */
+		if (http_status(wsi, authorized(wsi) ? HTTP_STATUS_NOT_FOUND
+						     : HTTP_STATUS_UNAUTHORIZED) < 0)
+			return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		/* checked at the upgrade already; a second lock on the same door */
+		return authorized(wsi) ? 0 : -1;
+	case LWS_CALLBACK_ESTABLISHED:
+		c->s = session_new(wsi);
+		return c->s ? 0 : -1;
+	case LWS_CALLBACK_RECEIVE:
+		if (c->s)
+			session_receive(c->s, in, len, lws_is_first_fragment(wsi),
+					lws_is_final_fragment(wsi), lws_frame_is_binary(wsi));
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return c->s ? session_writeable(c->s) : 0;
+	case LWS_CALLBACK_CLOSED:
+		if (c->s)
+			session_free(c->s);
+		c->s = NULL;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static void signals_read(void)
+{
+	struct signalfd_siginfo si[16];
+	ssize_t n;
+	bool child = false;
+
+	while ((n = read(vmd.sigfd.fd, si, sizeof si)) > 0) {
+		for (size_t i = 0; i < (size_t)n / sizeof si[0]; i++) {
+			if (si[i].ssi_signo == SIGCHLD)
+				child = true;
+			else
+				vmd.stop = true;	/* SIGTERM, SIGINT */
+		}
+	}
+	/* SIGCHLD signals merge: reap whatever has exited, not one per signal */
+	if (child)
+		process_reap();
+	if (vmd.stop)
+		lws_cancel_service(vmd.ctx);
+}
+
+static int fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		       void *in, size_t len)
+{
+	struct fdref *ref = lws_get_opaque_user_data(wsi);
+
+	(void)user;
+	(void)in;
+	(void)len;
+	if (!ref)
+		return 0;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (ref->kind != FD_SIGNAL)
+			return process_fd_event(ref, (int)reason);
+		if (reason == LWS_CALLBACK_RAW_RX_FILE)
+			signals_read();
+		else if (reason == LWS_CALLBACK_RAW_CLOSE_FILE)
+			ref->wsi = NULL;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Big enough for a 64 KiB chunk of input to arrive in one callback. */
+#define RX_BUFFER (64u << 10)
+
+static const struct lws_protocols protocols[] = {
+	{ .name = "vmd", .callback = ws_callback,
+	  .per_session_data_size = sizeof(struct conn), .rx_buffer_size = RX_BUFFER },
+	{ .name = "vmd-fd", .callback = fd_callback },
+	{ .name = NULL }	/* the end */
+};
+
+int server_adopt(struct fdref *ref, int fd)
+{
+	lws_adopt_desc_t d = {
+		.vh = vmd.vh,
+		.type = LWS_ADOPT_RAW_FILE_DESC,
+		.fd.filefd = fd,
+		.vh_prot_name = "vmd-fd",
+		.opaque = ref,
+	};
+
+	ref->fd = fd;
+	ref->closing = false;
+	ref->wsi = lws_adopt_descriptor_vhost_via_info(&d);
+	if (!ref->wsi) {
+		ref->fd = -1;	/* lws closed it */
+		return -1;
+	}
+	return 0;
+}
+
+void server_close_fd(struct fdref *ref)
+{
+	struct lws *wsi = ref->wsi;
+
+	if (wsi) {
+		ref->closing = true;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_SYNC);
+	}
+	ref->wsi = NULL;
+	ref->fd = -1;
+}
+
+int server_start(const struct vmd_options *o, int sigfd, unsigned max_fds)
+{
+	struct lws_context_creation_info info;
+
+	memset(&info, 0, sizeof info);
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.port = o->port;
+	info.iface = o->bind;
+	info.protocols = protocols;
+	info.vhost_name = "vmd";
+	info.pt_serv_buf_size = RX_BUFFER;
+	info.fd_limit_per_thread = max_fds;
+	/* no TLS: the port is reachable only through the host's loopback forward */
+	vmd.ctx = lws_create_context(&info);
+	if (!vmd.ctx)
+		return -1;
+	vmd.vh = lws_create_vhost(vmd.ctx, &info);
+	if (!vmd.vh)
+		return -1;
+	vmd.sigfd = (struct fdref){ .kind = FD_SIGNAL, .fd = -1 };
+	return server_adopt(&vmd.sigfd, sigfd);
+}
+
+void server_stop(void)
+{
+	/* Kill every process while the loop still exists to close their pipes;
+	 * then lws closes the connections. */
+	for (struct session *s = vmd.sessions; s; s = s->next) {
+		while (s->procs) {
+			struct process *p = s->procs;
+
+			process_list_unlink(&s->procs, p);
+			if (process_finished(p))
+				process_free(p);
+			else
+				process_abandon(p);
+		}
+	}
+	server_close_fd(&vmd.sigfd);
+	lws_context_destroy(vmd.ctx);
+	vmd.ctx = NULL;
+}

@@ -1,0 +1,31 @@
+/* session.h - the state of one client connection. */
+#ifndef VMD_SESSION_H
+#define VMD_SESSION_H
+
+#include "vmd.h"
+
+/* A WebSocket message being received, which may come in many pieces. */
+struct rx {
+	uint8_t *buf;
+	size_t len, cap;	/* bytes kept, and room for them */
+	size_t size;		/* bytes received, kept or not */
+	uint8_t head[PROTO_HEADER_SIZE];
+	size_t head_len;
+	bool text;		/* a text message: refused whole */
+	bool refused;		/* its framing is already known to be bad */
+};
+
+struct session {
+	struct session *prev, *next;
+	struct lws *wsi;
+	struct out_msg *head, *tail;	/* frames waiting to be written */
+	size_t queued;			/* their bytes */
+	bool output_paused;		/* processes' output not read (queue full) */
+	size_t stdin_queued;		/* input waiting for this client's processes */
+	bool rx_paused;			/* the socket not read: too much input queued
+					 * or too much output unread */
+	struct process *procs;		/* newest first, exited ones included */
+	struct rx rx;
+};
+
+#endif

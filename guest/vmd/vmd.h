@@ -1,0 +1,150 @@
+/* vmd.h - the daemon's shared state and the pieces that talk to each other.
+ *
+ * One thread runs everything inside libwebsockets' event loop: the WebSocket
+ * connections (server.c), the per-connection state and request handling
+ * (session.c), and the processes (process.c), whose pipes, PTY masters and the
+ * SIGCHLD signalfd are adopted into the same loop as raw file descriptors. So no
+ * socket has two writers, and nothing needs a lock.
+ */
+#ifndef VMD_VMD_H
+#define VMD_VMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <libwebsockets.h>
+
+#include "cli.h"
+#include "proto.h"
+
+/* Output bytes queued for a client above which vmd stops reading that client's
+ * processes, and below which it starts again: memory stays bounded whatever the
+ * client's speed, and the pipes make the processes wait. */
+#define OUTQ_HIGH (2u << 20)
+#define OUTQ_LOW (512u << 10)
+/* Output bytes queued above which vmd also stops reading the client's socket:
+ * replies to requests are not paused like process output, so a client that sends
+ * and never reads would otherwise grow the queue without bound. */
+#define OUTQ_HARD (16u << 20)
+/* Standard-input bytes queued for a client's processes above which vmd stops
+ * reading that client's socket (TCP then slows the client), and below which it
+ * reads again. */
+#define STDINQ_HIGH (4u << 20)
+#define STDINQ_LOW (1u << 20)
+/* Bytes read from a pipe or PTY at once, and so the most data in one message. */
+#define READ_CHUNK (64u << 10)
+/* After a process is reaped, how long vmd waits for its output to reach end of
+ * file before it closes the pipes itself: a background grandchild that inherited
+ * them could otherwise hold the exit back for ever. Whatever the pipes hold at
+ * that moment is still sent. */
+#define EXIT_GRACE_MS 500
+/* Exited processes a connection remembers (for is_running) before it forgets the
+ * oldest. */
+#define EXITED_KEPT 1024
+
+struct session;
+struct process;
+
+/* What an adopted descriptor is, kept as the wsi's opaque user data. */
+enum fd_kind { FD_STDOUT, FD_STDERR, FD_STDIN, FD_PTY, FD_SIGNAL };
+
+struct fdref {
+	enum fd_kind kind;
+	struct process *p;	/* NULL for FD_SIGNAL */
+	struct lws *wsi;	/* NULL once closed */
+	int fd;
+	bool closing;		/* vmd closes it: the close callback does nothing */
+};
+
+/* A queued outgoing message: LWS_PRE spare bytes, then the frame. */
+struct out_msg {
+	struct out_msg *next;
+	uint8_t *buf;
+	size_t len;
+};
+
+struct vmd {
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	const char *sandbox;
+	char secret[VMD_SECRET_LEN + 1];
+	bool stop;
+	struct session *sessions;	/* every open connection */
+	struct process *orphans;	/* killed at disconnect, not yet reaped */
+	struct fdref sigfd;
+};
+
+extern struct vmd vmd;
+
+/* server.c */
+/* Listen as o says, with sigfd (the signalfd) in the loop; max_fds bounds the
+ * descriptors the loop can hold. */
+int server_start(const struct vmd_options *o, int sigfd, unsigned max_fds);
+/* Kill every process, close every connection, end the loop. */
+void server_stop(void);
+/* Adopt fd into the loop as ref's descriptor; -1 (fd left open) on failure. */
+int server_adopt(struct fdref *ref, int fd);
+/* Close an adopted descriptor from outside its own callbacks. */
+void server_close_fd(struct fdref *ref);
+
+/* session.c */
+struct session *session_new(struct lws *wsi);
+void session_free(struct session *s);
+void session_receive(struct session *s, const void *in, size_t len, bool first,
+		     bool final, bool binary);
+int session_writeable(struct session *s);
+/* Queue a frame built with LWS_PRE headroom; takes buf. */
+void session_send(struct session *s, uint8_t *buf, size_t len);
+void session_send_error(struct session *s, const cJSON *id, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+bool session_output_paused(const struct session *s);
+/* Account standard input queued (+) or written (-) for the client's processes. */
+void session_stdin_account(struct session *s, ssize_t delta);
+
+/* process.c */
+struct process *process_spawn(struct session *s, struct proto_request *req);
+struct process *process_find(struct session *s, const char *handle);
+void process_request(struct session *s, struct process *p, struct proto_request *req);
+/* Pause or resume reading the process's output. */
+void process_set_paused(struct process *p, bool paused);
+/* Disconnect: kill the process group, stop reading, reap later. */
+void process_abandon(struct process *p);
+void process_free(struct process *p);
+bool process_finished(const struct process *p);
+void process_list_link(struct process **head, struct process *p);
+void process_list_unlink(struct process **head, struct process *p);
+/* fd events from the loop */
+int process_fd_event(struct fdref *ref, int reason);
+/* SIGCHLD: reap every exited child. */
+void process_reap(void);
+int process_signals_init(void);
+/* Number of processes not yet reaped, for shutdown. */
+size_t process_live_count(void);
+
+struct process {
+	struct process *prev, *next;	/* in its session's list, or vmd.orphans */
+	struct session *s;		/* NULL once abandoned */
+	char handle[33];
+	cJSON *id;			/* the spawn's id, echoed in its messages */
+	char *id_json;			/* the same as JSON text, for the data path */
+	pid_t pid;
+	bool reaped;
+	int status;			/* wait status once reaped */
+	bool pty;
+	int pty_slave;			/* vmd's own hold on the slave, till reaped */
+	bool paused;
+	struct fdref out, err, in;	/* a PTY uses out for both directions */
+	bool stdin_closed;		/* by close_stdin, by the child, or at exit */
+	bool close_after_flush;		/* close_stdin arrived with input queued */
+	struct out_msg *inq, *inq_tail;	/* standard input not yet written */
+	size_t inq_off, inq_bytes;
+	lws_sorted_usec_list_t rearm;	/* asks for room to write stdin again */
+	bool exit_sent;
+	bool grace_armed;
+	lws_sorted_usec_list_t grace;
+	struct process *live_next;	/* in the list of unreaped processes */
+};
+
+#endif

@@ -1,0 +1,225 @@
+/* cli.c - see cli.h. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "text.h"
+
+const struct vmctl_command vmctl_commands[] = {
+	{ "start", "[IMAGE] [--kernel K] [--initrd I] [--share HOST TAG]... [--memory MIB] [--cpus N]",
+	  "Boot a sandbox VM (default: the built guest), wait until it answers, print its port.",
+	  cmd_start },
+	{ "exec", "PORT [--raw] [--tty] [--env K=V]... [--cwd P] -- CMD [ARG]...",
+	  "Run CMD in the sandbox on PORT: stdin, stdout, stderr and the exit code pass through.",
+	  cmd_exec },
+	{ "stop", "PORT", "Power the sandbox on PORT off (ACPI), and remove its state.", cmd_stop },
+	{ "list", "", "List the sandboxes this user runs.", cmd_list },
+};
+const size_t vmctl_ncommands = sizeof vmctl_commands / sizeof vmctl_commands[0];
+
+#define MAX_MEMORY_MIB 65536u
+#define MAX_CPUS 64u
+
+static int unknown_command(const char *name, struct msg *m)
+{
+	char list[128] = "";
+	size_t len = 0;
+
+	for (size_t i = 0; i < vmctl_ncommands; i++)
+		list_append(list, sizeof list, &len, i, vmctl_ncommands, vmctl_commands[i].name);
+	if (!name)
+		return fail(m, "no command given; the commands are %s.", list);
+	return fail(m, "unknown command \"%s\"; the commands are %s.", name, list);
+}
+
+/* A whole number in [lo, hi], decimal digits only. */
+static int number(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *v,
+		  struct msg *m)
+{
+	unsigned long n = 0;
+
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		goto bad;
+	for (const char *p = s; *p; p++) {
+		n = n * 10 + (unsigned long)(*p - '0');
+		if (n > hi)
+			goto bad;
+	}
+	if (n < lo)
+		goto bad;
+	*v = (unsigned)n;
+	return 0;
+bad:
+	return fail(m, "%s wants a whole number from %u to %u, not \"%s\".", opt, lo, hi, s);
+}
+
+static const char *value(int argc, char **argv, int *i, struct msg *m)
+{
+	if (*i + 1 >= argc) {
+		fail(m, "%s needs a value.", argv[*i]);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+/* Options of start. */
+static int parse_start(int argc, char **argv, int i, struct vmctl_args *a, struct msg *m)
+{
+	for (; i < argc; i++) {
+		const char *o = argv[i], *v;
+
+		if (strcmp(o, "--kernel") == 0 || strcmp(o, "--initrd") == 0) {
+			const char **slot = o[2] == 'k' ? &a->kernel : &a->initrd;
+
+			if (*slot)
+				return fail(m, "%s is given twice; give it once.", o);
+			if (!(v = value(argc, argv, &i, m)))
+				return -1;
+			*slot = v;
+		} else if (strcmp(o, "--share") == 0) {
+			if (i + 2 >= argc)
+				return fail(m, "--share needs a host folder and a tag.");
+			if (a->nshares == VMCTL_MAX_SHARES)
+				return fail(m, "--share: at most %d shares.", VMCTL_MAX_SHARES);
+			a->shares[a->nshares].host = argv[++i];
+			a->shares[a->nshares].tag = argv[++i];
+			a->nshares++;
+		} else if (strcmp(o, "--memory") == 0) {
+			if (a->memory_mib)
+				return fail(m, "--memory is given twice; give it once.");
+			if (!(v = value(argc, argv, &i, m)) ||
+			    number("--memory", v, 64, MAX_MEMORY_MIB, &a->memory_mib, m) < 0)
+				return -1;
+		} else if (strcmp(o, "--cpus") == 0) {
+			if (a->cpus)
+				return fail(m, "--cpus is given twice; give it once.");
+			if (!(v = value(argc, argv, &i, m)) ||
+			    number("--cpus", v, 1, MAX_CPUS, &a->cpus, m) < 0)
+				return -1;
+		} else if (o[0] == '-' && o[1]) {
+			return fail(m, "start takes no option %s.", o);
+		} else if (a->image) {
+			return fail(m, "start takes one IMAGE, so \"%s\" is one too many.", o);
+		} else {
+			a->image = o;
+		}
+	}
+	if (a->initrd && !a->kernel && a->image)
+		return fail(m, "--initrd without --kernel: give the kernel that goes with it.");
+	return 0;
+}
+
+static int parse_port(const char *cmd, int argc, char **argv, int *i, struct vmctl_args *a,
+		      struct msg *m)
+{
+	if (*i >= argc || argv[*i][0] == '-')
+		return fail(m, "%s needs the PORT that vmctl start printed.", cmd);
+	if (number("PORT", argv[*i], 1, 65535, &a->port, m) < 0)
+		return -1;
+	(*i)++;
+	return 0;
+}
+
+static int parse_exec(int argc, char **argv, int i, struct vmctl_args *a, struct msg *m)
+{
+	if (parse_port("exec", argc, argv, &i, a, m) < 0)
+		return -1;
+	for (; i < argc; i++) {
+		const char *o = argv[i], *v;
+
+		if (strcmp(o, "--") == 0) {
+			a->argv = argv + i + 1;
+			a->argc = argc - i - 1;
+			break;
+		} else if (strcmp(o, "--raw") == 0 || strcmp(o, "--tty") == 0) {
+			bool *flag = o[2] == 'r' ? &a->raw : &a->tty;
+
+			if (*flag)
+				return fail(m, "%s is given twice; give it once.", o);
+			*flag = true;
+		} else if (strcmp(o, "--env") == 0) {
+			if (!(v = value(argc, argv, &i, m)))
+				return -1;
+			if (!strchr(v, '=') || v[0] == '=')
+				return fail(m, "--env wants NAME=VALUE, not \"%s\".", v);
+			if (a->nenv == VMCTL_MAX_ENV)
+				return fail(m, "--env: at most %d variables.", VMCTL_MAX_ENV);
+			a->env[a->nenv++] = v;
+		} else if (strcmp(o, "--cwd") == 0) {
+			if (a->cwd)
+				return fail(m, "--cwd is given twice; give it once.");
+			if (!(v = value(argc, argv, &i, m)))
+				return -1;
+			if (v[0] != '/')
+				return fail(m, "--cwd wants an absolute path in the guest, not \"%s\".", v);
+			a->cwd = v;
+		} else if (o[0] == '-') {
+			return fail(m, "exec takes no option %s.", o);
+		} else {
+			return fail(m, "exec wants -- before the command (\"%s\").", o);
+		}
+	}
+	if (!a->argv || a->argc == 0)
+		return fail(m, "exec needs a command after --.");
+	return 0;
+}
+
+int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m)
+{
+	int i = 2;
+
+	memset(a, 0, sizeof *a);
+	for (int k = 1; k < argc && strcmp(argv[k], "--"); k++)
+		if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+			a->help = true;
+			return 0;
+		}
+	if (argc < 2 || argv[1][0] == '-')
+		return unknown_command(argc < 2 ? NULL : argv[1], m);
+	for (size_t k = 0; k < vmctl_ncommands; k++)
+		if (strcmp(argv[1], vmctl_commands[k].name) == 0)
+			a->cmd = &vmctl_commands[k];
+	if (!a->cmd)
+		return unknown_command(argv[1], m);
+
+	if (a->cmd->run == cmd_start)
+		return parse_start(argc, argv, i, a, m);
+	if (a->cmd->run == cmd_exec)
+		return parse_exec(argc, argv, i, a, m);
+	if (a->cmd->run == cmd_stop) {
+		if (parse_port("stop", argc, argv, &i, a, m) < 0)
+			return -1;
+	}
+	if (i < argc)
+		return argv[i][0] == '-' ? fail(m, "%s takes no option %s.", a->cmd->name, argv[i])
+					 : fail(m, "%s takes no more operands, so \"%s\" is one "
+						"too many.", a->cmd->name, argv[i]);
+	return 0;
+}
+
+void vmctl_usage(FILE *out)
+{
+	fprintf(out, "usage:\n");
+	for (size_t i = 0; i < vmctl_ncommands; i++)
+		fprintf(out, "  vmctl %s%s%s\n      %s\n", vmctl_commands[i].name,
+			*vmctl_commands[i].usage ? " " : "", vmctl_commands[i].usage,
+			vmctl_commands[i].summary);
+	fprintf(out,
+		"\nA sandbox is a QEMU VM whose vmd serves 127.0.0.1:PORT only, and only to\n"
+		"clients that hold its secret (kept in the user's 0600 state file). Commands run\n"
+		"as a non-root user without network, in their own namespaces, under seccomp;\n"
+		"--raw runs them as root in the guest itself.\n"
+		"State: $XDG_RUNTIME_DIR/vmctl (or /tmp/vmctl-UID). Exit status of exec: the\n"
+		"command's, or 128+N when a signal N ended it; 1 (2 for usage) for vmctl's own.\n");
+}
+
+void vmctl_hint(FILE *out, const struct vmctl_args *a)
+{
+	if (a->cmd)
+		fprintf(out, "usage: vmctl %s %s\n", a->cmd->name, a->cmd->usage);
+	else
+		fprintf(out, "usage: vmctl start|exec|stop|list ... (vmctl --help says more)\n");
+}

@@ -1,0 +1,62 @@
+/* cli.h - vmctl's command line, parsed into a struct so it can be tested alone.
+ *
+ * The subcommands, their usage lines and their options come from one table
+ * (vmctl_commands); a flag a subcommand does not take, a repeated one, or a bad value
+ * is an error that names the option and the value.
+ */
+#ifndef VMCTL_CLI_H
+#define VMCTL_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "util.h"
+
+#define VMCTL_MAX_SHARES 16
+#define VMCTL_MAX_ENV 64
+
+struct vmctl_args;
+
+struct vmctl_command {
+	const char *name;
+	const char *usage;
+	const char *summary;
+	int (*run)(const struct vmctl_args *a, struct msg *m);
+};
+
+extern const struct vmctl_command vmctl_commands[];
+extern const size_t vmctl_ncommands;
+
+struct share {
+	const char *host;	/* a folder on the host */
+	const char *tag;	/* its 9p mount tag in the guest */
+};
+
+struct vmctl_args {
+	const struct vmctl_command *cmd;	/* NULL with help */
+	bool help;
+
+	/* start */
+	const char *image;		/* a user's own disk, or NULL */
+	const char *kernel, *initrd;	/* NULL: the built guest */
+	struct share shares[VMCTL_MAX_SHARES];
+	int nshares;
+	unsigned memory_mib;		/* 0: the default */
+	unsigned cpus;			/* 0: the default */
+
+	/* exec, stop */
+	unsigned port;
+	bool raw, tty;
+	const char *env[VMCTL_MAX_ENV];	/* "K=V" */
+	int nenv;
+	const char *cwd;
+	char **argv;			/* the command after --, NULL-terminated */
+	int argc;
+};
+
+/* Parse argv; on failure m says why (and a->cmd, when known, picks the usage line). */
+int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m);
+void vmctl_usage(FILE *out);
+void vmctl_hint(FILE *out, const struct vmctl_args *a);
+
+#endif

@@ -1,0 +1,399 @@
+/* client.c - see client.h. */
+#include "client.h"
+
+#include <errno.h>
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+enum state { CONNECTING, OPEN, CLOSED, FAILED };
+
+struct out {
+	struct out *next;
+	uint8_t *buf;		/* LWS_PRE headroom, then the frame */
+	size_t len;
+};
+
+struct client {
+	lws_sorted_usec_list_t deadline;	/* first: the timer callback finds us from it */
+	bool timed_out;
+	struct lws_context *ctx;
+	struct lws *ws, *in;
+	char auth[16 + 64 + 1];		/* "Bearer " + the secret */
+	unsigned port;
+	enum state state;
+	bool stopping;
+	char why[256];			/* how the connection failed */
+	uint8_t *rx;			/* the message being reassembled */
+	size_t rx_len, rx_cap;
+	struct out *head, *tail;
+	size_t queued;
+	bool in_paused;
+	struct client_hooks hooks;
+};
+
+static void input_flow(struct client *c);
+
+/* Largest message vmd may send: a frame of the largest payload. */
+#define RX_MAX (PROTO_HEADER_SIZE + PROTO_MAX_PAYLOAD)
+#define INPUT_CHUNK (64u << 10)
+
+static int rx_append(struct client *c, const void *in, size_t len)
+{
+	if (len > RX_MAX - c->rx_len)
+		return -1;
+	if (c->rx_len + len > c->rx_cap) {
+		size_t cap = c->rx_cap ? c->rx_cap : 65536;
+		uint8_t *p;
+
+		while (cap < c->rx_len + len)
+			cap *= 2;
+		p = realloc(c->rx, cap);
+		if (!p)
+			return -1;
+		c->rx = p;
+		c->rx_cap = cap;
+	}
+	memcpy(c->rx + c->rx_len, in, len);
+	c->rx_len += len;
+	return 0;
+}
+
+static int write_one(struct client *c, struct lws *wsi)
+{
+	struct out *o = c->head;
+
+	if (!o)
+		return 0;
+	if (lws_write(wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_BINARY) < (int)o->len) {
+		snprintf(c->why, sizeof c->why, "the connection to the sandbox broke");
+		return -1;
+	}
+	c->head = o->next;
+	if (!c->head)
+		c->tail = NULL;
+	c->queued -= o->len;
+	free(o->buf);
+	free(o);
+	input_flow(c);
+	if (c->head)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len)
+{
+	struct client *c = lws_context_user(lws_get_context(wsi));
+
+	(void)user;
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+		unsigned char **p = in, *end = *p + len;
+
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)"authorization:",
+						(const unsigned char *)c->auth,
+						(int)strlen(c->auth), p, end))
+			return -1;
+		break;
+	}
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		c->state = OPEN;
+		if (c->head)
+			lws_callback_on_writable(wsi);
+		break;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		c->state = FAILED;
+		c->ws = NULL;
+		snprintf(c->why, sizeof c->why, "%s", in && len ? (const char *)in :
+			 "the connection failed");
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (rx_append(c, in, len) < 0) {
+			snprintf(c->why, sizeof c->why, "the sandbox sent a message over the "
+				 "protocol's limit");
+			c->state = FAILED;
+			return -1;
+		}
+		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+			size_t n = c->rx_len;
+
+			c->rx_len = 0;
+			if (c->hooks.frame)
+				c->hooks.frame(c, c->rx, n, c->hooks.user);
+		}
+		break;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		if (c->stopping && !c->head)
+			return -1;
+		return write_one(c, wsi);
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (c->state != FAILED)
+			c->state = CLOSED;
+		c->ws = NULL;
+		break;
+	case LWS_CALLBACK_RAW_RX_FILE: {
+		uint8_t buf[INPUT_CHUNK];
+		ssize_t n = read(lws_get_socket_fd(wsi), buf, sizeof buf);
+
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			break;
+		if (c->hooks.input)
+			c->hooks.input(c, buf, n > 0 ? (size_t)n : 0, c->hooks.user);
+		if (n <= 0) {
+			c->in = NULL;
+			return -1;	/* end of input: this wsi is done */
+		}
+		break;
+	}
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		/* A pipe whose writer is gone can poll as a hang-up alone: lws then closes
+		 * it without a last RAW_RX_FILE, and this is the end of input. */
+		if (c->in == wsi) {
+			c->in = NULL;
+			if (c->hooks.input)
+				c->hooks.input(c, NULL, 0, c->hooks.user);
+		}
+		break;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		if (c && c->hooks.wake && c->state == OPEN)
+			c->hooks.wake(c, c->hooks.user);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* The loop sleeps until an event: a deadline is one, scheduled on lws's timer list.
+ * The connection is only marked to be closed: closing it from inside the timer
+ * (LWS_TO_KILL_SYNC) left lws 4.1 waiting out its own 20-30 s timeouts when the
+ * context was destroyed. */
+static void on_deadline(lws_sorted_usec_list_t *sul)
+{
+	struct client *c = (struct client *)sul;	/* deadline is the first member */
+
+	c->timed_out = true;
+	snprintf(c->why, sizeof c->why, "it did not answer in time");
+	if (c->ws)
+		lws_set_timeout(c->ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static void set_deadline(struct client *c, int ms)
+{
+	lws_sul_schedule(c->ctx, 0, &c->deadline, on_deadline, (lws_usec_t)ms * 1000);
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "vmd", callback, 0, 65536, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static void silence(int level, const char *line)
+{
+	(void)level;
+	(void)line;
+}
+
+struct client *client_open(unsigned port, const char *secret, int timeout_ms,
+			   const struct client_hooks *hooks, struct msg *m)
+{
+	struct lws_context_creation_info info;
+	struct lws_client_connect_info ci;
+	struct client *c = calloc(1, sizeof *c);
+
+	if (!c) {
+		fail_errno(m, "cannot connect to the sandbox on port %u", port);
+		return NULL;
+	}
+	if (hooks)
+		c->hooks = *hooks;
+	c->port = port;
+	snprintf(c->auth, sizeof c->auth, "Bearer %s", secret);
+	lws_set_log_level(0, silence);
+
+	memset(&info, 0, sizeof info);
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.gid = -1;
+	info.uid = -1;
+	info.user = c;
+	/* The handshake must finish in time: QEMU accepts on the host before the guest
+	 * listens, so an early connection waits for an answer that is not coming. */
+	info.timeout_secs = (unsigned)((timeout_ms + 999) / 1000);
+	c->ctx = lws_create_context(&info);
+	if (!c->ctx) {
+		fail(m, "cannot start a WebSocket client.");
+		free(c);
+		return NULL;
+	}
+	memset(&ci, 0, sizeof ci);
+	ci.context = c->ctx;
+	ci.address = "127.0.0.1";
+	ci.port = (int)port;
+	ci.path = "/";
+	ci.host = "127.0.0.1";
+	ci.local_protocol_name = "vmd";
+	ci.ietf_version_or_minus_one = -1;
+	ci.pwsi = &c->ws;
+	set_deadline(c, timeout_ms);
+	if (!lws_client_connect_via_info(&ci) && c->state != FAILED) {
+		c->state = FAILED;
+		snprintf(c->why, sizeof c->why, "the connection could not start");
+	}
+	/* The wsi pointer goes back to NULL when lws gives the connection up, whichever
+	 * callback it did or did not call on the way. */
+	while (c->state == CONNECTING && c->ws && !c->timed_out)
+		if (lws_service(c->ctx, 0) < 0)
+			break;
+	lws_sul_cancel(&c->deadline);
+	if (c->state != OPEN) {
+		fail(m, "cannot reach the sandbox on port %u: %s (vmctl list shows the running "
+		     "ones).", port, *c->why ? c->why : "it closed the connection");
+		client_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+int client_adopt_input(struct client *c, int fd, struct msg *m)
+{
+	lws_sock_file_fd_type u;
+
+	u.filefd = fd;
+	c->in = lws_adopt_descriptor_vhost(lws_get_vhost_by_name(c->ctx, "default"),
+					   LWS_ADOPT_RAW_FILE_DESC, u, "vmd", NULL);
+	if (!c->in)
+		return fail(m, "cannot read standard input in the event loop.");
+	return 0;
+}
+
+void client_deadline(struct client *c, int ms)
+{
+	set_deadline(c, ms);
+}
+
+/* Flow control: input is read only while the queue to vmd is short, so a fast
+ * producer piped into vmctl cannot make it buffer without bound. */
+#define QUEUE_HIGH (4u << 20)
+#define QUEUE_LOW (1u << 20)
+
+static void input_flow(struct client *c)
+{
+	if (!c->in)
+		return;
+	if (!c->in_paused && c->queued > QUEUE_HIGH) {
+		lws_rx_flow_control(c->in, 0);
+		c->in_paused = true;
+	} else if (c->in_paused && c->queued < QUEUE_LOW) {
+		lws_rx_flow_control(c->in, 1);
+		c->in_paused = false;
+	}
+}
+
+int client_send(struct client *c, uint8_t *buf, size_t frame_len, struct msg *m)
+{
+	struct out *o;
+
+	if (!buf)
+		return fail(m, "out of memory building a message for the sandbox.");
+	o = malloc(sizeof *o);
+	if (!o) {
+		free(buf);
+		return fail(m, "out of memory building a message for the sandbox.");
+	}
+	o->buf = buf;
+	o->len = frame_len;
+	o->next = NULL;
+	if (c->tail)
+		c->tail->next = o;
+	else
+		c->head = o;
+	c->tail = o;
+	c->queued += frame_len;
+	input_flow(c);
+	if (c->ws && c->state == OPEN)
+		lws_callback_on_writable(c->ws);
+	return 0;
+}
+
+size_t client_queued(const struct client *c)
+{
+	return c->queued;
+}
+
+int client_run(struct client *c, struct msg *m)
+{
+	while (c->state == OPEN && c->ws && !c->timed_out)
+		if (lws_service(c->ctx, 0) < 0)
+			break;
+	if (c->stopping)
+		return 0;
+	return fail(m, "the sandbox on port %u closed the connection%s%s.", c->port,
+		    *c->why ? ": " : "", c->why);
+}
+
+void client_stop(struct client *c)
+{
+	c->stopping = true;
+	if (c->ws)
+		lws_callback_on_writable(c->ws);
+}
+
+void client_wake(struct client *c)
+{
+	lws_cancel_service(c->ctx);
+}
+
+void client_close(struct client *c)
+{
+	if (!c)
+		return;
+	lws_sul_cancel(&c->deadline);
+	lws_context_destroy(c->ctx);
+	while (c->head) {
+		struct out *o = c->head;
+
+		c->head = o->next;
+		free(o->buf);
+		free(o);
+	}
+	free(c->rx);
+	free(c);
+}
+
+/* --- ping ----------------------------------------------------------------------------- */
+
+static void on_pong(struct client *c, const uint8_t *msg, size_t len, void *user)
+{
+	bool *got = user;
+
+	if (len >= PROTO_HEADER_SIZE && msg[0] == PROTO_PONG) {
+		*got = true;
+		client_stop(c);
+	}
+}
+
+int client_ping(unsigned port, const char *secret, int timeout_ms, struct msg *m)
+{
+	bool got = false;
+	struct client_hooks hooks = { .frame = on_pong, .user = &got };
+	struct client *c = client_open(port, secret, timeout_ms, &hooks, m);
+	uint8_t *buf;
+	size_t len = 0;
+
+	if (!c)
+		return -1;
+	client_deadline(c, timeout_ms);
+	buf = proto_frame_build(PROTO_PING, "{\"id\":0}", 8, LWS_PRE, &len);
+	if (client_send(c, buf, len, m) < 0 || client_run(c, m) < 0 || !got) {
+		client_close(c);
+		return got ? 0 : -1;
+	}
+	client_close(c);
+	return 0;
+}

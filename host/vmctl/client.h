@@ -1,0 +1,53 @@
+/* client.h - one WebSocket connection to a sandbox's vmd, in one event loop.
+ *
+ * The connection carries the VM's secret in its upgrade request; frames are queued
+ * and written only when the socket is writable; whole messages are reassembled and
+ * handed to the caller. The caller may also have standard input read in the same
+ * loop (exec). Nothing here knows what the frames mean: see exec.c and PROTOCOL.md.
+ */
+#ifndef VMCTL_CLIENT_H
+#define VMCTL_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct client;
+
+struct client_hooks {
+	/* A whole message from vmd. */
+	void (*frame)(struct client *c, const uint8_t *msg, size_t len, void *user);
+	/* Data read from the adopted input fd (len 0: end of file). */
+	void (*input)(struct client *c, const uint8_t *data, size_t len, void *user);
+	/* client_wake() was called (from a signal handler, say). */
+	void (*wake)(struct client *c, void *user);
+	void *user;
+};
+
+/* Connect to 127.0.0.1:port with the secret, within timeout_ms. NULL with m when vmd
+ * cannot be reached, refuses the secret or does not answer in time. */
+struct client *client_open(unsigned port, const char *secret, int timeout_ms,
+			   const struct client_hooks *hooks, struct msg *m);
+/* Read fd (standard input) in the loop; its data goes to hooks->input. */
+int client_adopt_input(struct client *c, int fd, struct msg *m);
+/* Give up (the run ends with a failure) unless client_stop() comes within ms. */
+void client_deadline(struct client *c, int ms);
+/* Queue a frame for sending; buf came from proto_frame_*() with LWS_PRE headroom and
+ * passes to the client (freed after sending). */
+int client_send(struct client *c, uint8_t *buf, size_t frame_len, struct msg *m);
+/* Bytes queued and not yet written. */
+size_t client_queued(const struct client *c);
+/* Serve the loop until client_stop() or the connection ends; -1 with m when it ended
+ * by failure (vmd went away). */
+int client_run(struct client *c, struct msg *m);
+void client_stop(struct client *c);
+/* Make the loop call hooks->wake soon; async-signal-safe. */
+void client_wake(struct client *c);
+void client_close(struct client *c);
+
+/* Connect, ping, wait for the pong: 0 when vmd answers. */
+int client_ping(unsigned port, const char *secret, int timeout_ms, struct msg *m);
+
+#endif

@@ -1,0 +1,15 @@
+/* commands.h - what each vmctl subcommand does. */
+#ifndef VMCTL_COMMANDS_H
+#define VMCTL_COMMANDS_H
+
+#include "util.h"
+
+struct vmctl_args;
+
+int cmd_start(const struct vmctl_args *a, struct msg *m);
+/* Returns the command's exit code (0..255) or -1 with m for vmctl's own failures. */
+int cmd_exec(const struct vmctl_args *a, struct msg *m);
+int cmd_stop(const struct vmctl_args *a, struct msg *m);
+int cmd_list(const struct vmctl_args *a, struct msg *m);
+
+#endif

@@ -1,0 +1,13 @@
+/* qmp.h - the few QMP commands vmctl needs, over QEMU's Unix socket. */
+#ifndef VMCTL_QMP_H
+#define VMCTL_QMP_H
+
+#include "util.h"
+
+/* Connect to the QMP socket at path and leave capabilities negotiation done; the fd,
+ * or -1 with m. timeout_ms bounds the whole exchange. */
+int qmp_open(const char *path, int timeout_ms, struct msg *m);
+/* Send {"execute": command} and wait for its return (events are skipped). */
+int qmp_execute(int fd, const char *command, int timeout_ms, struct msg *m);
+
+#endif

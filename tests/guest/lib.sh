@@ -1,0 +1,114 @@
+# lib.sh - sourced by the guest image tests: build the test image, boot it under QEMU
+# through host/qemu-boot, talk to it, and stop it. Uses tests/tap.sh for the TAP side.
+#
+# The test image is the real build with tests/guest/fake-vmd as /bin/vmd and a
+# dynamically linked host program (/usr/bin/env) as /bin/sandbox-helper; it goes to
+# $BUILD/guest-test and shares the package cache of $BUILD/guest.
+
+source "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
+B=${BUILD:-build}
+G=$B/guest-test
+CACHE=$B/guest/cache
+qpids=()
+# tap.sh removes $tmp on exit; QEMU processes started here go too.
+trap 'for p in "${qpids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+
+# now: seconds since the epoch, with microseconds.
+now() { printf '%s\n' "$EPOCHREALTIME"; }
+# elapsed START: seconds since START, three decimals.
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
+
+# build_test_image [build-image options]: the test image in $G, with the stand-ins for
+# vmd and sandbox-helper unless options are given; stops the script on failure.
+build_test_image() {
+	[[ $# -gt 0 ]] || set -- --vmd tests/guest/fake-vmd --sandbox-helper /usr/bin/env
+	guest/build-image --out "$G" --cache "$CACHE" "$@" >"$tmp/build.log" 2>&1 || {
+		echo "Bail out! cannot build the test image: $(tail -n 3 "$tmp/build.log")"
+		exit 1
+	}
+}
+
+# new_secret: a 64-hex-digit secret in $tmp/secret (0600), like vmctl's.
+new_secret() {
+	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/secret")
+}
+
+# free_port: a TCP port nothing on this host listens on.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		[[ -z $(ss -Htln "sport = :$p") ]] && { echo "$p"; return; }
+	done
+}
+
+# boot NAME [--kernel-append TEXT] [--initrd FILE] [qemu-boot options]: start the
+# image in $G in the background, on the machine $GUEST_MACHINE (default pc). Sets qpid
+# (QEMU's pid: qemu-boot execs it), port (the host end of the forward), log (COM1),
+# qmp (its socket) and t0 (the start time).
+boot() {
+	local name=$1 append initrd=$G/initrd.img
+	append=$(<"$G/cmdline")
+	shift
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--kernel-append) append+=" $2"; shift 2 ;;
+		--initrd)        initrd=$2; shift 2 ;;
+		*)               break ;;
+		esac
+	done
+	log=$tmp/$name.log qmp=$tmp/$name.qmp port=$(free_port)
+	t0=$(now)
+	host/qemu-boot --kernel "$G/vmlinuz" --initrd "$initrd" --append "$append" \
+		--machine "${GUEST_MACHINE:-pc}" --memory 128 --tb-size 64 --forward "$port:8080" \
+		--fw-cfg "opt/vmd/secret=$tmp/secret" --serial "file:$log" --qmp "$qmp" "$@" \
+		</dev/null >"$tmp/$name.qemu" 2>&1 &
+	qpid=$!
+	qpids+=("$qpid")
+}
+
+# com1: what the guest wrote on COM1 so far, without the tty's carriage returns.
+com1() { [[ ! -f $log ]] || tr -d '\r' <"$log"; }
+
+# wait_line TEXT SECONDS: true once COM1 has a line TEXT; false when QEMU exits first
+# or the time runs out.
+wait_line() {
+	local deadline
+	deadline=$(awk -v a="$EPOCHREALTIME" -v s="$2" 'BEGIN { printf "%.3f", a + s }')
+	while :; do
+		com1 | grep -qxF -- "$1" && return 0
+		kill -0 "$qpid" 2>/dev/null || return 1
+		awk -v a="$EPOCHREALTIME" -v d="$deadline" 'BEGIN { exit !(a > d) }' && return 1
+		sleep 0.02
+	done
+}
+
+# wait_exit SECONDS: wait for QEMU to end; sets qstatus (143 when it had to be killed).
+wait_exit() {
+	local watch
+	(sleep "$1"; kill "$qpid" 2>/dev/null) &
+	watch=$!
+	wait "$qpid"
+	qstatus=$?
+	kill "$watch" 2>/dev/null
+	wait "$watch" 2>/dev/null
+	return 0
+}
+
+# qmp_command NAME: send one QMP command to the running VM.
+qmp_command() {
+	printf '{"execute":"qmp_capabilities"}\n{"execute":"%s"}\n' "$1" |
+		socat -t 2 - "UNIX-CONNECT:$qmp" >/dev/null
+}
+
+# ask [LINE]: connect to the forwarded port on 127.0.0.1, send LINE if given, and
+# put the answer in $answer.
+ask() {
+	answer=$(printf '%s' "${1:+$1$'\n'}" | socat -t 15 -T 15 - "TCP:127.0.0.1:$port" 2>&1)
+}
+
+# field NAME: the value of "NAME: value" in $answer.
+field() { sed -n "s/^$1: //p" <<<"$answer"; }
+
+# rss_mib PID: resident memory of PID in MiB.
+rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }

@@ -1,0 +1,695 @@
+/* test_proto.c - unit tests of the vmd protocol codec (common/proto.c).
+ *
+ * Every validation path of docs/PROTOCOL.md, with the exact sentence the client
+ * will see; base64 against RFC 4648's vectors and by round trip; UTF-8 edge cases;
+ * and what the encoders build decodes back to what went in.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+#include <cmocka.h>
+
+/* --- helpers ---------------------------------------------------------------------- */
+
+/* A frame of type around the text (which may hold any bytes). */
+static uint8_t *frame(uint8_t type, const char *json, size_t *len)
+{
+	uint8_t *f = proto_frame_build(type, json, strlen(json), 0, len);
+
+	assert_non_null(f);
+	return f;
+}
+
+/* Decode a request expected to fail; check code and message; return the id text
+ * ("null" when none could be read). */
+static void request_fails(uint8_t type, const char *json, int code, const char *message,
+			  const char *id)
+{
+	struct proto_request req;
+	struct proto_error e;
+	size_t len;
+	uint8_t *f = frame(type, json, &len);
+	char *text;
+
+	assert_int_equal(proto_request_decode(f, len, &req, &e), -1);
+	assert_string_equal(e.message, message);
+	assert_int_equal(e.code, code);
+	text = req.id ? cJSON_PrintUnformatted(req.id) : strdup("null");
+	assert_string_equal(text, id);
+	cJSON_free(text);
+	proto_request_free(&req);
+	free(f);
+}
+
+static void request_ok(uint8_t type, const char *json, struct proto_request *req)
+{
+	struct proto_error e = { 0, "" };
+	size_t len;
+	uint8_t *f = frame(type, json, &len);
+
+	if (proto_request_decode(f, len, req, &e) < 0)
+		fail_msg("decoding %s: %s", json, e.message);
+	free(f);
+}
+
+static void frame_fails(const void *msg, size_t size, int code, const char *message)
+{
+	struct proto_request req;
+	struct proto_error e;
+
+	assert_int_equal(proto_request_decode(msg, size, &req, &e), -1);
+	assert_int_equal(e.code, code);
+	assert_string_equal(e.message, message);
+	assert_null(req.id);
+	proto_request_free(&req);
+}
+
+/* --- the type table ----------------------------------------------------------------- */
+
+static void type_table_names_every_type_of_the_protocol(void **state)
+{
+	static const struct { uint8_t type; const char *name; bool request, supported; } want[] = {
+		{ 0x01, "spawn", true, true }, { 0x02, "stdin", true, true },
+		{ 0x03, "kill", true, true }, { 0x04, "resize", true, true },
+		{ 0x05, "mount", true, false }, { 0x06, "unmount", true, false },
+		{ 0x07, "session_create", true, false }, { 0x08, "binary_install", true, false },
+		{ 0x09, "fs_read", true, false }, { 0x0A, "load_state", true, false },
+		{ 0x0B, "is_running", true, true }, { 0x0C, "session_destroy", true, false },
+		{ 0x0D, "close_stdin", true, true }, { 0xF0, "ping", true, true },
+		{ 0x81, "spawned", false, true }, { 0x82, "stdout", false, true },
+		{ 0x83, "stderr", false, true }, { 0x84, "exit", false, true },
+		{ 0x85, "error", false, true }, { 0x86, "ok", false, true },
+		{ 0x88, "running_status", false, true }, { 0xF1, "pong", false, true },
+	};
+	size_t known = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		const struct proto_type_info *t = proto_type_info(want[i].type);
+
+		assert_non_null(t);
+		assert_string_equal(t->name, want[i].name);
+		assert_int_equal(t->direction == PROTO_REQUEST, want[i].request);
+		assert_int_equal(t->supported, want[i].supported);
+	}
+	for (int type = 0; type < 256; type++)
+		known += proto_type_info((uint8_t)type) != NULL;
+	assert_int_equal(known, sizeof want / sizeof want[0]);
+	assert_string_equal(proto_type_name(0x42), "unknown");
+}
+
+/* --- framing -------------------------------------------------------------------------- */
+
+static void frames_shorter_than_5_bytes_are_invalid_requests(void **state)
+{
+	(void)state;
+	frame_fails("", 0, -32600,
+		    "a frame needs at least 5 bytes (type and length) but this one has 0.");
+	frame_fails("\x01\x00\x00\x00", 4, -32600,
+		    "a frame needs at least 5 bytes (type and length) but this one has 4.");
+}
+
+static void a_length_field_must_equal_the_bytes_that_follow(void **state)
+{
+	(void)state;
+	frame_fails("\xF0\x03\x00\x00\x00{}", 7, -32600,
+		    "the frame's length field says 3 bytes but 2 follow.");
+	frame_fails("\xF0\x01\x00\x00\x00{}", 7, -32600,
+		    "the frame's length field says 1 bytes but 2 follow.");
+	frame_fails("\xF0\x00\x01\x00\x00", 5, -32600,
+		    "the frame's length field says 256 bytes but 0 follow.");
+}
+
+static void a_length_over_16_mib_is_refused_before_anything_else(void **state)
+{
+	(void)state;
+	frame_fails("\xF0\x01\x00\x00\x01{}", 7, -32600,
+		    "the frame's payload length 16777217 is over the limit of 16777216 bytes.");
+	frame_fails("\xF0\xFF\xFF\xFF\xFF", 5, -32600,
+		    "the frame's payload length 4294967295 is over the limit of 16777216 bytes.");
+}
+
+static void the_prefix_check_refuses_a_message_as_soon_as_it_cannot_be_valid(void **state)
+{
+	struct proto_error e;
+
+	(void)state;
+	/* fewer than 5 bytes seen: nothing to say yet */
+	assert_int_equal(proto_frame_check_prefix((const uint8_t *)"\xF0\xFF", 2, 2, &e), 0);
+	assert_int_equal(proto_frame_check_prefix((const uint8_t *)"\xF0\x02\x00\x00\x00",
+						  5, 7, &e), 0);
+	assert_int_equal(proto_frame_check_prefix((const uint8_t *)"\xF0\x02\x00\x00\x00",
+						  5, 8, &e), -1);
+	assert_string_equal(e.message, "the frame's length field says 2 bytes but 3 follow.");
+	assert_int_equal(proto_frame_check_prefix((const uint8_t *)"\xF0\x00\x00\x00\x02",
+						  5, 5, &e), -1);
+	assert_string_equal(e.message,
+			    "the frame's payload length 33554432 is over the limit of 16777216 "
+			    "bytes.");
+}
+
+static void a_frame_of_exactly_16_mib_is_accepted(void **state)
+{
+	size_t size = PROTO_HEADER_SIZE + PROTO_MAX_PAYLOAD;
+	uint8_t *msg = malloc(size), type;
+	const uint8_t *payload;
+	uint32_t len;
+	struct proto_error e;
+
+	(void)state;
+	assert_non_null(msg);
+	msg[0] = 0xF0;
+	put_le32(msg + 1, PROTO_MAX_PAYLOAD);
+	assert_int_equal(proto_frame_split(msg, size, &type, &payload, &len, &e), 0);
+	assert_int_equal(type, 0xF0);
+	assert_int_equal(len, PROTO_MAX_PAYLOAD);
+	assert_ptr_equal(payload, msg + 5);
+	free(msg);
+}
+
+static void le32_helpers_are_little_endian(void **state)
+{
+	uint8_t b[4];
+
+	(void)state;
+	put_le32(b, 0x12345678);
+	assert_memory_equal(b, "\x78\x56\x34\x12", 4);
+	assert_int_equal(get_le32(b), 0x12345678);
+}
+
+/* --- payloads ------------------------------------------------------------------------------ */
+
+static void payloads_that_are_not_json_get_the_byte_where_parsing_stopped(void **state)
+{
+	(void)state;
+	request_fails(0xF0, "", -32700, "the payload is not valid JSON (at byte 0).", "null");
+	request_fails(0xF0, "{\"id\":", -32700, "the payload is not valid JSON (at byte 5).",
+		      "null");
+	request_fails(0xF0, "{\"id\":1} {}", -32700,
+		      "the payload is not valid JSON (at byte 9).", "null");
+	request_fails(0xF0, "{\"id\":1}x", -32700,
+		      "the payload is not valid JSON (at byte 8).", "null");
+}
+
+static void a_payload_may_have_blanks_around_the_object(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_ok(0xF0, " \t\r\n{\"id\":1}\n ", &req);
+	assert_int_equal(req.id->valuedouble, 1);
+	proto_request_free(&req);
+}
+
+static void payloads_that_are_not_objects_are_invalid_requests(void **state)
+{
+	(void)state;
+	request_fails(0xF0, "[]", -32600, "the payload is an array, not a JSON object.", "null");
+	request_fails(0xF0, "\"x\"", -32600, "the payload is a string, not a JSON object.",
+		      "null");
+	request_fails(0xF0, "1", -32600, "the payload is a number, not a JSON object.", "null");
+	request_fails(0xF0, "true", -32600, "the payload is a boolean, not a JSON object.",
+		      "null");
+	request_fails(0xF0, "null", -32600, "the payload is null, not a JSON object.", "null");
+}
+
+static void payloads_must_be_utf8(void **state)
+{
+	static const char *bad[] = {
+		"{\"a\":\"\x80\"}",		/* a lone continuation byte */
+		"{\"a\":\"\xC0\xAF\"}",		/* overlong '/' */
+		"{\"a\":\"\xE0\x80\xAF\"}",	/* overlong, 3 bytes */
+		"{\"a\":\"\xED\xA0\x80\"}",	/* a UTF-16 surrogate */
+		"{\"a\":\"\xF4\x90\x80\x80\"}",	/* above U+10FFFF */
+		"{\"a\":\"\xF5\x80\x80\x80\"}",
+		"{\"a\":\"\xE2\x82\"}",		/* truncated */
+		"{\"a\":\"\xFF\"}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		request_fails(0xF0, bad[i], -32700, "the payload is not valid UTF-8.", "null");
+	assert_true(proto_utf8_valid((const uint8_t *)"\xC2\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 "
+						      "\xF4\x8F\xBF\xBF \xEF\xBF\xBF", 20));
+	assert_false(proto_utf8_valid((const uint8_t *)"\xF0\x9F\x98", 3));
+}
+
+/* --- types ---------------------------------------------------------------------------------- */
+
+static void unknown_types_get_32601_with_the_id(void **state)
+{
+	(void)state;
+	request_fails(0x42, "{\"id\":3}", -32601, "unknown message type 0x42.", "3");
+	request_fails(0x00, "{}", -32601, "unknown message type 0x00.", "null");
+	request_fails(0x87, "{\"id\":\"x\"}", -32601, "unknown message type 0x87.", "\"x\"");
+}
+
+static void reply_types_sent_as_requests_get_32601(void **state)
+{
+	(void)state;
+	request_fails(0x81, "{\"id\":1}", -32601,
+		      "message type 0x81 (spawned) is a reply, not a request.", "1");
+	request_fails(0xF1, "{}", -32601, "message type 0xF1 (pong) is a reply, not a request.",
+		      "null");
+}
+
+static void part_2_types_are_not_supported_yet(void **state)
+{
+	static const struct { uint8_t type; const char *message; } t[] = {
+		{ 0x05, "message type 0x05 (mount) is not supported yet." },
+		{ 0x06, "message type 0x06 (unmount) is not supported yet." },
+		{ 0x07, "message type 0x07 (session_create) is not supported yet." },
+		{ 0x08, "message type 0x08 (binary_install) is not supported yet." },
+		{ 0x09, "message type 0x09 (fs_read) is not supported yet." },
+		{ 0x0A, "message type 0x0A (load_state) is not supported yet." },
+		{ 0x0C, "message type 0x0C (session_destroy) is not supported yet." },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		request_fails(t[i].type, "{\"id\":9}", -32601, t[i].message, "9");
+}
+
+/* --- ids ------------------------------------------------------------------------------------- */
+
+static void ids_are_numbers_or_strings(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_fails(0xF0, "{\"id\":true}", -32602,
+		      "the field \"id\" must be a number or a string.", "null");
+	request_fails(0xF0, "{\"id\":{}}", -32602,
+		      "the field \"id\" must be a number or a string.", "null");
+	request_ok(0xF0, "{\"id\":\"abc\"}", &req);
+	assert_string_equal(req.id->valuestring, "abc");
+	proto_request_free(&req);
+	request_ok(0xF0, "{\"id\":-2.5}", &req);
+	assert_true(req.id->valuedouble == -2.5);
+	proto_request_free(&req);
+}
+
+static void every_request_but_ping_needs_an_id(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_fails(0x01, "{\"command\":\"true\"}", -32602, "spawn needs the field \"id\".",
+		      "null");
+	request_fails(0x0B, "{\"handle\":\"h\"}", -32602, "is_running needs the field \"id\".",
+		      "null");
+	request_fails(0x02, "{\"id\":null,\"handle\":\"h\",\"data\":\"\"}", -32602,
+		      "stdin needs the field \"id\".", "null");
+	request_ok(0xF0, "{}", &req);
+	assert_null(req.id);
+	proto_request_free(&req);
+	request_ok(0xF0, "{\"id\":null}", &req);
+	assert_null(req.id);
+	proto_request_free(&req);
+}
+
+/* --- spawn ------------------------------------------------------------------------------------ */
+
+static void spawn_reads_every_field(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_ok(0x01, "{\"id\":1,\"command\":\"ls\",\"args\":[\"-l\",\"/\"],\"cwd\":\"/tmp\","
+		   "\"env\":{\"A\":\"1\",\"B\":\"\"},\"uid\":1000,\"gid\":0,"
+		   "\"pty\":{\"rows\":24,\"cols\":80},\"network\":true,\"raw\":false,"
+		   "\"future\":[1]}", &req);
+	assert_int_equal(req.type, PROTO_SPAWN);
+	assert_string_equal(req.command, "ls");
+	assert_int_equal(cJSON_GetArraySize(req.args), 2);
+	assert_string_equal(req.cwd, "/tmp");
+	assert_int_equal(cJSON_GetArraySize(req.env), 2);
+	assert_true(req.has_uid);
+	assert_int_equal(req.uid, 1000);
+	assert_true(req.has_gid);
+	assert_int_equal(req.gid, 0);
+	assert_true(req.pty);
+	assert_int_equal(req.rows, 24);
+	assert_int_equal(req.cols, 80);
+	assert_true(req.network);
+	assert_false(req.raw);
+	proto_request_free(&req);
+}
+
+static void spawn_defaults_when_optional_fields_are_absent_or_null(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_ok(0x01, "{\"id\":1,\"command\":\"true\",\"args\":null,\"cwd\":null,"
+		   "\"env\":null,\"uid\":null,\"pty\":null,\"network\":null}", &req);
+	assert_null(req.args);
+	assert_null(req.cwd);
+	assert_null(req.env);
+	assert_false(req.has_uid);
+	assert_false(req.has_gid);
+	assert_false(req.pty);
+	assert_false(req.network);
+	assert_false(req.raw);
+	proto_request_free(&req);
+}
+
+static void spawn_refuses_bad_fields_with_their_name(void **state)
+{
+	static const struct { const char *json, *message; } t[] = {
+		{ "{\"id\":1}", "spawn needs the field \"command\"." },
+		{ "{\"id\":1,\"command\":5}", "spawn: the field \"command\" must be a string." },
+		{ "{\"id\":1,\"command\":\"\"}",
+		  "spawn: the field \"command\" must not be empty." },
+		{ "{\"id\":1,\"command\":\"x\",\"args\":\"-l\"}",
+		  "spawn: the field \"args\" must be an array of strings." },
+		{ "{\"id\":1,\"command\":\"x\",\"args\":[\"a\",1]}",
+		  "spawn: the field \"args\" must be an array of strings." },
+		{ "{\"id\":1,\"command\":\"x\",\"cwd\":7}",
+		  "spawn: the field \"cwd\" must be a string." },
+		{ "{\"id\":1,\"command\":\"x\",\"cwd\":\"\"}",
+		  "spawn: the field \"cwd\" must not be empty." },
+		{ "{\"id\":1,\"command\":\"x\",\"env\":[\"A=1\"]}",
+		  "spawn: the field \"env\" must be an object of strings." },
+		{ "{\"id\":1,\"command\":\"x\",\"env\":{\"A\":1}}",
+		  "spawn: the field \"env\" must be an object of strings." },
+		{ "{\"id\":1,\"command\":\"x\",\"env\":{\"A=B\":\"1\"}}",
+		  "spawn: \"A=B\" is not a valid environment variable name." },
+		{ "{\"id\":1,\"command\":\"x\",\"env\":{\"\":\"1\"}}",
+		  "spawn: \"\" is not a valid environment variable name." },
+		{ "{\"id\":1,\"command\":\"x\",\"uid\":-1}",
+		  "spawn: the field \"uid\" must be an integer from 0 to 4294967294." },
+		{ "{\"id\":1,\"command\":\"x\",\"uid\":4294967295}",
+		  "spawn: the field \"uid\" must be an integer from 0 to 4294967294." },
+		{ "{\"id\":1,\"command\":\"x\",\"uid\":1.5}",
+		  "spawn: the field \"uid\" must be an integer from 0 to 4294967294." },
+		{ "{\"id\":1,\"command\":\"x\",\"uid\":\"0\"}",
+		  "spawn: the field \"uid\" must be an integer from 0 to 4294967294." },
+		{ "{\"id\":1,\"command\":\"x\",\"gid\":true}",
+		  "spawn: the field \"gid\" must be an integer from 0 to 4294967294." },
+		{ "{\"id\":1,\"command\":\"x\",\"pty\":true}",
+		  "spawn: the field \"pty\" must be an object with \"rows\" and \"cols\"." },
+		{ "{\"id\":1,\"command\":\"x\",\"pty\":{\"rows\":24}}",
+		  "spawn needs the field \"cols\"." },
+		{ "{\"id\":1,\"command\":\"x\",\"pty\":{\"rows\":0,\"cols\":80}}",
+		  "spawn: the field \"rows\" must be an integer from 1 to 65535." },
+		{ "{\"id\":1,\"command\":\"x\",\"network\":1}",
+		  "spawn: the field \"network\" must be true or false." },
+		{ "{\"id\":1,\"command\":\"x\",\"raw\":\"yes\"}",
+		  "spawn: the field \"raw\" must be true or false." },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		request_fails(0x01, t[i].json, -32602, t[i].message, "1");
+}
+
+/* --- the other requests --------------------------------------------------------------------- */
+
+static void stdin_decodes_its_data(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_ok(0x02, "{\"id\":2,\"handle\":\"h\",\"data\":\"AP8K\"}", &req);
+	assert_string_equal(req.handle, "h");
+	assert_int_equal(req.data_len, 3);
+	assert_memory_equal(req.data, "\x00\xFF\n", 3);
+	proto_request_free(&req);
+	request_ok(0x02, "{\"id\":2,\"handle\":\"h\",\"data\":\"\"}", &req);
+	assert_int_equal(req.data_len, 0);
+	proto_request_free(&req);
+	request_fails(0x02, "{\"id\":2,\"handle\":\"h\"}", -32602,
+		      "stdin needs the field \"data\".", "2");
+	request_fails(0x02, "{\"id\":2,\"handle\":\"h\",\"data\":\"AP8\"}", -32602,
+		      "stdin: the field \"data\" is not valid base64.", "2");
+	request_fails(0x02, "{\"id\":2,\"data\":\"\"}", -32602,
+		      "stdin needs the field \"handle\".", "2");
+}
+
+static void kill_defaults_to_signal_15(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_ok(0x03, "{\"id\":3,\"handle\":\"h\"}", &req);
+	assert_int_equal(req.signal, 15);
+	proto_request_free(&req);
+	request_ok(0x03, "{\"id\":3,\"handle\":\"h\",\"signal\":9}", &req);
+	assert_int_equal(req.signal, 9);
+	proto_request_free(&req);
+	request_fails(0x03, "{\"id\":3,\"handle\":\"h\",\"signal\":65}", -32602,
+		      "kill: the field \"signal\" must be an integer from 1 to 64.", "3");
+	request_fails(0x03, "{\"id\":3,\"handle\":\"h\",\"signal\":\"KILL\"}", -32602,
+		      "kill: the field \"signal\" must be an integer from 1 to 64.", "3");
+}
+
+static void resize_needs_rows_and_cols(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_ok(0x04, "{\"id\":4,\"handle\":\"h\",\"rows\":50,\"cols\":65535}", &req);
+	assert_int_equal(req.rows, 50);
+	assert_int_equal(req.cols, 65535);
+	proto_request_free(&req);
+	request_fails(0x04, "{\"id\":4,\"handle\":\"h\",\"cols\":1}", -32602,
+		      "resize needs the field \"rows\".", "4");
+	request_fails(0x04, "{\"id\":4,\"handle\":\"h\",\"rows\":1,\"cols\":65536}", -32602,
+		      "resize: the field \"cols\" must be an integer from 1 to 65535.", "4");
+}
+
+static void handle_requests_need_a_string_handle(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_ok(0x0B, "{\"id\":5,\"handle\":\"abc\"}", &req);
+	assert_string_equal(req.handle, "abc");
+	proto_request_free(&req);
+	request_ok(0x0D, "{\"id\":6,\"handle\":\"abc\"}", &req);
+	assert_int_equal(req.type, PROTO_CLOSE_STDIN);
+	proto_request_free(&req);
+	request_fails(0x0B, "{\"id\":5,\"handle\":1}", -32602,
+		      "is_running: the field \"handle\" must be a string.", "5");
+	request_fails(0x0D, "{\"id\":6}", -32602, "close_stdin needs the field \"handle\".", "6");
+}
+
+/* --- base64 --------------------------------------------------------------------------------- */
+
+static void base64_matches_rfc_4648_vectors(void **state)
+{
+	static const char *plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+	static const char *coded[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+				       "Zm9vYmFy" };
+
+	(void)state;
+	for (size_t i = 0; i < 7; i++) {
+		char out[16];
+		uint8_t *back;
+		size_t n = proto_b64_encode(plain[i], strlen(plain[i]), out), len;
+
+		assert_int_equal(n, proto_b64_len(strlen(plain[i])));
+		out[n] = '\0';
+		assert_string_equal(out, coded[i]);
+		assert_int_equal(proto_b64_decode(coded[i], strlen(coded[i]), &back, &len), 0);
+		assert_non_null(back);
+		assert_int_equal(len, strlen(plain[i]));
+		assert_memory_equal(back, plain[i], len);
+		free(back);
+	}
+}
+
+static void base64_round_trips_every_byte_and_length(void **state)
+{
+	uint8_t data[300], *back;
+	char coded[400];
+	size_t len;
+
+	(void)state;
+	for (int i = 0; i < 300; i++)
+		data[i] = (uint8_t)(i * 7 + (i >> 8));
+	for (size_t n = 0; n <= 300; n++) {
+		size_t c = proto_b64_encode(data, n, coded);
+
+		assert_int_equal(proto_b64_decode(coded, c, &back, &len), 0);
+		assert_int_equal(len, n);
+		assert_memory_equal(back, data, n);
+		free(back);
+	}
+}
+
+static void base64_refuses_anything_but_canonical_padded_text(void **state)
+{
+	static const char *bad[] = {
+		"Zg", "Zg=", "Zm9", "Z===", "====", "Zg==Zg==", "Zm9v\n", " Zm9v", "Zm-v",
+		"Zm_v", "Zh==", "Zm9=", "Z=g=",
+	};
+	uint8_t *out = NULL;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (proto_b64_decode(bad[i], strlen(bad[i]), &out, &len) == 0)
+			fail_msg("\"%s\" was accepted", bad[i]);
+	}
+}
+
+/* --- building and replies --------------------------------------------------------------- */
+
+static void data_frames_decode_back_to_the_same_bytes(void **state)
+{
+	uint8_t data[1000];
+	struct proto_reply r;
+	struct proto_error e;
+	size_t len;
+	uint8_t *f;
+
+	(void)state;
+	for (int i = 0; i < 1000; i++)
+		data[i] = (uint8_t)(255 - i);
+	f = proto_frame_data(PROTO_STDERR, "\"job\"", "0123456789abcdef0123456789abcdef",
+			     data, sizeof data, 16, &len);
+	assert_non_null(f);
+	assert_int_equal(proto_reply_decode(f + 16, len, &r, &e), 0);
+	assert_int_equal(r.type, PROTO_STDERR);
+	assert_string_equal(r.id->valuestring, "job");
+	assert_string_equal(r.handle, "0123456789abcdef0123456789abcdef");
+	assert_int_equal(r.data_len, sizeof data);
+	assert_memory_equal(r.data, data, sizeof data);
+	proto_reply_free(&r);
+	free(f);
+
+	f = proto_frame_data(PROTO_STDOUT, "7", "h", "", 0, 0, &len);
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), 0);
+	assert_int_equal(r.data_len, 0);
+	assert_int_equal(r.id->valuedouble, 7);
+	proto_reply_free(&r);
+	free(f);
+}
+
+static void error_frames_carry_the_id_code_and_message(void **state)
+{
+	cJSON *id = cJSON_CreateString("q\"1");
+	struct proto_reply r;
+	struct proto_error e;
+	size_t len;
+	uint8_t *f = proto_error_frame(id, -32602, "a \"quoted\" sentence.", 0, &len);
+
+	(void)state;
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), 0);
+	assert_int_equal(r.type, PROTO_ERROR);
+	assert_string_equal(r.id->valuestring, "q\"1");
+	assert_int_equal(r.code, -32602);
+	assert_string_equal(r.message, "a \"quoted\" sentence.");
+	proto_reply_free(&r);
+	free(f);
+	f = proto_error_frame(NULL, -32600, "x.", 0, &len);
+	assert_memory_equal(f + 5, "{\"id\":null,\"code\":-32600,\"message\":\"x.\"}", len - 5);
+	free(f);
+	cJSON_Delete(id);
+}
+
+static void replies_are_checked_like_requests(void **state)
+{
+	static const struct { uint8_t type; const char *json; int ok; const char *message; } t[] = {
+		{ 0x81, "{\"id\":1,\"pid\":42,\"handle\":\"h\"}", 1, "" },
+		{ 0x81, "{\"id\":1,\"handle\":\"h\"}", 0, "spawned needs the field \"pid\"." },
+		{ 0x84, "{\"id\":1,\"handle\":\"h\",\"code\":137,\"signal\":9}", 1, "" },
+		{ 0x84, "{\"id\":1,\"handle\":\"h\"}", 0, "exit needs the field \"code\"." },
+		{ 0x85, "{\"id\":null,\"code\":-32600,\"message\":\"m\"}", 1, "" },
+		{ 0x86, "{\"id\":1}", 1, "" },
+		{ 0x86, "{}", 0, "ok needs the field \"id\"." },
+		{ 0x88, "{\"id\":1,\"handle\":\"h\",\"running\":true,\"pid\":3}", 1, "" },
+		{ 0x88, "{\"id\":1,\"handle\":\"h\",\"running\":1}", 0,
+		  "running_status: the field \"running\" must be true or false." },
+		{ 0xF1, "{\"id\":null}", 1, "" },
+		{ 0x01, "{\"id\":1}", 0, "message type 0x01 is not a reply." },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct proto_reply r;
+		struct proto_error e;
+		size_t len;
+		uint8_t *f = frame(t[i].type, t[i].json, &len);
+		int got = proto_reply_decode(f, len, &r, &e);
+
+		if (t[i].ok) {
+			if (got < 0)
+				fail_msg("%s: %s", t[i].json, e.message);
+		} else {
+			assert_int_equal(got, -1);
+			assert_string_equal(e.message, t[i].message);
+		}
+		proto_reply_free(&r);
+		free(f);
+	}
+}
+
+static void an_exit_reply_reads_code_and_signal(void **state)
+{
+	struct proto_reply r;
+	struct proto_error e;
+	size_t len;
+	uint8_t *f = frame(0x84, "{\"id\":\"a\",\"handle\":\"h\",\"code\":143,\"signal\":15}",
+			   &len);
+
+	(void)state;
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), 0);
+	assert_int_equal(r.code, 143);
+	assert_int_equal(r.signal, 15);
+	proto_reply_free(&r);
+	free(f);
+	f = frame(0x88, "{\"id\":\"a\",\"handle\":\"h\",\"running\":false}", &len);
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), 0);
+	assert_false(r.running);
+	assert_int_equal(r.pid, -1);
+	proto_reply_free(&r);
+	free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(type_table_names_every_type_of_the_protocol),
+		cmocka_unit_test(frames_shorter_than_5_bytes_are_invalid_requests),
+		cmocka_unit_test(a_length_field_must_equal_the_bytes_that_follow),
+		cmocka_unit_test(a_length_over_16_mib_is_refused_before_anything_else),
+		cmocka_unit_test(the_prefix_check_refuses_a_message_as_soon_as_it_cannot_be_valid),
+		cmocka_unit_test(a_frame_of_exactly_16_mib_is_accepted),
+		cmocka_unit_test(le32_helpers_are_little_endian),
+		cmocka_unit_test(payloads_that_are_not_json_get_the_byte_where_parsing_stopped),
+		cmocka_unit_test(a_payload_may_have_blanks_around_the_object),
+		cmocka_unit_test(payloads_that_are_not_objects_are_invalid_requests),
+		cmocka_unit_test(payloads_must_be_utf8),
+		cmocka_unit_test(unknown_types_get_32601_with_the_id),
+		cmocka_unit_test(reply_types_sent_as_requests_get_32601),
+		cmocka_unit_test(part_2_types_are_not_supported_yet),
+		cmocka_unit_test(ids_are_numbers_or_strings),
+		cmocka_unit_test(every_request_but_ping_needs_an_id),
+		cmocka_unit_test(spawn_reads_every_field),
+		cmocka_unit_test(spawn_defaults_when_optional_fields_are_absent_or_null),
+		cmocka_unit_test(spawn_refuses_bad_fields_with_their_name),
+		cmocka_unit_test(stdin_decodes_its_data),
+		cmocka_unit_test(kill_defaults_to_signal_15),
+		cmocka_unit_test(resize_needs_rows_and_cols),
+		cmocka_unit_test(handle_requests_need_a_string_handle),
+		cmocka_unit_test(base64_matches_rfc_4648_vectors),
+		cmocka_unit_test(base64_round_trips_every_byte_and_length),
+		cmocka_unit_test(base64_refuses_anything_but_canonical_padded_text),
+		cmocka_unit_test(data_frames_decode_back_to_the_same_bytes),
+		cmocka_unit_test(error_frames_carry_the_id_code_and_message),
+		cmocka_unit_test(replies_are_checked_like_requests),
+		cmocka_unit_test(an_exit_reply_reads_code_and_signal),
+	};
+
+	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
+}

@@ -1,0 +1,193 @@
+/* test_vmd_launch.c - unit tests of what a spawn request turns into: the argv
+ * (through sandbox-helper or raw), the environment, and the identity.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Before cmocka.h: its fail() macro would otherwise rewrite util.h's fail(). */
+#include "launch.h"
+
+#include <cmocka.h>
+
+static struct proto_request req;
+static struct launch l;
+
+static void build(const char *json, const char *sandbox)
+{
+	struct proto_error e;
+	struct msg m;
+	size_t len;
+	uint8_t *f = proto_frame_build(PROTO_SPAWN, json, strlen(json), 0, &len);
+
+	if (proto_request_decode(f, len, &req, &e) < 0)
+		fail_msg("%s: %s", json, e.message);
+	free(f);
+	assert_int_equal(launch_build(&req, sandbox, &l, &m), 0);
+}
+
+static int cleanup(void **state)
+{
+	(void)state;
+	launch_free(&l);
+	proto_request_free(&req);
+	return 0;
+}
+
+/* The vector joined with '|', for one comparison. */
+static const char *joined(char **v)
+{
+	static char out[1024];
+
+	out[0] = '\0';
+	for (size_t i = 0; v[i]; i++) {
+		strcat(out, i ? "|" : "");
+		strcat(out, v[i]);
+	}
+	return out;
+}
+
+static void a_sandboxed_spawn_runs_the_helper_with_its_options(void **state)
+{
+	(void)state;
+	build("{\"id\":1,\"command\":\"ls\",\"args\":[\"-l\",\"a b\"],\"uid\":1000,\"gid\":50,"
+	      "\"network\":true,\"cwd\":\"/work\"}", "/bin/sandbox-helper");
+	assert_true(l.sandboxed);
+	assert_string_equal(joined(l.argv), "/bin/sandbox-helper|--uid|1000|--gid|50|"
+			    "--network|--cwd|/work|--|ls|-l|a b");
+	/* the helper, not vmd, changes directory and identity */
+	assert_null(l.cwd);
+	assert_false(l.set_uid);
+	assert_false(l.set_gid);
+}
+
+static void a_sandboxed_spawn_without_options_passes_only_the_command(void **state)
+{
+	(void)state;
+	build("{\"id\":1,\"command\":\"--version\"}", "/bin/sandbox-helper");
+	assert_string_equal(joined(l.argv), "/bin/sandbox-helper|--|--version");
+	assert_string_equal(joined(l.envp), "PATH=" LAUNCH_PATH "|HOME=/tmp");
+}
+
+static void raw_runs_the_command_itself(void **state)
+{
+	(void)state;
+	build("{\"id\":1,\"command\":\"id\",\"args\":[\"-u\"],\"raw\":true,\"cwd\":\"/tmp\"}",
+	      "/bin/sandbox-helper");
+	assert_false(l.sandboxed);
+	assert_string_equal(joined(l.argv), "id|-u");
+	assert_string_equal(l.cwd, "/tmp");
+	assert_false(l.set_uid);
+	assert_false(l.set_gid);
+	assert_string_equal(joined(l.envp), "PATH=" LAUNCH_PATH "|HOME=/root");
+}
+
+static void without_a_helper_every_spawn_is_raw(void **state)
+{
+	(void)state;
+	build("{\"id\":1,\"command\":\"true\"}", NULL);
+	assert_false(l.sandboxed);
+	assert_string_equal(joined(l.argv), "true");
+}
+
+static void a_raw_uid_alone_also_sets_the_group_of_that_number(void **state)
+{
+	(void)state;
+	build("{\"id\":1,\"command\":\"true\",\"raw\":true,\"uid\":1000}", NULL);
+	assert_true(l.set_uid);
+	assert_int_equal(l.uid, 1000);
+	assert_true(l.set_gid);
+	assert_int_equal(l.gid, 1000);
+	assert_string_equal(joined(l.envp), "PATH=" LAUNCH_PATH "|HOME=/tmp");
+	cleanup(state);
+	build("{\"id\":1,\"command\":\"true\",\"uid\":1000,\"gid\":5}", NULL);
+	assert_int_equal(l.gid, 5);
+	cleanup(state);
+	build("{\"id\":1,\"command\":\"true\",\"gid\":5}", NULL);
+	assert_false(l.set_uid);
+	assert_true(l.set_gid);
+	assert_int_equal(l.gid, 5);
+}
+
+static void the_environment_is_explicit_and_the_request_wins(void **state)
+{
+	(void)state;
+	build("{\"id\":1,\"command\":\"env\",\"pty\":{\"rows\":2,\"cols\":3},"
+	      "\"env\":{\"HOME\":\"/h\",\"LANG\":\"C.UTF-8\",\"TERM\":\"dumb\",\"E\":\"\"}}", NULL);
+	assert_string_equal(joined(l.envp),
+			    "PATH=" LAUNCH_PATH "|HOME=/h|TERM=dumb|LANG=C.UTF-8|E=");
+	cleanup(state);
+	build("{\"id\":1,\"command\":\"env\",\"pty\":{\"rows\":2,\"cols\":3}}", NULL);
+	assert_string_equal(joined(l.envp), "PATH=" LAUNCH_PATH "|HOME=/root|TERM=xterm-256color");
+}
+
+static void a_sandboxed_root_spawn_is_refused_as_bad_params(void **state)
+{
+	static const char *const json[] = {
+		"{\"id\":1,\"command\":\"true\",\"uid\":0}",
+		"{\"id\":1,\"command\":\"true\",\"uid\":5,\"gid\":0}",
+	};
+	struct proto_error e;
+	struct msg m;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof json / sizeof json[0]; i++) {
+		size_t len;
+		uint8_t *f = proto_frame_build(PROTO_SPAWN, json[i], strlen(json[i]), 0, &len);
+
+		assert_int_equal(proto_request_decode(f, len, &req, &e), 0);
+		free(f);
+		assert_int_equal(launch_build(&req, "/bin/sandbox-helper", &l, &m), -1);
+		assert_true(l.bad_params);
+		assert_string_equal(m.text, "uid and gid 0 run only in raw mode (\"raw\": true).");
+		proto_request_free(&req);
+	}
+}
+
+static void the_terminal_goes_to_the_user_the_command_runs_as(void **state)
+{
+	(void)state;
+	build("{\"id\":1,\"command\":\"sh\",\"pty\":{\"rows\":24,\"cols\":80}}",
+	      "/bin/sandbox-helper");
+	assert_int_equal(l.tty_uid, LAUNCH_SANDBOX_ID);
+	assert_int_equal(l.tty_gid, LAUNCH_SANDBOX_ID);
+	cleanup(state);
+	build("{\"id\":1,\"command\":\"sh\",\"uid\":1234}", "/bin/sandbox-helper");
+	assert_int_equal(l.tty_uid, 1234);
+	assert_int_equal(l.tty_gid, 1234);
+	cleanup(state);
+	build("{\"id\":1,\"command\":\"sh\",\"uid\":1234,\"gid\":77}", "/bin/sandbox-helper");
+	assert_int_equal(l.tty_gid, 77);
+	cleanup(state);
+	build("{\"id\":1,\"command\":\"sh\",\"raw\":true}", "/bin/sandbox-helper");
+	assert_int_equal(l.tty_uid, 0);
+	assert_int_equal(l.tty_gid, 0);
+	cleanup(state);
+	build("{\"id\":1,\"command\":\"sh\",\"raw\":true,\"uid\":42}", "/bin/sandbox-helper");
+	assert_int_equal(l.tty_uid, 42);
+	assert_int_equal(l.tty_gid, 42);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(a_sandboxed_spawn_runs_the_helper_with_its_options,
+					  cleanup),
+		cmocka_unit_test_teardown(a_sandboxed_spawn_without_options_passes_only_the_command,
+					  cleanup),
+		cmocka_unit_test_teardown(raw_runs_the_command_itself, cleanup),
+		cmocka_unit_test_teardown(without_a_helper_every_spawn_is_raw, cleanup),
+		cmocka_unit_test_teardown(a_raw_uid_alone_also_sets_the_group_of_that_number,
+					  cleanup),
+		cmocka_unit_test_teardown(the_environment_is_explicit_and_the_request_wins,
+					  cleanup),
+		cmocka_unit_test(a_sandboxed_root_spawn_is_refused_as_bad_params),
+		cmocka_unit_test_teardown(the_terminal_goes_to_the_user_the_command_runs_as, cleanup),
+	};
+
+	return cmocka_run_group_tests_name("vmd launch", tests, NULL, NULL);
+}

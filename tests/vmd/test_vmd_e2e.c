@@ -1,0 +1,1124 @@
+/* test_vmd_e2e.c - vmd end to end, on this host, as TAP.
+ *
+ * Starts build/guest/vmd on a free loopback port with a temporary secret and
+ * --sandbox none (every command runs directly), drives it with wsclient, and
+ * checks the protocol's promises: exit codes and signals, stdin and its end,
+ * separate streams, byte-exact binary output, concurrency, kill, is_running, PTY
+ * resize, every bad-frame answer (while another client keeps working), the
+ * secret, and that a disconnect leaves no process, zombie or descriptor behind.
+ * A second vmd runs with tests/vmd/fake-sandbox to check the helper's command line.
+ *
+ * usage: test_vmd_e2e [VMD [FAKE_SANDBOX]]
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wsclient.h"
+
+static const char *vmd_path = "build/guest/vmd";
+static const char *fake_sandbox = "tests/vmd/fake-sandbox";
+static char secret[65];
+static char secret_file[64];
+static char log_file[64];	/* vmd's stderr, shown when a case fails */
+static int ncase, nfailed;
+
+/* --- TAP ------------------------------------------------------------------------- */
+
+static char why[4096];
+
+__attribute__((format(printf, 1, 2)))
+static void note(const char *fmt, ...)
+{
+	size_t n = strlen(why);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why + n, sizeof why - n, fmt, ap);
+	va_end(ap);
+	n = strlen(why);
+	if (n + 1 < sizeof why) {
+		why[n] = '\n';
+		why[n + 1] = '\0';
+	}
+}
+
+#define CHECK(cond, ...) ((cond) ? true : (note(__VA_ARGS__), false))
+
+static void case_end(const char *name)
+{
+	char *line, *save = NULL;
+
+	ncase++;
+	printf("%s %d - %s\n", why[0] ? "not ok" : "ok", ncase, name);
+	if (why[0])
+		nfailed++;
+	for (line = strtok_r(why, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		printf("# %s\n", line);
+	why[0] = '\0';
+	fflush(stdout);
+}
+
+/* --- vmd ----------------------------------------------------------------------------- */
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&t, NULL);
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		port = 0;
+	else
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+struct daemon {
+	pid_t pid;
+	int port;
+};
+
+/* Start vmd with the given --sandbox; wait until it answers. */
+static int start_vmd(struct daemon *d, const char *sandbox)
+{
+	char port[16];
+
+	d->port = free_port();
+	snprintf(port, sizeof port, "%d", d->port);
+	d->pid = fork();
+	if (d->pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		int log = open(log_file, O_WRONLY | O_APPEND);
+
+		dup2(null, 1);
+		dup2(log, 2);
+		/* an environment variable that must not reach the commands */
+		setenv("VMD_TEST_LEAK", "1", 1);
+		execl(vmd_path, vmd_path, "--port", port, "--secret-file", secret_file,
+		      "--sandbox", sandbox, "--bind", "127.0.0.1", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		if (http_status_of(d->port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+			return 0;
+		sleep_ms(10);
+	}
+	return -1;
+}
+
+static int stop_vmd(struct daemon *d)
+{
+	int status;
+
+	kill(d->pid, SIGTERM);
+	waitpid(d->pid, &status, 0);
+	return status;
+}
+
+static int count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+/* Children of pid, zombies included. */
+static int count_children(pid_t pid)
+{
+	struct dirent *e;
+	int n = 0;
+	DIR *dir = opendir("/proc");
+
+	while (dir && (e = readdir(dir))) {
+		char path[300], line[256];
+		FILE *f;
+
+		snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof line, f))
+			if (!strncmp(line, "PPid:", 5) && atoi(line + 5) == pid)
+				n++;
+		fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
+static long status_kib(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, field, strlen(field)))
+			v = atol(line + strlen(field) + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* --- a client and its processes ------------------------------------------------------------- */
+
+struct buf {
+	uint8_t *p;
+	size_t len;
+};
+
+static void buf_add(struct buf *b, const void *data, size_t n)
+{
+	b->p = realloc(b->p, b->len + n + 1);
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+struct proc {
+	int id;
+	char handle[33];
+	long pid;
+	bool spawned, exited;
+	int code, sig;
+	int error_code;
+	char error[256];
+	struct buf out, err;
+	bool late_output;	/* output after exit: must never happen */
+};
+
+struct client {
+	struct ws w;
+	struct proc procs[64];
+	size_t nprocs;
+	int next_id;
+};
+
+static int client_open(struct client *c, int port)
+{
+	int status;
+
+	memset(c, 0, sizeof *c);
+	c->next_id = 1000;
+	return ws_connect(&c->w, port, secret, NULL, &status);
+}
+
+static void client_close(struct client *c)
+{
+	ws_close(&c->w);
+	for (size_t i = 0; i < c->nprocs; i++) {
+		free(c->procs[i].out.p);
+		free(c->procs[i].err.p);
+	}
+	c->nprocs = 0;
+}
+
+static struct proc *by_id(struct client *c, const cJSON *id)
+{
+	for (size_t i = 0; i < c->nprocs; i++)
+		if (cJSON_IsNumber(id) && id->valuedouble == c->procs[i].id)
+			return &c->procs[i];
+	return NULL;
+}
+
+/* Route a reply that belongs to a process; false when it is not one. */
+static bool route(struct client *c, struct proto_reply *r)
+{
+	struct proc *p = by_id(c, r->id);
+
+	if (!p)
+		return false;
+	switch (r->type) {
+	case PROTO_SPAWNED:
+		p->spawned = true;
+		p->pid = r->pid;
+		snprintf(p->handle, sizeof p->handle, "%s", r->handle);
+		return true;
+	case PROTO_STDOUT:
+	case PROTO_STDERR:
+		if (p->exited)
+			p->late_output = true;
+		buf_add(r->type == PROTO_STDOUT ? &p->out : &p->err, r->data, r->data_len);
+		return true;
+	case PROTO_EXIT:
+		p->exited = true;
+		p->code = r->code;
+		p->sig = r->signal;
+		return true;
+	case PROTO_ERROR:
+		p->error_code = r->code;
+		snprintf(p->error, sizeof p->error, "%s", r->message);
+		p->exited = true;	/* never started: nothing more will come */
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Wait for the reply to request id (routing process messages meanwhile). */
+static int wait_reply(struct client *c, int id, struct proto_reply *r, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	struct proto_error e;
+
+	while (now_ms() < deadline) {
+		int got = ws_recv_reply(&c->w, r, (int)(deadline - now_ms()), &e);
+
+		if (got < 0) {
+			note("no reply to %d: %s", id, e.message);
+			return -1;
+		}
+		if (!got)
+			break;
+		if (cJSON_IsNumber(r->id) && r->id->valuedouble == id)
+			return 0;
+		if (id == -1 && cJSON_IsNull(r->id))
+			return 0;	/* the reply to a request without a readable id */
+		route(c, r);
+		proto_reply_free(r);
+	}
+	note("no reply to %d in time", id);
+	return -1;
+}
+
+/* Spawn with the given extra JSON fields; returns the proc (spawned or failed). */
+static struct proc *spawn(struct client *c, const char *fields)
+{
+	struct proc *p = &c->procs[c->nprocs++];
+	char json[8192];
+
+	memset(p, 0, sizeof *p);
+	p->id = (int)c->nprocs;
+	snprintf(json, sizeof json, "{\"id\":%d,%s}", p->id, fields);
+	ws_send_frame(&c->w, PROTO_SPAWN, json);
+	for (long long end = now_ms() + 5000; !p->spawned && !p->error_code && now_ms() < end;) {
+		struct proto_reply r;
+		struct proto_error e;
+
+		if (ws_recv_reply(&c->w, &r, 100, &e) > 0) {
+			route(c, &r);
+			proto_reply_free(&r);
+		}
+	}
+	return p;
+}
+
+/* Pump messages until every given process has exited. */
+static bool wait_exits(struct client *c, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		bool all = true;
+		struct proto_reply r;
+		struct proto_error e;
+
+		for (size_t i = 0; i < c->nprocs; i++)
+			all = all && c->procs[i].exited;
+		if (all)
+			return true;
+		if (now_ms() >= deadline)
+			return false;
+		int got = ws_recv_reply(&c->w, &r, (int)(deadline - now_ms()), &e);
+
+		if (got < 0) {
+			note("while waiting for exits: %s", e.message);
+			return false;
+		}
+		if (got > 0) {
+			if (!route(c, &r))
+				note("unexpected reply type 0x%02X", r.type);
+			proto_reply_free(&r);
+		}
+	}
+}
+
+/* Send a request on a process; returns its id. */
+__attribute__((format(printf, 4, 5)))
+static int request(struct client *c, uint8_t type, const struct proc *p, const char *fmt, ...)
+{
+	char extra[2048] = "", json[4096];
+	int id = c->next_id++;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(extra, sizeof extra, fmt, ap);
+	va_end(ap);
+	snprintf(json, sizeof json, "{\"id\":%d,\"handle\":\"%s\"%s%s}", id,
+		 p ? p->handle : "", extra[0] ? "," : "", extra);
+	ws_send_frame(&c->w, type, json);
+	return id;
+}
+
+/* Expect an error reply with code and message to request id (-1: id null). */
+static void expect_error(struct client *c, int id, int code, const char *message)
+{
+	struct proto_reply r;
+
+	if (wait_reply(c, id, &r, 5000) < 0)
+		return;
+	CHECK(r.type == PROTO_ERROR, "reply type 0x%02X, expected error", r.type);
+	CHECK(r.code == code, "error code %d, expected %d", r.code, code);
+	CHECK(r.message && !strcmp(r.message, message), "message \"%s\"\n expected \"%s\"",
+	      r.message ? r.message : "", message);
+	proto_reply_free(&r);
+}
+
+static void expect_ok(struct client *c, int id)
+{
+	struct proto_reply r;
+
+	if (wait_reply(c, id, &r, 5000) < 0)
+		return;
+	CHECK(r.type == PROTO_OK, "reply type 0x%02X (%s), expected ok", r.type,
+	      r.type == PROTO_ERROR ? r.message : "");
+	proto_reply_free(&r);
+}
+
+static void send_stdin(struct client *c, const struct proc *p, const void *data, size_t n)
+{
+	char *b64 = malloc(proto_b64_len(n) + 1);
+	char *json = malloc(proto_b64_len(n) + 128);
+
+	b64[proto_b64_encode(data, n, b64)] = '\0';
+	sprintf(json, "{\"id\":%d,\"handle\":\"%s\",\"data\":\"%s\"}", c->next_id++,
+		p->handle, b64);
+	ws_send_frame(&c->w, PROTO_STDIN, json);
+	free(b64);
+	free(json);
+}
+
+/* --- cases ---------------------------------------------------------------------------------- */
+
+static struct daemon vmd;
+
+static void test_refused(void)
+{
+	struct ws w;
+	int status;
+	char wrong[65];
+
+	CHECK(ws_connect(&w, vmd.port, NULL, NULL, &status) < 0 && status == 401,
+	      "no secret: HTTP status %d, expected 401", status);
+	case_end("an upgrade without the secret is refused with 401");
+
+	memcpy(wrong, secret, sizeof wrong);
+	wrong[63] = wrong[63] == 'a' ? 'b' : 'a';
+	CHECK(ws_connect(&w, vmd.port, wrong, NULL, &status) < 0 && status == 401,
+	      "wrong secret: HTTP status %d, expected 401", status);
+	CHECK(ws_connect(&w, vmd.port, NULL, "Basic Zm9vOmJhcg==", &status) < 0 &&
+	      status == 401, "Basic auth: HTTP status %d, expected 401", status);
+	case_end("an upgrade with a wrong secret or scheme is refused with 401");
+
+	char req[512];
+
+	snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
+		 secret);
+	status = http_status_of(vmd.port, req);
+	CHECK(status == 404, "plain HTTP with the secret: status %d, expected 404", status);
+	status = http_status_of(vmd.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+	CHECK(status == 401, "plain HTTP without it: status %d, expected 401", status);
+	case_end("plain HTTP gets nothing: 401 without the secret, 404 with it");
+}
+
+static void test_ping(struct client *c)
+{
+	struct proto_reply r;
+
+	ws_send_frame(&c->w, PROTO_PING, "{\"id\":\"p1\"}");
+	if (ws_recv_reply(&c->w, &r, 5000, &(struct proto_error){ 0 }) > 0) {
+		CHECK(r.type == PROTO_PONG, "type 0x%02X", r.type);
+		CHECK(cJSON_IsString(r.id) && !strcmp(r.id->valuestring, "p1"), "id not echoed");
+		proto_reply_free(&r);
+	} else {
+		note("no pong");
+	}
+	ws_send_frame(&c->w, PROTO_PING, "{}");
+	if (ws_recv_reply(&c->w, &r, 5000, &(struct proto_error){ 0 }) > 0) {
+		CHECK(r.type == PROTO_PONG && cJSON_IsNull(r.id), "pong without id: not null");
+		proto_reply_free(&r);
+	} else {
+		note("no pong");
+	}
+	case_end("ping gets pong with its id, or null");
+}
+
+static bool is_hex32(const char *h)
+{
+	if (strlen(h) != 32)
+		return false;
+	for (int i = 0; i < 32; i++)
+		if (!strchr("0123456789abcdef", h[i]))
+			return false;
+	return true;
+}
+
+static void test_exit_codes(struct client *c)
+{
+	struct proc *p = spawn(c, "\"command\":\"true\"");
+
+	CHECK(p->spawned && p->pid > 0 && is_hex32(p->handle), "spawned: pid %ld handle %s",
+	      p->pid, p->handle);
+	wait_exits(c, 5000);
+	CHECK(p->exited && p->code == 0 && p->sig == 0, "true: code %d signal %d", p->code,
+	      p->sig);
+	case_end("true: spawned with a pid and a 32-hex-digit handle, exits 0");
+
+	p = spawn(c, "\"command\":\"sh\",\"args\":[\"-c\",\"exit 7\"]");
+	wait_exits(c, 5000);
+	CHECK(p->code == 7 && p->sig == 0, "code %d signal %d", p->code, p->sig);
+	case_end("sh -c 'exit 7' exits 7");
+
+	p = spawn(c, "\"command\":\"sh\",\"args\":[\"-c\",\"kill -9 $$\"]");
+	wait_exits(c, 5000);
+	CHECK(p->code == 137 && p->sig == 9, "code %d signal %d", p->code, p->sig);
+	case_end("a process killed by signal 9 exits with code 137 and signal 9");
+	client_close(c);
+	client_open(c, vmd.port);
+}
+
+static void test_streams(struct client *c)
+{
+	struct proc *p = spawn(c, "\"command\":\"sh\",\"args\":[\"-c\","
+			       "\"echo out; echo err >&2; echo out2\"]");
+
+	wait_exits(c, 5000);
+	CHECK(p->out.len == 9 && !memcmp(p->out.p, "out\nout2\n", 9), "stdout \"%s\"",
+	      p->out.p ? (char *)p->out.p : "");
+	CHECK(p->err.len == 4 && !memcmp(p->err.p, "err\n", 4), "stderr \"%s\"",
+	      p->err.p ? (char *)p->err.p : "");
+	CHECK(!p->late_output, "output after exit");
+	case_end("stdout and stderr arrive separately, before exit");
+	client_close(c);
+	client_open(c, vmd.port);
+}
+
+static void test_stdin(struct client *c)
+{
+	struct proc *p = spawn(c, "\"command\":\"cat\"");
+	int id;
+
+	send_stdin(c, p, "hello\n", 6);
+	send_stdin(c, p, "", 0);
+	send_stdin(c, p, "world\n", 6);
+	id = request(c, PROTO_CLOSE_STDIN, p, "%s", "");
+	expect_ok(c, id);
+	wait_exits(c, 5000);
+	CHECK(p->exited && p->code == 0, "cat: exited %d code %d", p->exited, p->code);
+	CHECK(p->out.len == 12 && !memcmp(p->out.p, "hello\nworld\n", 12), "stdout \"%s\"",
+	      p->out.p ? (char *)p->out.p : "");
+	case_end("stdin reaches cat, close_stdin ends it, cat exits 0");
+
+	id = request(c, PROTO_STDIN, p, "\"data\":\"aGk=\"");
+	expect_error(c, id, PROTO_E_EXITED, "the process has already exited.");
+	id = request(c, PROTO_KILL, p, "%s", "");
+	expect_error(c, id, PROTO_E_EXITED, "the process has already exited.");
+	id = request(c, PROTO_CLOSE_STDIN, p, "%s", "");
+	expect_error(c, id, PROTO_E_EXITED, "the process has already exited.");
+	case_end("stdin, kill and close_stdin after exit get -32003");
+
+	p = spawn(c, "\"command\":\"sleep\",\"args\":[\"1000\"]");
+	id = request(c, PROTO_CLOSE_STDIN, p, "%s", "");
+	expect_ok(c, id);
+	id = request(c, PROTO_STDIN, p, "\"data\":\"aGk=\"");
+	expect_error(c, id, PROTO_E_EXITED, "the standard input of the process is closed.");
+	id = request(c, PROTO_CLOSE_STDIN, p, "%s", "");
+	expect_error(c, id, PROTO_E_EXITED, "the standard input of the process is closed.");
+	id = request(c, PROTO_KILL, p, "\"signal\":9");
+	expect_ok(c, id);
+	wait_exits(c, 5000);
+	case_end("stdin after close_stdin gets -32003");
+	client_close(c);
+	client_open(c, vmd.port);
+}
+
+static uint8_t *random_file(const char *path, size_t n)
+{
+	uint8_t *data = malloc(n);
+	int fd = open("/dev/urandom", O_RDONLY);
+
+	for (size_t got = 0; got < n;)
+		got += (size_t)read(fd, data + got, n - got);
+	close(fd);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	(void)!write(fd, data, n);
+	close(fd);
+	return data;
+}
+
+static void test_binary(struct client *c)
+{
+	const size_t n = 10u << 20;
+	char path[] = "/tmp/test_vmd-bin-XXXXXX", fields[256];
+	int fd = mkstemp(path);
+	uint8_t *data;
+	struct proc *p;
+
+	close(fd);
+	data = random_file(path, n);
+	snprintf(fields, sizeof fields, "\"command\":\"cat\",\"args\":[\"%s\"]", path);
+	p = spawn(c, fields);
+	wait_exits(c, 30000);
+	CHECK(p->code == 0, "cat exits %d", p->code);
+	CHECK(p->out.len == n && !memcmp(p->out.p, data, n), "got %zu bytes, expected %zu%s",
+	      p->out.len, n, p->out.len == n ? " (they differ)" : "");
+	case_end("a 10 MiB binary output arrives byte for byte");
+
+	/* the other way, through stdin, with the reply streaming back at once */
+	p = spawn(c, "\"command\":\"cat\"");
+	for (size_t off = 0; off < n; off += 256u << 10)
+		send_stdin(c, p, data + off, 256u << 10);
+	expect_ok(c, request(c, PROTO_CLOSE_STDIN, p, "%s", ""));
+	wait_exits(c, 30000);
+	CHECK(p->out.len == n && !memcmp(p->out.p, data, n), "echoed %zu bytes of %zu",
+	      p->out.len, n);
+	case_end("10 MiB through stdin comes back byte for byte");
+
+	/* A client that does not read: vmd holds a bounded amount, then catches up.
+	 * 40 MiB is 53 MiB of messages; vmd's queue stops at 2 MiB (the bound also
+	 * leaves room for a vmd built with ASan, whose allocator keeps more). */
+	const size_t big = 40u << 20;
+	long before = status_kib(vmd.pid, "VmRSS:");
+	uint8_t *zeros = calloc(1, big);
+
+	p = spawn(c, "\"command\":\"head\",\"args\":[\"-c\",\"41943040\",\"/dev/zero\"]");
+	sleep_ms(1000);
+	long during = status_kib(vmd.pid, "VmRSS:");
+
+	wait_exits(c, 30000);
+	CHECK(during - before < 24576, "vmd's RSS grew by %ld KiB while the client did not read",
+	      during - before);
+	CHECK(p->code == 0 && p->out.len == big && !memcmp(p->out.p, zeros, big),
+	      "got %zu bytes of %zu", p->out.len, big);
+	free(zeros);
+	case_end("a client that stops reading costs vmd < 24 MiB (not the 53 MiB it has "
+		 "coming), then gets every byte");
+	unlink(path);
+	free(data);
+	client_close(c);
+	client_open(c, vmd.port);
+}
+
+static void test_concurrent(struct client *c)
+{
+	struct client more[3];
+	char fields[256];
+	bool good = true;
+
+	for (int i = 0; i < 8; i++) {
+		snprintf(fields, sizeof fields, "\"command\":\"sh\",\"args\":[\"-c\","
+			 "\"sleep 0.2; echo %d; exit %d\"]", i, i);
+		spawn(c, fields);
+	}
+	CHECK(wait_exits(c, 10000), "not all exited");
+	for (int i = 0; i < 8; i++) {
+		struct proc *p = &c->procs[i];
+		char want[8];
+
+		snprintf(want, sizeof want, "%d\n", i);
+		good = good && p->code == i && p->out.p && !strcmp((char *)p->out.p, want);
+	}
+	CHECK(good, "a process got another's output or code");
+	case_end("8 concurrent processes on one connection each get their own output and code");
+	client_close(c);
+	client_open(c, vmd.port);
+
+	good = true;
+	for (int k = 0; k < 3; k++) {
+		client_open(&more[k], vmd.port);
+		for (int i = 0; i < 4; i++) {
+			snprintf(fields, sizeof fields, "\"command\":\"sh\",\"args\":[\"-c\","
+				 "\"sleep 0.1; echo c%dp%d\"]", k, i);
+			spawn(&more[k], fields);
+		}
+	}
+	for (int k = 0; k < 3; k++) {
+		CHECK(wait_exits(&more[k], 10000), "connection %d: not all exited", k);
+		for (int i = 0; i < 4; i++) {
+			char want[16];
+
+			snprintf(want, sizeof want, "c%dp%d\n", k, i);
+			good = good && more[k].procs[i].out.p &&
+			       !strcmp((char *)more[k].procs[i].out.p, want);
+		}
+	}
+	CHECK(good, "a process got another's output");
+	/* handles belong to their connection */
+	int id = request(&more[0], PROTO_IS_RUNNING, &more[1].procs[0], "%s", "");
+	char msg[128];
+
+	snprintf(msg, sizeof msg, "no process with handle \"%s\" on this connection.",
+		 more[1].procs[0].handle);
+	expect_error(&more[0], id, PROTO_E_HANDLE, msg);
+	for (int k = 0; k < 3; k++)
+		client_close(&more[k]);
+	case_end("3 connections with 4 processes each; another connection's handle is unknown");
+}
+
+static void test_kill_running(struct client *c)
+{
+	struct proc *p = spawn(c, "\"command\":\"sleep\",\"args\":[\"1000\"]");
+	struct proto_reply r;
+	int id = request(c, PROTO_IS_RUNNING, p, "%s", "");
+
+	if (wait_reply(c, id, &r, 5000) == 0) {
+		CHECK(r.type == PROTO_RUNNING_STATUS && r.running && r.pid == p->pid &&
+		      !strcmp(r.handle, p->handle), "before: running %d pid %ld", r.running,
+		      r.pid);
+		proto_reply_free(&r);
+	}
+	id = request(c, PROTO_KILL, p, "%s", "");
+	expect_ok(c, id);
+	wait_exits(c, 5000);
+	CHECK(p->code == 143 && p->sig == 15, "code %d signal %d", p->code, p->sig);
+	id = request(c, PROTO_IS_RUNNING, p, "%s", "");
+	if (wait_reply(c, id, &r, 5000) == 0) {
+		CHECK(r.type == PROTO_RUNNING_STATUS && !r.running && r.pid == -1,
+		      "after: running %d pid %ld", r.running, r.pid);
+		proto_reply_free(&r);
+	}
+	case_end("kill sends SIGTERM by default; is_running is true before, false after");
+
+	p = spawn(c, "\"command\":\"sh\",\"args\":[\"-c\",\"trap 'exit 3' USR1; "
+		  "echo ready; while :; do sleep 0.05; done\"]");
+	while (!p->out.len && wait_exits(c, 50) == false && p->out.len == 0)
+		;
+	id = request(c, PROTO_KILL, p, "\"signal\":10");
+	expect_ok(c, id);
+	wait_exits(c, 5000);
+	CHECK(p->code == 3 && p->sig == 0, "code %d signal %d", p->code, p->sig);
+	case_end("kill with a signal number delivers that signal");
+	client_close(c);
+	client_open(c, vmd.port);
+}
+
+static void test_pty(struct client *c)
+{
+	struct proc *p = spawn(c, "\"command\":\"sh\",\"args\":[\"-c\","
+			       "\"stty size; read x; stty size; echo err >&2\"],"
+			       "\"pty\":{\"rows\":24,\"cols\":80}");
+	long long end = now_ms() + 5000;
+
+	while (!(p->out.p && strstr((char *)p->out.p, "24 80")) && now_ms() < end)
+		wait_exits(c, 50);
+	expect_ok(c, request(c, PROTO_RESIZE, p, "\"rows\":40,\"cols\":120"));
+	send_stdin(c, p, "\n", 1);
+	wait_exits(c, 5000);
+	CHECK(p->out.p && strstr((char *)p->out.p, "24 80"), "no \"24 80\" in \"%s\"",
+	      p->out.p ? (char *)p->out.p : "");
+	CHECK(p->out.p && strstr((char *)p->out.p, "40 120"), "no \"40 120\" in \"%s\"",
+	      p->out.p ? (char *)p->out.p : "");
+	CHECK(p->out.p && strstr((char *)p->out.p, "err"), "stderr not on the terminal");
+	CHECK(p->err.len == 0, "a PTY process sent stderr");
+	CHECK(p->code == 0, "code %d", p->code);
+	case_end("a PTY has the size asked for, resize changes it, one stream");
+
+	p = spawn(c, "\"command\":\"cat\",\"pty\":{\"rows\":10,\"cols\":10}");
+	send_stdin(c, p, "abc\n", 4);
+	expect_ok(c, request(c, PROTO_CLOSE_STDIN, p, "%s", ""));
+	CHECK(wait_exits(c, 5000) && p->code == 0, "cat on a PTY: exited %d code %d",
+	      p->exited, p->code);
+	case_end("close_stdin on a PTY sends end of file");
+
+	p = spawn(c, "\"command\":\"true\"");
+	wait_exits(c, 5000);
+	expect_error(c, request(c, PROTO_RESIZE, p, "\"rows\":1,\"cols\":1"), PROTO_E_PARAMS,
+		     "resize: the process has no terminal.");
+	case_end("resize of a process without a PTY gets -32602");
+	client_close(c);
+	client_open(c, vmd.port);
+}
+
+static void test_spawn_failures(struct client *c)
+{
+	struct proc *p = spawn(c, "\"command\":\"/nonexistent/cmd\"");
+
+	CHECK(p->error_code == PROTO_E_SPAWN && !strcmp(p->error,
+	      "cannot run \"/nonexistent/cmd\": No such file or directory."),
+	      "%d %s", p->error_code, p->error);
+	p = spawn(c, "\"command\":\"true\",\"cwd\":\"/nonexistent\"");
+	CHECK(p->error_code == PROTO_E_SPAWN && !strcmp(p->error,
+	      "cannot change directory to \"/nonexistent\": No such file or directory."),
+	      "%d %s", p->error_code, p->error);
+	case_end("a missing command or directory gets -32002 with the reason");
+
+	p = spawn(c, "\"command\":\"pwd\",\"cwd\":\"/tmp\"");
+	wait_exits(c, 5000);
+	CHECK(p->out.p && !strcmp((char *)p->out.p, "/tmp\n"), "pwd: %s",
+	      p->out.p ? (char *)p->out.p : "");
+	p = spawn(c, "\"command\":\"env\",\"env\":{\"FOO\":\"bar\",\"HOME\":\"/h\"}");
+	wait_exits(c, 5000);
+	const char *env = p->out.p ? (char *)p->out.p : "";
+
+	CHECK(strstr(env, "FOO=bar\n") && strstr(env, "HOME=/h\n") &&
+	      strstr(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"),
+	      "env: %s", env);
+	CHECK(!strstr(env, "VMD_TEST_LEAK"), "vmd's own environment leaked: %s", env);
+	p = spawn(c, "\"command\":\"id\",\"args\":[\"-u\"],\"uid\":65534");
+	wait_exits(c, 5000);
+	CHECK(p->out.p && !strcmp((char *)p->out.p, "65534\n"), "id -u: %s",
+	      p->out.p ? (char *)p->out.p : p->error);
+	case_end("cwd, env (not vmd's own) and uid are applied");
+
+	p = spawn(c, "\"command\":\"sh\",\"args\":[\"-c\",\"sleep 30 & echo hi\"]");
+	long long start = now_ms();
+
+	wait_exits(c, 10000);
+	CHECK(p->exited && p->code == 0 && now_ms() - start < 3000,
+	      "exit after %lld ms", now_ms() - start);
+	CHECK(p->out.p && !strcmp((char *)p->out.p, "hi\n"), "output \"%s\"",
+	      p->out.p ? (char *)p->out.p : "");
+	case_end("a background grandchild holding the pipes delays exit by the grace only");
+
+	p = spawn(c, "\"command\":\"sh\",\"args\":[\"-c\",\"head -c 3000000 /dev/zero; exit 5\"]");
+	wait_exits(c, 10000);
+	CHECK(p->out.len == 3000000 && p->code == 5 && !p->late_output,
+	      "%zu bytes, code %d", p->out.len, p->code);
+	case_end("all output comes before exit, even when the writer exits at once");
+	client_close(c);
+	client_open(c, vmd.port);
+}
+
+/* Send raw bytes as one binary message and expect an error with null id. */
+static void bad_frame(struct client *c, const void *msg, size_t len, int code,
+		      const char *message)
+{
+	ws_send(&c->w, WS_BINARY, msg, len, 0);
+	expect_error(c, -1, code, message);
+}
+
+static void test_bad_frames(struct client *c)
+{
+	struct client other;
+	struct proc *busy;
+	uint8_t f[64];
+
+	client_open(&other, vmd.port);
+	busy = spawn(&other, "\"command\":\"sh\",\"args\":[\"-c\","
+		     "\"for i in 1 2 3 4 5; do echo $i; sleep 0.1; done\"]");
+
+	bad_frame(c, "\x01\x00\x00", 3, PROTO_E_FRAME,
+		  "a frame needs at least 5 bytes (type and length) but this one has 3.");
+	case_end("a 3-byte frame gets -32600");
+	bad_frame(c, "", 0, PROTO_E_FRAME,
+		  "a frame needs at least 5 bytes (type and length) but this one has 0.");
+	case_end("an empty message gets -32600");
+
+	memcpy(f, "\xF0\x05\x00\x00\x00{}", 7);
+	bad_frame(c, f, 7, PROTO_E_FRAME, "the frame's length field says 5 bytes but 2 follow.");
+	memcpy(f, "\xF0\x01\x00\x00\x00{}", 7);
+	bad_frame(c, f, 7, PROTO_E_FRAME, "the frame's length field says 1 bytes but 2 follow.");
+	case_end("a length field that disagrees with the message gets -32600");
+
+	memcpy(f, "\xF0\x01\x00\x00\x01", 5);
+	bad_frame(c, f, 5, PROTO_E_FRAME,
+		  "the frame's payload length 16777217 is over the limit of 16777216 bytes.");
+	case_end("a length over 16 MiB gets -32600");
+
+	/* 24 MiB really sent, claiming 16 MiB + 1: refused, and never kept */
+	size_t big = 24u << 20;
+	uint8_t *huge = calloc(1, big);
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/clear_refs", vmd.pid);
+	fd = open(path, O_WRONLY);
+	(void)!write(fd, "5", 1);	/* reset the peak RSS */
+	close(fd);
+	long before = status_kib(vmd.pid, "VmHWM:");
+
+	memcpy(huge, "\xF0\x01\x00\x00\x01", 5);
+	ws_send(&c->w, WS_BINARY, huge, big, 1u << 20);
+	expect_error(c, -1, PROTO_E_FRAME,
+		     "the frame's payload length 16777217 is over the limit of 16777216 bytes.");
+	long after = status_kib(vmd.pid, "VmHWM:");
+
+	CHECK(before > 0 && after - before < 4096, "vmd's peak RSS grew by %ld KiB",
+	      after - before);
+	/* 16 MiB of payload claimed as 100 bytes: refused when it overflows */
+	memcpy(huge, "\xF0\x64\x00\x00\x00", 5);
+	ws_send(&c->w, WS_BINARY, huge, 16u << 20, 1u << 20);
+	expect_error(c, -1, PROTO_E_FRAME,
+		     "the frame's length field says 100 bytes but 16777211 follow.");
+	after = status_kib(vmd.pid, "VmHWM:");
+	CHECK(after - before < 4096, "vmd's peak RSS grew by %ld KiB", after - before);
+	free(huge);
+	case_end("oversized messages are refused without being buffered (peak RSS < 4 MiB more)");
+
+	ws_send(&c->w, WS_TEXT, "{\"id\":1}", 8, 0);
+	expect_error(c, -1, PROTO_E_FRAME,
+		     "text messages are not accepted; send each frame as one binary message.");
+	case_end("a text message gets -32600");
+
+	ws_send_frame(&c->w, PROTO_PING, "{\"id\":1");
+	expect_error(c, -1, PROTO_E_JSON, "the payload is not valid JSON (at byte 6).");
+	ws_send_frame(&c->w, PROTO_PING, "{\"id\":1} {}");
+	expect_error(c, -1, PROTO_E_JSON, "the payload is not valid JSON (at byte 9).");
+	ws_send(&c->w, WS_BINARY, "\xF0\x02\x00\x00\x00\xC3\x28", 7, 0);
+	expect_error(c, -1, PROTO_E_JSON, "the payload is not valid UTF-8.");
+	case_end("invalid JSON or UTF-8 gets -32700");
+
+	ws_send_frame(&c->w, PROTO_PING, "[1]");
+	expect_error(c, -1, PROTO_E_FRAME, "the payload is an array, not a JSON object.");
+	case_end("a payload that is not an object gets -32600");
+
+	ws_send_frame(&c->w, 0x42, "{\"id\":5}");
+	expect_error(c, 5, PROTO_E_TYPE, "unknown message type 0x42.");
+	ws_send_frame(&c->w, PROTO_MOUNT, "{\"id\":6}");
+	expect_error(c, 6, PROTO_E_TYPE, "message type 0x05 (mount) is not supported yet.");
+	ws_send_frame(&c->w, PROTO_EXIT, "{\"id\":7}");
+	expect_error(c, 7, PROTO_E_TYPE, "message type 0x84 (exit) is a reply, not a request.");
+	case_end("unknown, reply and part-2 types get -32601 with the id");
+
+	ws_send_frame(&c->w, PROTO_SPAWN, "{\"id\":8}");
+	expect_error(c, 8, PROTO_E_PARAMS, "spawn needs the field \"command\".");
+	ws_send_frame(&c->w, PROTO_SPAWN, "{\"id\":9,\"command\":\"true\",\"args\":\"x\"}");
+	expect_error(c, 9, PROTO_E_PARAMS,
+		     "spawn: the field \"args\" must be an array of strings.");
+	ws_send_frame(&c->w, PROTO_SPAWN, "{\"command\":\"true\"}");
+	expect_error(c, -1, PROTO_E_PARAMS, "spawn needs the field \"id\".");
+	ws_send_frame(&c->w, PROTO_SPAWN, "{\"id\":[1],\"command\":\"true\"}");
+	expect_error(c, -1, PROTO_E_PARAMS, "the field \"id\" must be a number or a string.");
+	ws_send_frame(&c->w, PROTO_KILL, "{\"id\":10,\"handle\":\"x\",\"signal\":0}");
+	expect_error(c, 10, PROTO_E_PARAMS,
+		     "kill: the field \"signal\" must be an integer from 1 to 64.");
+	ws_send_frame(&c->w, PROTO_STDIN, "{\"id\":11,\"handle\":\"x\",\"data\":\"a\"}");
+	expect_error(c, 11, PROTO_E_PARAMS, "stdin: the field \"data\" is not valid base64.");
+	ws_send_frame(&c->w, PROTO_IS_RUNNING, "{\"id\":12,\"handle\":7}");
+	expect_error(c, 12, PROTO_E_PARAMS, "is_running: the field \"handle\" must be a string.");
+	case_end("missing or wrong-typed fields get -32602");
+
+	ws_send_frame(&c->w, PROTO_IS_RUNNING, "{\"id\":13,\"handle\":\"00\"}");
+	expect_error(c, 13, PROTO_E_HANDLE, "no process with handle \"00\" on this connection.");
+	case_end("an unknown handle gets -32001");
+
+	/* a request split over several WebSocket frames is one message */
+	size_t len;
+	uint8_t *ping = proto_frame_build(PROTO_PING, "{\"id\":\"frag\"}", 13, 0, &len);
+	struct proto_reply r;
+
+	ws_send(&c->w, WS_BINARY, ping, len, 3);
+	free(ping);
+	if (ws_recv_reply(&c->w, &r, 5000, &(struct proto_error){ 0 }) > 0) {
+		CHECK(r.type == PROTO_PONG && cJSON_IsString(r.id) &&
+		      !strcmp(r.id->valuestring, "frag"), "type 0x%02X", r.type);
+		proto_reply_free(&r);
+	} else {
+		note("no pong to a fragmented ping");
+	}
+	case_end("a message in several WebSocket fragments is one frame");
+
+	wait_exits(&other, 10000);
+	CHECK(busy->out.p && !strcmp((char *)busy->out.p, "1\n2\n3\n4\n5\n") && busy->code == 0,
+	      "the other client got \"%s\"", busy->out.p ? (char *)busy->out.p : "");
+	case_end("another client kept working meanwhile");
+	client_close(&other);
+}
+
+static bool gone(long pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof path, "/proc/%ld", pid);
+	return access(path, F_OK) < 0;
+}
+
+static void test_disconnect(int base_fds)
+{
+	struct client c;
+	struct proc *a, *b;
+	long long end;
+
+	client_open(&c, vmd.port);
+	a = spawn(&c, "\"command\":\"sleep\",\"args\":[\"1000\"]");
+	b = spawn(&c, "\"command\":\"sh\",\"args\":[\"-c\",\"sleep 1000 & wait\"]");
+	spawn(&c, "\"command\":\"cat\",\"pty\":{\"rows\":5,\"cols\":5}");
+	long pa = a->pid, pb = b->pid;
+
+	CHECK(!gone(pa) && !gone(pb), "not running");
+	client_close(&c);
+	end = now_ms() + 3000;
+	while ((!gone(pa) || !gone(pb) || count_children(vmd.pid)) && now_ms() < end)
+		sleep_ms(20);
+	CHECK(gone(pa) && gone(pb), "still there after the client left");
+	CHECK(count_children(vmd.pid) == 0, "vmd has %d children left", count_children(vmd.pid));
+	case_end("a disconnect kills and reaps the client's processes and their children");
+
+	end = now_ms() + 3000;
+	while (count_fds(vmd.pid) != base_fds && now_ms() < end)
+		sleep_ms(20);
+	CHECK(count_fds(vmd.pid) == base_fds, "vmd holds %d descriptors, %d at start",
+	      count_fds(vmd.pid), base_fds);
+	case_end("no descriptor leaked after all the clients left");
+}
+
+static void test_sandbox_args(void)
+{
+	struct daemon d;
+	struct client c;
+	struct proc *p;
+	const char *want = "[--uid]\n[1000]\n[--gid]\n[100]\n[--network]\n[--cwd]\n[/tmp]\n"
+			   "[--]\n[echo]\n[a b]\n[c]\na b c\n";
+
+	if (start_vmd(&d, fake_sandbox) < 0) {
+		note("vmd with the fake sandbox did not start");
+		case_end("a sandboxed spawn runs the helper with the right arguments");
+		return;
+	}
+	client_open(&c, d.port);
+	p = spawn(&c, "\"command\":\"echo\",\"args\":[\"a b\",\"c\"],\"uid\":1000,\"gid\":100,"
+		  "\"network\":true,\"cwd\":\"/tmp\"");
+	wait_exits(&c, 5000);
+	CHECK(p->out.p && !strcmp((char *)p->out.p, want), "got:\n%s",
+	      p->out.p ? (char *)p->out.p : p->error);
+	case_end("a sandboxed spawn runs the helper with the right arguments");
+	p = spawn(&c, "\"command\":\"echo\",\"args\":[\"x\"]");
+	wait_exits(&c, 5000);
+	CHECK(p->out.p && !strcmp((char *)p->out.p, "[--]\n[echo]\n[x]\nx\n"), "got:\n%s",
+	      p->out.p ? (char *)p->out.p : p->error);
+	p = spawn(&c, "\"command\":\"echo\",\"args\":[\"x\"],\"raw\":true");
+	wait_exits(&c, 5000);
+	CHECK(p->out.p && !strcmp((char *)p->out.p, "x\n"), "raw got:\n%s",
+	      p->out.p ? (char *)p->out.p : p->error);
+	case_end("defaults add no options; raw bypasses the helper");
+	client_close(&c);
+	stop_vmd(&d);
+}
+
+static void test_sigterm(void)
+{
+	struct client c;
+	struct proc *p;
+	int status;
+	long long end;
+
+	client_open(&c, vmd.port);
+	p = spawn(&c, "\"command\":\"sleep\",\"args\":[\"1000\"]");
+	long pid = p->pid;
+
+	status = stop_vmd(&vmd);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "vmd: status 0x%x", status);
+	end = now_ms() + 2000;
+	while (!gone(pid) && now_ms() < end)
+		sleep_ms(20);
+	CHECK(gone(pid), "its process outlived it");
+	client_close(&c);
+	case_end("SIGTERM stops vmd cleanly, killing its processes");
+}
+
+/* Remove the temporary files; show vmd's stderr when something failed. */
+static int finish(void)
+{
+	unlink(secret_file);
+	if (nfailed) {
+		FILE *f = fopen(log_file, "r");
+		char line[512];
+
+		printf("# vmd's stderr:\n");
+		while (f && fgets(line, sizeof line, f))
+			printf("#   %s", line);
+		if (f)
+			fclose(f);
+	}
+	unlink(log_file);
+	return nfailed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct client c;
+	int fd, base_fds;
+	uint8_t raw[32];
+
+	if (argc > 1)
+		vmd_path = argv[1];
+	if (argc > 2)
+		fake_sandbox = argv[2];
+	signal(SIGPIPE, SIG_IGN);
+	fd = open("/dev/urandom", O_RDONLY);
+	(void)!read(fd, raw, sizeof raw);
+	close(fd);
+	for (int i = 0; i < 32; i++)
+		snprintf(secret + 2 * i, 3, "%02x", raw[i]);
+	snprintf(secret_file, sizeof secret_file, "/tmp/test_vmd-secret-XXXXXX");
+	fd = mkstemp(secret_file);
+	dprintf(fd, "%s\n", secret);
+	close(fd);
+	snprintf(log_file, sizeof log_file, "/tmp/test_vmd-log-XXXXXX");
+	close(mkstemp(log_file));
+
+	printf("1..43\n");
+	if (start_vmd(&vmd, "none") < 0) {
+		printf("# %s did not start\n", vmd_path);
+		nfailed++;
+		return finish();
+	}
+	sleep_ms(300);	/* the readiness probe's connection closes */
+	base_fds = count_fds(vmd.pid);
+	test_refused();
+	if (client_open(&c, vmd.port) < 0) {
+		printf("# cannot connect with the secret\n");
+		stop_vmd(&vmd);
+		nfailed++;
+		return finish();
+	}
+	test_ping(&c);
+	test_exit_codes(&c);
+	test_streams(&c);
+	test_stdin(&c);
+	test_binary(&c);
+	test_concurrent(&c);
+	test_kill_running(&c);
+	test_pty(&c);
+	test_spawn_failures(&c);
+	test_bad_frames(&c);
+	client_close(&c);
+	test_disconnect(base_fds);
+	test_sandbox_args();
+	test_sigterm();
+	return finish();
+}
