@@ -45,12 +45,13 @@ UNIT_TESTS    = $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(wildcard tests/unit/
 # Every container of the boot disk; boot.vmdk (monolithicFlat) comes with boot-flat.vmdk.
 CONTAINERS = $(BUILD)/boot.qcow2 $(BUILD)/boot.vmdk $(BUILD)/boot.vhd $(BUILD)/boot.vdi
 IMAGES = $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CONTAINERS) $(BUILD)/SHA256SUMS
-TOOLS  = $(BUILD)/sizecheck $(BUILD)/imgtool $(BUILD)/vmctl $(BUILD)/sandbox-helper \
+TOOLS  = $(BUILD)/sizecheck $(BUILD)/imgtool $(BUILD)/vmctl $(BUILD)/web/index.html \
+         $(BUILD)/sandbox-helper \
          $(BUILD)/guest/vmd
 GUEST  = $(BUILD)/guest/vmlinuz $(BUILD)/guest/initrd.img
 
 .PHONY: all check size test bench run run-serial run-iso install uninstall clean help \
-        unit fuzz screenshot guest
+        unit fuzz screenshot web-screenshot guest
 .DELETE_ON_ERROR:
 
 all: $(IMAGES) $(TOOLS) $(GUEST)
@@ -126,6 +127,12 @@ $(BUILD)/gen/filter-gen: sandbox/tools/filter-gen.c $(SANDBOX_LIB) $(COMMON_SRC)
 
 $(BUILD)/gen/filter_bpf.c: $(BUILD)/gen/filter-gen
 	$< > $@.tmp && mv $@.tmp $@
+
+# The terminal page of vmctl web: our sources and xterm.js, packed from npm at pinned
+# versions whose sha512 host/web/build-web checks; served locally, it works offline.
+WEB_SRC = host/web/index.html host/web/app.js host/web/app.css
+$(BUILD)/web/index.html: host/web/build-web $(WEB_SRC) | $(BUILD)
+	host/web/build-web $(BUILD)/web
 
 # The guest: Debian's kernel and busybox (downloaded once into build/guest/debs),
 # vmd and sandbox-helper with their libraries, in an initramfs made without root.
@@ -273,6 +280,10 @@ run-iso: $(BUILD)/boot.iso
 screenshot: $(BUILD)/boot.img
 	tests/expect/screenshot.exp $(BUILD)/boot.img docs/screen.png
 
+# vmctl web's page in headless Chromium, on a real sandbox, saved for the README.
+web-screenshot: $(BUILD)/vmctl $(BUILD)/web/index.html $(GUEST)
+	BUILD=$(BUILD) SHOT=docs/web.png bash tests/web/run.sh
+
 # --- install ------------------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/clientapi
@@ -284,6 +295,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/clientapi/guest
 	install -m 644 $(BUILD)/guest/vmlinuz $(BUILD)/guest/initrd.img $(BUILD)/guest/cmdline \
 	    $(DESTDIR)$(PREFIX)/share/clientapi/guest/
+	install -d $(DESTDIR)$(PREFIX)/share/clientapi/web
+	install -m 644 $(BUILD)/web/* $(DESTDIR)$(PREFIX)/share/clientapi/web/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/sizecheck $(DESTDIR)$(PREFIX)/bin/imgtool \
@@ -308,6 +321,7 @@ help:
 	@echo "make run-serial  COM1 only, on this terminal (Ctrl-A X quits)"
 	@echo "make run-iso     boot boot.iso with a window and COM1 on this terminal"
 	@echo "make screenshot  redraw docs/screen.png from QEMU's screendump"
+	@echo "make web-screenshot  redraw docs/web.png: vmctl web in headless Chromium"
 	@echo "make install     to \$$(DESTDIR)\$$(PREFIX) (now $(DESTDIR)$(PREFIX))"
 	@echo "make clean       remove $(BUILD)/"
 	@echo "Settings: BUILD PREFIX DESTDIR NASM CC CFLAGS XORRISO MACHINE"

@@ -15,6 +15,9 @@ const struct vmctl_command vmctl_commands[] = {
 	{ "exec", "PORT [--raw] [--tty] [--env K=V]... [--cwd P] -- CMD [ARG]...",
 	  "Run CMD in the sandbox on PORT: stdin, stdout, stderr and the exit code pass through.",
 	  cmd_exec },
+	{ "web", "PORT [HTTP_PORT]",
+	  "Serve a terminal on the sandbox on PORT at http://127.0.0.1:HTTP_PORT (default 8000).",
+	  cmd_web },
 	{ "stop", "PORT", "Power the sandbox on PORT off (ACPI), and remove its state.", cmd_stop },
 	{ "list", "", "List the sandboxes this user runs.", cmd_list },
 };
@@ -193,6 +196,14 @@ int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m)
 		if (parse_port("stop", argc, argv, &i, a, m) < 0)
 			return -1;
 	}
+	if (a->cmd->run == cmd_web) {
+		if (parse_port("web", argc, argv, &i, a, m) < 0)
+			return -1;
+		a->http_port = VMCTL_WEB_DEFAULT_PORT;
+		if (i < argc && argv[i][0] != '-' &&
+		    number("HTTP_PORT", argv[i++], 1, 65535, &a->http_port, m) < 0)
+			return -1;
+	}
 	if (i < argc)
 		return argv[i][0] == '-' ? fail(m, "%s takes no option %s.", a->cmd->name, argv[i])
 					 : fail(m, "%s takes no more operands, so \"%s\" is one "
@@ -221,5 +232,5 @@ void vmctl_hint(FILE *out, const struct vmctl_args *a)
 	if (a->cmd)
 		fprintf(out, "usage: vmctl %s %s\n", a->cmd->name, a->cmd->usage);
 	else
-		fprintf(out, "usage: vmctl start|exec|stop|list ... (vmctl --help says more)\n");
+		fprintf(out, "usage: vmctl start|exec|web|stop|list ... (vmctl --help says more)\n");
 }

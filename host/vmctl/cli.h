@@ -14,6 +14,7 @@
 
 #define VMCTL_MAX_SHARES 16
 #define VMCTL_MAX_ENV 64
+#define VMCTL_WEB_DEFAULT_PORT 8000u
 
 struct vmctl_args;
 
@@ -44,8 +45,9 @@ struct vmctl_args {
 	unsigned memory_mib;		/* 0: the default */
 	unsigned cpus;			/* 0: the default */
 
-	/* exec, stop */
+	/* exec, web, stop */
 	unsigned port;
+	unsigned http_port;		/* web: where the page is served */
 	bool raw, tty;
 	const char *env[VMCTL_MAX_ENV];	/* "K=V" */
 	int nenv;

@@ -64,6 +64,20 @@ static void test_stop_and_list_take_what_they_take(void **state)
 	assert_string_equal(a.cmd->name, "list");
 }
 
+static void test_web_takes_a_port_and_maybe_an_http_port(void **state)
+{
+	struct vmctl_args a;
+	struct msg m = { "" };
+
+	(void)state;
+	assert_int_equal(PARSE(&a, &m, "web", "4100"), 0);
+	assert_string_equal(a.cmd->name, "web");
+	assert_int_equal(a.port, 4100);
+	assert_int_equal(a.http_port, 8000);
+	assert_int_equal(PARSE(&a, &m, "web", "4100", "9001"), 0);
+	assert_int_equal(a.http_port, 9001);
+}
+
 static void test_help_wins_before_dashes_only(void **state)
 {
 	struct vmctl_args a;
@@ -85,9 +99,9 @@ static void test_mistakes_are_one_sentence_each(void **state)
 		const char *want;
 	} cases[] = {
 		{ 1, (char *[]){ "vmctl", NULL },
-		  "no command given; the commands are start, exec, stop and list." },
+		  "no command given; the commands are start, exec, web, stop and list." },
 		{ ARGC("boot"), ARGV("boot"),
-		  "unknown command \"boot\"; the commands are start, exec, stop and list." },
+		  "unknown command \"boot\"; the commands are start, exec, web, stop and list." },
 		{ ARGC("start", "--memory", "10"), ARGV("start", "--memory", "10"),
 		  "--memory wants a whole number from 64 to 65536, not \"10\"." },
 		{ ARGC("start", "--memory", "64", "--memory", "128"),
@@ -124,6 +138,15 @@ static void test_mistakes_are_one_sentence_each(void **state)
 		{ ARGC("stop"), ARGV("stop"), "stop needs the PORT that vmctl start printed." },
 		{ ARGC("stop", "4000", "4001"), ARGV("stop", "4000", "4001"),
 		  "stop takes no more operands, so \"4001\" is one too many." },
+		{ ARGC("web"), ARGV("web"), "web needs the PORT that vmctl start printed." },
+		{ ARGC("web", "4000", "0"), ARGV("web", "4000", "0"),
+		  "HTTP_PORT wants a whole number from 1 to 65535, not \"0\"." },
+		{ ARGC("web", "4000", "http"), ARGV("web", "4000", "http"),
+		  "HTTP_PORT wants a whole number from 1 to 65535, not \"http\"." },
+		{ ARGC("web", "4000", "8000", "8001"), ARGV("web", "4000", "8000", "8001"),
+		  "web takes no more operands, so \"8001\" is one too many." },
+		{ ARGC("web", "4000", "--tty"), ARGV("web", "4000", "--tty"),
+		  "web takes no option --tty." },
 		{ ARGC("list", "--all"), ARGV("list", "--all"), "list takes no option --all." },
 	};
 
@@ -143,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_start_takes_an_image_kernel_shares_memory_and_cpus),
 		cmocka_unit_test(test_exec_takes_flags_then_the_command_after_dashes),
 		cmocka_unit_test(test_stop_and_list_take_what_they_take),
+		cmocka_unit_test(test_web_takes_a_port_and_maybe_an_http_port),
 		cmocka_unit_test(test_help_wins_before_dashes_only),
 		cmocka_unit_test(test_mistakes_are_one_sentence_each),
 	};
