@@ -14,15 +14,18 @@ static const struct proto_type_info types[] = {
 	{ PROTO_STDIN, "stdin", PROTO_REQUEST, true },
 	{ PROTO_KILL, "kill", PROTO_REQUEST, true },
 	{ PROTO_RESIZE, "resize", PROTO_REQUEST, true },
-	{ PROTO_MOUNT, "mount", PROTO_REQUEST, false },
-	{ PROTO_UNMOUNT, "unmount", PROTO_REQUEST, false },
-	{ PROTO_SESSION_CREATE, "session_create", PROTO_REQUEST, false },
-	{ PROTO_BINARY_INSTALL, "binary_install", PROTO_REQUEST, false },
-	{ PROTO_FS_READ, "fs_read", PROTO_REQUEST, false },
-	{ PROTO_LOAD_STATE, "load_state", PROTO_REQUEST, false },
+	{ PROTO_MOUNT, "mount", PROTO_REQUEST, true },
+	{ PROTO_UNMOUNT, "unmount", PROTO_REQUEST, true },
+	{ PROTO_SESSION_CREATE, "session_create", PROTO_REQUEST, true },
+	{ PROTO_BINARY_INSTALL, "binary_install", PROTO_REQUEST, true },
+	{ PROTO_FS_READ, "fs_read", PROTO_REQUEST, true },
+	{ PROTO_LOAD_STATE, "load_state", PROTO_REQUEST, true },
 	{ PROTO_IS_RUNNING, "is_running", PROTO_REQUEST, true },
-	{ PROTO_SESSION_DESTROY, "session_destroy", PROTO_REQUEST, false },
+	{ PROTO_SESSION_DESTROY, "session_destroy", PROTO_REQUEST, true },
 	{ PROTO_CLOSE_STDIN, "close_stdin", PROTO_REQUEST, true },
+	{ PROTO_FILE_PUT, "file_put", PROTO_REQUEST, true },
+	{ PROTO_FILE_DATA, "file_data", PROTO_REQUEST, true },
+	{ PROTO_FILE_END, "file_end", PROTO_REQUEST, true },
 	{ PROTO_PING, "ping", PROTO_REQUEST, true },
 	{ PROTO_SPAWNED, "spawned", PROTO_REPLY, true },
 	{ PROTO_STDOUT, "stdout", PROTO_REPLY, true },
@@ -30,6 +33,7 @@ static const struct proto_type_info types[] = {
 	{ PROTO_EXIT, "exit", PROTO_REPLY, true },
 	{ PROTO_ERROR, "error", PROTO_REPLY, true },
 	{ PROTO_OK, "ok", PROTO_REPLY, true },
+	{ PROTO_DATA, "data", PROTO_REPLY, true },
 	{ PROTO_RUNNING_STATUS, "running_status", PROTO_REPLY, true },
 	{ PROTO_PONG, "pong", PROTO_REPLY, true },
 };
@@ -188,9 +192,10 @@ uint8_t *proto_frame_data(uint8_t type, const char *id_json, const char *handle,
 			  const void *data, size_t n, size_t headroom, size_t *frame_len)
 {
 	static const char a[] = "{\"id\":", b[] = ",\"handle\":\"", c[] = "\",\"data\":\"",
-			  d[] = "\"}";
-	size_t idn = strlen(id_json), hn = strlen(handle);
-	size_t len = sizeof a - 1 + idn + sizeof b - 1 + hn + sizeof c - 1 +
+			  c0[] = ",\"data\":\"", d[] = "\"}";
+	size_t idn = strlen(id_json), hn = handle ? strlen(handle) : 0;
+	size_t len = sizeof a - 1 + idn + (handle ? sizeof b - 1 + hn + sizeof c - 1
+						  : sizeof c0 - 1) +
 		     proto_b64_len(n) + sizeof d - 1;
 	uint8_t *buf, *p;
 
@@ -206,9 +211,13 @@ uint8_t *proto_frame_data(uint8_t type, const char *id_json, const char *handle,
 #define PUT(s, l) (memcpy(p, (s), (l)), p += (l))
 	PUT(a, sizeof a - 1);
 	PUT(id_json, idn);
-	PUT(b, sizeof b - 1);
-	PUT(handle, hn);
-	PUT(c, sizeof c - 1);
+	if (handle) {
+		PUT(b, sizeof b - 1);
+		PUT(handle, hn);
+		PUT(c, sizeof c - 1);
+	} else {
+		PUT(c0, sizeof c0 - 1);
+	}
 	p += proto_b64_encode(data, n, (char *)p);
 	PUT(d, sizeof d - 1);
 #undef PUT
@@ -517,6 +526,160 @@ static int parse_spawn(const cJSON *obj, struct proto_request *r, struct proto_e
 	return 0;
 }
 
+
+/* A path vmd resolves beneath a root: not empty, at most PATH_MAX - 1 bytes, and no
+ * component over NAME_MAX; where it leads is vmd's to check. */
+static int get_path(const cJSON *obj, uint8_t type, const char *name, const char **out,
+		    struct proto_error *e)
+{
+	const char *p;
+
+	if (get_string(obj, type, name, true, out, e) < 0)
+		return -1;
+	p = *out;
+	if (!p[0])
+		return err(e, PROTO_E_PARAMS, "%s: the field \"%s\" must not be empty.",
+			   proto_type_name(type), name);
+	if (strlen(p) > 4095)
+		return err(e, PROTO_E_PARAMS, "%s: the path is %zu bytes long, over the "
+			   "limit of 4095.", proto_type_name(type), strlen(p));
+	for (size_t n; *p; p += n + (p[n] == '/')) {
+		n = strcspn(p, "/");
+		if (n > 255)
+			return err(e, PROTO_E_PARAMS, "%s: a name in the path is longer than "
+				   "255 bytes.", proto_type_name(type));
+	}
+	return 0;
+}
+
+static int get_data(const cJSON *obj, struct proto_request *r, struct proto_error *e)
+{
+	const char *data;
+
+	if (get_string(obj, r->type, "data", true, &data, e) < 0)
+		return -1;
+	if (proto_b64_decode(data, strlen(data), &r->data, &r->data_len) < 0)
+		return err(e, PROTO_E_PARAMS, "%s: the field \"data\" is not valid base64.",
+			   proto_type_name(r->type));
+	return 0;
+}
+
+/* session_create's username: [a-z_][a-z0-9_-]{0,31}, as useradd's default rule. */
+static bool username_valid(const char *u)
+{
+	size_t n = strlen(u);
+
+	if (n < 1 || n > 32 || !((u[0] >= 'a' && u[0] <= 'z') || u[0] == '_'))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!((u[i] >= 'a' && u[i] <= 'z') || (u[i] >= '0' && u[i] <= '9') ||
+		      u[i] == '_' || u[i] == '-'))
+			return false;
+	return true;
+}
+
+/* A program's name in /usr/local/bin: one whole file name. */
+static int check_program_name(const char *name, struct proto_error *e)
+{
+	size_t n = strlen(name);
+
+	if (!n)
+		return err(e, PROTO_E_PARAMS, "binary_install: the field \"name\" must not "
+			   "be empty.");
+	if (n > 255)
+		return err(e, PROTO_E_PARAMS, "binary_install: the name is %zu bytes long, "
+			   "over the limit of 255.", n);
+	if (strchr(name, '/'))
+		return err(e, PROTO_E_PARAMS, "binary_install: the name \"%.64s\" must not "
+			   "contain '/'.", name);
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return err(e, PROTO_E_PARAMS, "binary_install: \"%s\" is not a file name.",
+			   name);
+	return 0;
+}
+
+/* uid with the range a request type allows; sets has_uid and uid. */
+static int get_uid(const cJSON *obj, struct proto_request *r, const char *name,
+		   bool required, double lo, double hi, struct proto_error *e)
+{
+	double v;
+
+	if (get_int(obj, r->type, name, required, lo, hi, &v, &r->has_uid, e) < 0)
+		return -1;
+	r->uid = r->has_uid ? (uint32_t)v : 0;
+	return 0;
+}
+
+/* Session uids: above the system range, below nobody's 65534 and its neighbours. */
+#define SESSION_UID_MIN 1000
+#define SESSION_UID_MAX 60000
+
+static int parse_part2(const cJSON *obj, struct proto_request *r, struct proto_error *e)
+{
+	const uint8_t t = r->type;
+	double v;
+
+	switch (t) {
+	case PROTO_SESSION_CREATE:
+		if (get_uid(obj, r, "uid", true, SESSION_UID_MIN, SESSION_UID_MAX, e) < 0 ||
+		    get_string(obj, t, "username", false, &r->username, e) < 0)
+			return -1;
+		if (r->username && !username_valid(r->username))
+			return err(e, PROTO_E_PARAMS, "session_create: the username \"%.64s\" "
+				   "must be 1 to 32 of a-z, 0-9, _ and -, starting with a "
+				   "letter or _.", r->username);
+		return 0;
+	case PROTO_SESSION_DESTROY:
+		if (get_uid(obj, r, "uid", true, SESSION_UID_MIN, SESSION_UID_MAX, e) < 0)
+			return -1;
+		return get_bool(obj, t, "delete_home", &r->delete_home, e);
+	case PROTO_BINARY_INSTALL:
+		if (get_string(obj, t, "name", true, &r->name, e) < 0 ||
+		    check_program_name(r->name, e) < 0 || get_data(obj, r, e) < 0)
+			return -1;
+		r->executable = true;
+		if (field(obj, "executable") &&
+		    get_bool(obj, t, "executable", &r->executable, e) < 0)
+			return -1;
+		return 0;
+	case PROTO_FS_READ:
+		if (get_path(obj, t, "path", &r->path, e) < 0)
+			return -1;
+		return get_uid(obj, r, "uid", false, 0, 4294967294.0, e);
+	case PROTO_LOAD_STATE:
+		if (get_uid(obj, r, "session_id", true, SESSION_UID_MIN, SESSION_UID_MAX,
+			    e) < 0)
+			return -1;
+		return get_path(obj, t, "state_path", &r->path, e);
+	case PROTO_FILE_PUT:
+		if (get_path(obj, t, "path", &r->path, e) < 0 ||
+		    get_uid(obj, r, "uid", false, 0, 4294967294.0, e) < 0 ||
+		    get_int(obj, t, "mode", false, 0, 0777, &v, &r->has_mode, e) < 0)
+			return -1;
+		r->mode = r->has_mode ? (uint32_t)v : 0644;
+		return 0;
+	case PROTO_FILE_DATA:
+		if (get_handle(obj, t, &r->handle, e) < 0)
+			return -1;
+		return get_data(obj, r, e);
+	case PROTO_FILE_END:
+		return get_handle(obj, t, &r->handle, e);
+	case PROTO_MOUNT:
+		if (get_string(obj, t, "tag", true, &r->tag, e) < 0)
+			return -1;
+		if (!r->tag[0] || strlen(r->tag) > 31)
+			return err(e, PROTO_E_PARAMS, "mount: the tag must be 1 to 31 bytes "
+				   "long.");
+		if (get_path(obj, t, "mount_point", &r->mount_point, e) < 0)
+			return -1;
+		return get_bool(obj, t, "read_only", &r->read_only, e);
+	case PROTO_UNMOUNT:
+		return get_path(obj, t, "mount_point", &r->mount_point, e);
+	default:
+		return 0;
+	}
+}
+
 static int parse_fields(const cJSON *obj, struct proto_request *r, struct proto_error *e)
 {
 	const char *data;
@@ -547,9 +710,29 @@ static int parse_fields(const cJSON *obj, struct proto_request *r, struct proto_
 	case PROTO_IS_RUNNING:
 	case PROTO_CLOSE_STDIN:
 		return get_handle(obj, r->type, &r->handle, e);
-	default:		/* ping has only its optional id */
+	case PROTO_PING:	/* only its optional id */
 		return 0;
+	default:
+		return parse_part2(obj, r, e);
 	}
+}
+
+/* True when a JSON string in the payload has the escape \u0000: cJSON would cut
+ * the string there, so a name or path would silently mean something shorter. */
+static bool has_nul_escape(const uint8_t *p, size_t len)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '"') {
+			in_string = !in_string;
+		} else if (in_string && p[i] == '\\') {
+			if (i + 5 < len && p[i + 1] == 'u' && !memcmp(p + i + 2, "0000", 4))
+				return true;
+			i++;	/* the escaped character, which may be a quote */
+		}
+	}
+	return false;
 }
 
 int proto_request_decode(const uint8_t *msg, size_t size, struct proto_request *req,
@@ -582,6 +765,10 @@ int proto_request_decode(const uint8_t *msg, size_t size, struct proto_request *
 			   "yet.", req->type, info->name);
 	if (!id && req->type != PROTO_PING)
 		return missing(e, req->type, "id");
+	if (has_nul_escape(payload, len))
+		return err(e, PROTO_E_PARAMS, "%s: a string holds a NUL character "
+			   "(\\u0000), which no name, path or argument can contain.",
+			   info->name);
 	return parse_fields(req->root, req, e);
 }
 
@@ -643,8 +830,36 @@ static int reply_fields(const cJSON *obj, struct proto_reply *r, struct proto_er
 		if (get_int(obj, r->type, "pid", false, 1, 4194304, &v, &present, e) < 0)
 			return -1;
 		r->pid = present ? (long)v : -1;
+		/* a process that has ended says how, as its exit did */
+		if (get_int(obj, r->type, "code", false, 0, 255, &v, &r->has_code, e) < 0)
+			return -1;
+		r->code = r->has_code ? (int)v : 0;
+		if (get_int(obj, r->type, "signal", false, 1, 64, &v, &present, e) < 0)
+			return -1;
+		r->signal = present ? (int)v : 0;
 		return 0;
-	default:		/* ok, pong */
+	case PROTO_DATA:
+		if (get_string(obj, r->type, "data", true, &data, e) < 0)
+			return -1;
+		if (proto_b64_decode(data, strlen(data), &r->data, &r->data_len) < 0)
+			return err(e, PROTO_E_PARAMS, "data: the field \"data\" is not valid "
+				   "base64.");
+		return 0;
+	case PROTO_OK:
+		/* the fields some requests' ok carries, all optional */
+		if (get_string(obj, r->type, "path", false, &r->path, e) < 0 ||
+		    get_string(obj, r->type, "handle", false, &r->handle, e) < 0 ||
+		    get_string(obj, r->type, "username", false, &r->username, e) < 0 ||
+		    get_string(obj, r->type, "home", false, &r->home, e) < 0 ||
+		    get_int(obj, r->type, "size", false, 0, 9007199254740992.0, &v, &present,
+			    e) < 0)
+			return -1;
+		r->size = present ? (long long)v : -1;
+		if (get_int(obj, r->type, "uid", false, 0, 4294967294.0, &v, &present, e) < 0)
+			return -1;
+		r->uid = present ? (long)v : -1;
+		return 0;
+	default:		/* pong */
 		return 0;
 	}
 }
@@ -659,6 +874,8 @@ int proto_reply_decode(const uint8_t *msg, size_t size, struct proto_reply *rep,
 
 	memset(rep, 0, sizeof *rep);
 	rep->pid = -1;
+	rep->size = -1;
+	rep->uid = -1;
 	if (proto_frame_split(msg, size, &rep->type, &payload, &len, e) < 0)
 		return -1;
 	rep->root = proto_payload_parse(payload, len, e);

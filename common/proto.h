@@ -39,6 +39,9 @@ enum proto_type {
 	PROTO_IS_RUNNING = 0x0B,
 	PROTO_SESSION_DESTROY = 0x0C,
 	PROTO_CLOSE_STDIN = 0x0D,
+	PROTO_FILE_PUT = 0x10,
+	PROTO_FILE_DATA = 0x11,
+	PROTO_FILE_END = 0x12,
 	PROTO_PING = 0xF0,
 	/* replies, guest -> host */
 	PROTO_SPAWNED = 0x81,
@@ -47,6 +50,7 @@ enum proto_type {
 	PROTO_EXIT = 0x84,
 	PROTO_ERROR = 0x85,
 	PROTO_OK = 0x86,
+	PROTO_DATA = 0x87,
 	PROTO_RUNNING_STATUS = 0x88,
 	PROTO_PONG = 0xF1,
 };
@@ -128,7 +132,8 @@ uint8_t *proto_frame_json(uint8_t type, const cJSON *obj, size_t headroom,
 			  size_t *frame_len);
 /* The hot path, stdout/stderr/stdin: {"id":ID,"handle":"H","data":"BASE64"} built
  * without a JSON tree. id_json is the id as JSON text ("7", "\"a\"", "null");
- * handle is 32 hex digits (not escaped). */
+ * handle is 32 hex digits (not escaped), or NULL for fs_read's data reply, which
+ * has no handle. */
 uint8_t *proto_frame_data(uint8_t type, const char *id_json, const char *handle,
 			  const void *data, size_t n, size_t headroom, size_t *frame_len);
 
@@ -171,6 +176,21 @@ struct proto_request {
 	size_t data_len;
 	/* kill */
 	int signal;
+	/* binary_install: name, data, executable; data is decoded as for stdin */
+	const char *name;
+	bool executable;
+	/* session_create (uid, username), session_destroy (uid, delete_home); fs_read
+	 * and file_put take uid too (has_uid), load_state's session_id lands there */
+	const char *username;
+	bool delete_home;
+	/* fs_read, file_put; load_state's state_path */
+	const char *path;
+	bool has_mode;
+	uint32_t mode;		/* file_put, permission bits only (0 to 0777) */
+	/* mount, unmount */
+	const char *tag;
+	const char *mount_point;
+	bool read_only;
 };
 
 /* Decode one whole message as a request. On failure, req->id is still the request's
@@ -194,6 +214,13 @@ struct proto_reply {
 	int signal;		/* exit: N when killed, else 0 */
 	const char *message;	/* error */
 	bool running;		/* running_status */
+	bool has_code;		/* running_status: code (and signal) given, as exit */
+	/* ok, each NULL or -1 when absent: binary_install's path, file_put's handle
+	 * (in handle), file_end's and fs_read's size, session_create's fields */
+	const char *path;
+	long long size;
+	long uid;
+	const char *username, *home;
 };
 
 int proto_reply_decode(const uint8_t *msg, size_t size, struct proto_reply *rep,

@@ -12,8 +12,11 @@
 #define DEFAULT_PORT 8080
 #define DEFAULT_BIND "0.0.0.0"
 #define DEFAULT_SANDBOX "/bin/sandbox-helper"
+#define DEFAULT_HOME_ROOT "/home"
+#define DEFAULT_BIN_DIR "/usr/local/bin"
 
-enum opt_id { OPT_PORT, OPT_SECRET_FILE, OPT_SANDBOX, OPT_BIND, OPT_HELP };
+enum opt_id { OPT_PORT, OPT_SECRET_FILE, OPT_SANDBOX, OPT_BIND, OPT_HOME_ROOT, OPT_BIN_DIR,
+	      OPT_HELP };
 
 static const struct option_row {
 	enum opt_id id;
@@ -28,6 +31,11 @@ static const struct option_row {
 	  "sandbox-helper to run commands through (default " DEFAULT_SANDBOX "); "
 	  "none runs every command directly, for tests on a host" },
 	{ OPT_BIND, "--bind", "ADDR", "address to listen on (default " DEFAULT_BIND ")" },
+	{ OPT_HOME_ROOT, "--home-root", "DIR",
+	  "folder of the users' homes (default " DEFAULT_HOME_ROOT "); tests on a host "
+	  "use a temporary one" },
+	{ OPT_BIN_DIR, "--bin-dir", "DIR",
+	  "folder binary_install writes to (default " DEFAULT_BIN_DIR ")" },
 	{ OPT_HELP, "--help", NULL, "print this help and exit" },
 };
 
@@ -36,7 +44,7 @@ static const struct option_row {
 void vmd_cli_usage(FILE *f)
 {
 	fprintf(f, "usage: vmd --secret-file PATH [--port N] [--sandbox PATH|none] "
-		"[--bind ADDR]\n");
+		"[--bind ADDR] [--home-root DIR] [--bin-dir DIR]\n");
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		char left[40];
 
@@ -82,6 +90,19 @@ static int apply(const struct option_row *o, const char *v, struct vmd_options *
 			return fail(m, "--bind \"%s\": not an IPv4 or IPv6 address.", v);
 		opt->bind = v;
 		return 0;
+	case OPT_HOME_ROOT:
+	case OPT_BIN_DIR:
+		/* absolute and without a trailing '/': vmd compares paths against it */
+		if (v[0] != '/' || v[strlen(v) - 1] == '/')
+			return fail(m, "%s \"%s\": give an absolute path without a trailing "
+				    "'/'.", o->name, v);
+		if (strlen(v) > 1024)
+			return fail(m, "%s: the path is over 1024 bytes long.", o->name);
+		/* a home is handed to sandbox-helper as --bind HOME:HOME */
+		if (strchr(v, ':'))
+			return fail(m, "%s \"%s\": the path must not contain ':'.", o->name, v);
+		*(o->id == OPT_HOME_ROOT ? &opt->home_root : &opt->bin_dir) = v;
+		return 0;
 	case OPT_HELP:
 		opt->help = true;
 		return 0;
@@ -94,7 +115,8 @@ int vmd_cli_parse(int argc, char **argv, struct vmd_options *opt, struct msg *m)
 	bool seen[NOPTIONS] = { false };
 
 	*opt = (struct vmd_options){ .port = DEFAULT_PORT, .sandbox = DEFAULT_SANDBOX,
-				     .bind = DEFAULT_BIND };
+				     .bind = DEFAULT_BIND, .home_root = DEFAULT_HOME_ROOT,
+				     .bin_dir = DEFAULT_BIN_DIR };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *eq = strchr(a, '='), *v = NULL;
 		size_t len = eq ? (size_t)(eq - a) : strlen(a);

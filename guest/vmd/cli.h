@@ -14,6 +14,8 @@ struct vmd_options {
 	const char *secret_file;	/* required */
 	const char *sandbox;		/* sandbox-helper's path; NULL for "none" */
 	const char *bind;		/* address to listen on, default 0.0.0.0 */
+	const char *home_root;		/* where session homes go, default /home */
+	const char *bin_dir;		/* where binary_install writes, /usr/local/bin */
 	bool help;			/* --help: print usage and exit 0 */
 };
 

@@ -79,8 +79,8 @@ static void env_set(struct strv *e, const char *name, const char *value)
 	strv_pushf(e, "%s=%s", name, value);
 }
 
-int launch_build(const struct proto_request *req, const char *sandbox, struct launch *l,
-		 struct msg *m)
+int launch_build(const struct proto_request *req, const char *sandbox, const char *home,
+		 struct launch *l, struct msg *m)
 {
 	struct strv a = { 0 }, e = { 0 };
 	const cJSON *item;
@@ -105,16 +105,20 @@ int launch_build(const struct proto_request *req, const char *sandbox, struct la
 		}
 		if (req->network)
 			strv_push(&a, strdup("--network"));
-		if (req->cwd) {
+		if (home) {
+			strv_push(&a, strdup("--bind"));
+			strv_pushf(&a, "%s:%s", home, home);
+		}
+		if (req->cwd || home) {
 			strv_push(&a, strdup("--cwd"));
-			strv_push(&a, strdup(req->cwd));
+			strv_push(&a, strdup(req->cwd ? req->cwd : home));
 		}
 		strv_push(&a, strdup("--"));
 		root = false;	/* the helper's identity is never root */
 		l->tty_uid = req->has_uid ? req->uid : LAUNCH_SANDBOX_ID;
 		l->tty_gid = req->has_gid ? req->gid : req->has_uid ? req->uid : LAUNCH_SANDBOX_ID;
 	} else {
-		l->cwd = req->cwd;
+		l->cwd = req->cwd ? req->cwd : home;
 		l->set_uid = req->has_uid;
 		l->uid = req->uid;
 		/* a uid alone also sets the group of the same number, as most images
@@ -130,7 +134,7 @@ int launch_build(const struct proto_request *req, const char *sandbox, struct la
 		strv_push(&a, strdup(item->valuestring));
 
 	env_set(&e, "PATH", LAUNCH_PATH);
-	env_set(&e, "HOME", root ? "/root" : "/tmp");
+	env_set(&e, "HOME", home ? home : root ? "/root" : "/tmp");
 	if (req->pty)
 		env_set(&e, "TERM", "xterm-256color");
 	cJSON_ArrayForEach(item, req->env)

@@ -8,10 +8,15 @@
  * "raw", or vmd started with --sandbox none): argv is command args..., and vmd's
  * child changes directory and identity itself before exec.
  *
- * The environment is explicit, never vmd's own: PATH, HOME (/root for root, /tmp
- * for anyone else, as /tmp is the one writable directory a sandbox is sure to
- * have), TERM=xterm-256color with a PTY; then the request's env, which may replace
- * any of them. A sandboxed command gets it through the helper's own environment.
+ * The environment is explicit, never vmd's own: PATH, HOME, TERM=xterm-256color
+ * with a PTY; then the request's env, which may replace any of them. A sandboxed
+ * command gets it through the helper's own environment.
+ *
+ * HOME: the user's home when vmd gives one (a session's, or the default sandbox
+ * user's), which is also the default directory and, sandboxed, is bound into the
+ * sandbox read-write (--bind H:H) and is the only home that is; else /root for
+ * root and /tmp for anyone else, /tmp being the one writable directory a sandbox
+ * is sure to have.
  */
 #ifndef VMD_LAUNCH_H
 #define VMD_LAUNCH_H
@@ -41,9 +46,10 @@ struct launch {
 };
 
 /* Build l from a decoded spawn request; sandbox is the helper's path or NULL when
- * vmd runs everything directly. -1 with a message only when out of memory. */
-int launch_build(const struct proto_request *req, const char *sandbox, struct launch *l,
-		 struct msg *m);
+ * vmd runs everything directly; home is the home of the user the command runs as,
+ * or NULL. -1 with a message when out of memory or the request is refused. */
+int launch_build(const struct proto_request *req, const char *sandbox, const char *home,
+		 struct launch *l, struct msg *m);
 void launch_free(struct launch *l);
 
 #endif

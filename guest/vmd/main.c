@@ -72,6 +72,9 @@ int main(int argc, char **argv)
 	if (vmd_secret_load(o.secret_file, vmd.secret, &m) < 0)
 		die("%s", m.text);
 	vmd.sandbox = o.sandbox;
+	vmd.home_root = o.home_root;
+	vmd.bin_dir = o.bin_dir;
+	users_init();
 	keep_std_fds_open();
 	/* a client gone mid-write is an error return, not a death */
 	signal(SIGPIPE, SIG_IGN);

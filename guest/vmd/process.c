@@ -22,6 +22,7 @@
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "launch.h"
@@ -141,7 +142,7 @@ static _Noreturn void child_run(const struct launch *l, const int fds[3], const 
 
 /* --- spawning ------------------------------------------------------------------------ */
 
-static void random_handle(char out[33])
+void random_handle(char out[33])
 {
 	uint8_t b[16];
 	size_t got = 0;
@@ -256,7 +257,12 @@ struct process *process_spawn(struct session *s, struct proto_request *req)
 	ssize_t n;
 	pid_t pid;
 
-	if (launch_build(req, vmd.sandbox, &l, &m) < 0) {
+	/* who the command will run as decides its home: the sandbox's default user
+	 * unless told, root in raw mode unless told */
+	bool sandboxed = vmd.sandbox && !req->raw;
+	uid_t who = req->has_uid ? req->uid : sandboxed ? LAUNCH_SANDBOX_ID : 0;
+
+	if (launch_build(req, vmd.sandbox, who ? users_home(who) : NULL, &l, &m) < 0) {
 		session_send_error(s, req->id, l.bad_params ? PROTO_E_PARAMS : PROTO_E_INTERNAL,
 				   "%s", m.text);
 		return NULL;
@@ -314,6 +320,7 @@ struct process *process_spawn(struct session *s, struct proto_request *req)
 	launch_free(&l);
 
 	p->pid = pid;
+	p->run_uid = who;
 	p->pty = req->pty;
 	p->pty_slave = keep;
 	p->out = (struct fdref){ .kind = req->pty ? FD_PTY : FD_STDOUT, .p = p, .fd = -1 };
@@ -556,15 +563,15 @@ static void pty_eof(struct process *p)
 
 /* --- requests --------------------------------------------------------------------------- */
 
-static void send_ok(struct session *s, const cJSON *id)
+/* code (the status, or 128 + N) and signal N when killed, as exit and
+ * running_status give them. */
+static bool add_status(cJSON *o, int status)
 {
-	cJSON *o = proto_object(id);
-	size_t len;
-	uint8_t *buf = o ? proto_frame_json(PROTO_OK, o, LWS_PRE, &len) : NULL;
+	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	int code = sig ? 128 + sig : WEXITSTATUS(status);
 
-	cJSON_Delete(o);
-	if (buf)
-		session_send(s, buf, len);
+	return cJSON_AddNumberToObject(o, "code", code) &&
+	       (!sig || cJSON_AddNumberToObject(o, "signal", sig));
 }
 
 static void send_running(struct session *s, struct process *p, const cJSON *id)
@@ -573,9 +580,12 @@ static void send_running(struct session *s, struct process *p, const cJSON *id)
 	uint8_t *buf = NULL;
 	size_t len;
 
+	/* Once reaped, the record answers (code and signal as its exit gives them);
+	 * the pid, which may belong to someone else by now, is never looked at. */
 	if (o && cJSON_AddStringToObject(o, "handle", p->handle) &&
 	    cJSON_AddBoolToObject(o, "running", !p->reaped) &&
-	    (p->reaped || cJSON_AddNumberToObject(o, "pid", p->pid)))
+	    (p->reaped ? add_status(o, p->status)
+		       : cJSON_AddNumberToObject(o, "pid", p->pid) != NULL))
 		buf = proto_frame_json(PROTO_RUNNING_STATUS, o, LWS_PRE, &len);
 	cJSON_Delete(o);
 	if (buf)
@@ -651,17 +661,8 @@ static void send_exit(struct process *p)
 	cJSON *o = proto_object(p->id);
 	uint8_t *buf = NULL;
 	size_t len;
-	int code, sig = 0;
 
-	if (WIFSIGNALED(p->status)) {
-		sig = WTERMSIG(p->status);
-		code = 128 + sig;
-	} else {
-		code = WEXITSTATUS(p->status);
-	}
-	if (o && cJSON_AddStringToObject(o, "handle", p->handle) &&
-	    cJSON_AddNumberToObject(o, "code", code) &&
-	    (!sig || cJSON_AddNumberToObject(o, "signal", sig)))
+	if (o && cJSON_AddStringToObject(o, "handle", p->handle) && add_status(o, p->status))
 		buf = proto_frame_json(PROTO_EXIT, o, LWS_PRE, &len);
 	cJSON_Delete(o);
 	if (buf)
@@ -806,6 +807,39 @@ void process_reap(void)
 		}
 		finish(p);
 	}
+}
+
+/* Signal uid's processes in one list; true when one of them is unreaped. */
+static bool kill_in(struct process *list, uid_t uid)
+{
+	bool any = false;
+
+	for (struct process *p = list; p; p = p->next) {
+		if (p->reaped || !p->pid || p->run_uid != uid)
+			continue;
+		kill(-p->pid, SIGKILL);
+		any = true;
+	}
+	return any;
+}
+
+bool process_kill_uid(uid_t uid)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+
+	/* SIGKILL is prompt, so the loop waits here (at most 2 s) rather than answer
+	 * before the processes are gone and their home may be removed under them. */
+	for (int i = 0; i < 200; i++) {
+		bool any = kill_in(vmd.orphans, uid);
+
+		for (struct session *s = vmd.sessions; s; s = s->next)
+			any = kill_in(s->procs, uid) || any;
+		if (!any)
+			return true;
+		process_reap();
+		nanosleep(&tick, NULL);
+	}
+	return false;
 }
 
 void process_abandon(struct process *p)

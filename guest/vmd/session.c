@@ -30,6 +30,7 @@ struct session *session_new(struct lws *wsi)
 
 void session_free(struct session *s)
 {
+	files_session_end(s);
 	while (s->procs) {
 		struct process *p = s->procs;
 
@@ -141,6 +142,7 @@ int session_writeable(struct session *s)
 		free(m->buf);
 		free(m);
 	}
+	files_pump(s);
 	if (s->head)
 		lws_callback_on_writable(s->wsi);
 	if (s->output_paused && s->queued < OUTQ_LOW)
@@ -156,18 +158,22 @@ void session_stdin_account(struct session *s, ssize_t delta)
 	update_rx(s);
 }
 
-/* --- requests ---------------------------------------------------------------------------- */
-
-static void send_pong(struct session *s, const cJSON *id)
+void session_send_json(struct session *s, uint8_t type, cJSON *obj)
 {
-	cJSON *o = proto_object(id);
 	size_t len;
-	uint8_t *buf = o ? proto_frame_json(PROTO_PONG, o, LWS_PRE, &len) : NULL;
+	uint8_t *buf = obj ? proto_frame_json(type, obj, LWS_PRE, &len) : NULL;
 
-	cJSON_Delete(o);
+	cJSON_Delete(obj);
 	if (buf)
 		session_send(s, buf, len);
 }
+
+void send_ok(struct session *s, const cJSON *id)
+{
+	session_send_json(s, PROTO_OK, proto_object(id));
+}
+
+/* --- requests ---------------------------------------------------------------------------- */
 
 static void handle_message(struct session *s, const uint8_t *msg, size_t size)
 {
@@ -182,10 +188,28 @@ static void handle_message(struct session *s, const uint8_t *msg, size_t size)
 	}
 	switch (req.type) {
 	case PROTO_PING:
-		send_pong(s, req.id);
+		session_send_json(s, PROTO_PONG, proto_object(req.id));
 		break;
 	case PROTO_SPAWN:
 		process_spawn(s, &req);
+		break;
+	case PROTO_SESSION_CREATE:
+		users_create(s, &req);
+		break;
+	case PROTO_SESSION_DESTROY:
+		users_destroy(s, &req);
+		break;
+	case PROTO_BINARY_INSTALL:
+	case PROTO_FS_READ:
+	case PROTO_LOAD_STATE:
+	case PROTO_FILE_PUT:
+	case PROTO_FILE_DATA:
+	case PROTO_FILE_END:
+		files_request(s, &req);
+		break;
+	case PROTO_MOUNT:
+	case PROTO_UNMOUNT:
+		mounts_request(s, &req);
 		break;
 	default:
 		p = process_find(s, req.handle);

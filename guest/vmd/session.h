@@ -4,6 +4,9 @@
 
 #include "vmd.h"
 
+struct download;
+struct upload;
+
 /* A WebSocket message being received, which may come in many pieces. */
 struct rx {
 	uint8_t *buf;
@@ -25,6 +28,8 @@ struct session {
 	bool rx_paused;			/* the socket not read: too much input queued
 					 * or too much output unread */
 	struct process *procs;		/* newest first, exited ones included */
+	struct download *downloads;	/* fs_read and load_state in progress */
+	struct upload *uploads;		/* file_put not yet ended */
 	struct rx rx;
 };
 

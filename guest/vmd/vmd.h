@@ -43,6 +43,16 @@
 /* Exited processes a connection remembers (for is_running) before it forgets the
  * oldest. */
 #define EXITED_KEPT 1024
+/* fs_read: bytes read from the file at once (so the most data in one message),
+ * and the output queue below which vmd reads the next chunk: a download of any
+ * size costs about FSREAD_QUEUE + one chunk of memory. */
+#define FSREAD_CHUNK (1u << 20)
+#define FSREAD_QUEUE (4u << 20)
+/* Downloads waiting and uploads open on one connection at most: each holds a
+ * descriptor, and a client must not be able to take them all. */
+#define FILES_OPEN_MAX 64
+/* The default sandbox user's home, under the home root: it needs no session. */
+#define SANDBOX_HOME_NAME "sandbox"
 
 struct session;
 struct process;
@@ -69,6 +79,8 @@ struct vmd {
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
 	const char *sandbox;
+	const char *home_root;		/* session homes live here (/home) */
+	const char *bin_dir;		/* binary_install writes here */
 	char secret[VMD_SECRET_LEN + 1];
 	bool stop;
 	struct session *sessions;	/* every open connection */
@@ -103,7 +115,38 @@ bool session_output_paused(const struct session *s);
 /* Account standard input queued (+) or written (-) for the client's processes. */
 void session_stdin_account(struct session *s, ssize_t delta);
 
+/* users.c: the users ("sessions" in the protocol), which belong to vmd */
+/* Create the default user's home; a failure is reported, not fatal. */
+void users_init(void);
+/* The home of uid's session, the default home for LAUNCH_SANDBOX_ID without one,
+ * else NULL. */
+const char *users_home(uid_t uid);
+/* The home of uid's session only (load_state), else NULL. */
+const char *users_session_home(uid_t uid);
+void users_create(struct session *s, const struct proto_request *req);
+void users_destroy(struct session *s, const struct proto_request *req);
+
+/* files.c: binary_install, fs_read, load_state, file_put/file_data/file_end */
+void files_request(struct session *s, struct proto_request *req);
+/* Read more of the connection's downloads while its queue has room. */
+void files_pump(struct session *s);
+/* The connection is closing: abandon its downloads and uploads. */
+void files_session_end(struct session *s);
+
+/* mounts.c: mount and unmount of the 9p shares */
+void mounts_request(struct session *s, const struct proto_request *req);
+
+/* Replies several files send. */
+void send_ok(struct session *s, const cJSON *id);
+/* Queue obj as a frame of type; frees obj. */
+void session_send_json(struct session *s, uint8_t type, cJSON *obj);
+
 /* process.c */
+/* 32 random hex digits: unguessable handles for processes and uploads. */
+void random_handle(char out[33]);
+/* Kill (SIGKILL, whole groups) every unreaped process running as uid, from any
+ * connection, and wait for them to be reaped; false when some outlived the wait. */
+bool process_kill_uid(uid_t uid);
 struct process *process_spawn(struct session *s, struct proto_request *req);
 struct process *process_find(struct session *s, const char *handle);
 void process_request(struct session *s, struct process *p, struct proto_request *req);
@@ -130,6 +173,7 @@ struct process {
 	cJSON *id;			/* the spawn's id, echoed in its messages */
 	char *id_json;			/* the same as JSON text, for the data path */
 	pid_t pid;
+	uid_t run_uid;			/* who the command runs as (session_destroy) */
 	bool reaped;
 	int status;			/* wait status once reaped */
 	bool pty;

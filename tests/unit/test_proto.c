@@ -78,15 +78,17 @@ static void type_table_names_every_type_of_the_protocol(void **state)
 	static const struct { uint8_t type; const char *name; bool request, supported; } want[] = {
 		{ 0x01, "spawn", true, true }, { 0x02, "stdin", true, true },
 		{ 0x03, "kill", true, true }, { 0x04, "resize", true, true },
-		{ 0x05, "mount", true, false }, { 0x06, "unmount", true, false },
-		{ 0x07, "session_create", true, false }, { 0x08, "binary_install", true, false },
-		{ 0x09, "fs_read", true, false }, { 0x0A, "load_state", true, false },
-		{ 0x0B, "is_running", true, true }, { 0x0C, "session_destroy", true, false },
-		{ 0x0D, "close_stdin", true, true }, { 0xF0, "ping", true, true },
+		{ 0x05, "mount", true, true }, { 0x06, "unmount", true, true },
+		{ 0x07, "session_create", true, true }, { 0x08, "binary_install", true, true },
+		{ 0x09, "fs_read", true, true }, { 0x0A, "load_state", true, true },
+		{ 0x0B, "is_running", true, true }, { 0x0C, "session_destroy", true, true },
+		{ 0x0D, "close_stdin", true, true }, { 0x10, "file_put", true, true },
+		{ 0x11, "file_data", true, true }, { 0x12, "file_end", true, true },
+		{ 0xF0, "ping", true, true },
 		{ 0x81, "spawned", false, true }, { 0x82, "stdout", false, true },
 		{ 0x83, "stderr", false, true }, { 0x84, "exit", false, true },
 		{ 0x85, "error", false, true }, { 0x86, "ok", false, true },
-		{ 0x88, "running_status", false, true }, { 0xF1, "pong", false, true },
+		{ 0x87, "data", false, true }, { 0x88, "running_status", false, true }, { 0xF1, "pong", false, true },
 	};
 	size_t known = 0;
 
@@ -248,7 +250,7 @@ static void unknown_types_get_32601_with_the_id(void **state)
 	(void)state;
 	request_fails(0x42, "{\"id\":3}", -32601, "unknown message type 0x42.", "3");
 	request_fails(0x00, "{}", -32601, "unknown message type 0x00.", "null");
-	request_fails(0x87, "{\"id\":\"x\"}", -32601, "unknown message type 0x87.", "\"x\"");
+	request_fails(0x13, "{\"id\":\"x\"}", -32601, "unknown message type 0x13.", "\"x\"");
 }
 
 static void reply_types_sent_as_requests_get_32601(void **state)
@@ -260,21 +262,213 @@ static void reply_types_sent_as_requests_get_32601(void **state)
 		      "null");
 }
 
-static void part_2_types_are_not_supported_yet(void **state)
+static void session_create_reads_uid_and_username(void **state)
 {
-	static const struct { uint8_t type; const char *message; } t[] = {
-		{ 0x05, "message type 0x05 (mount) is not supported yet." },
-		{ 0x06, "message type 0x06 (unmount) is not supported yet." },
-		{ 0x07, "message type 0x07 (session_create) is not supported yet." },
-		{ 0x08, "message type 0x08 (binary_install) is not supported yet." },
-		{ 0x09, "message type 0x09 (fs_read) is not supported yet." },
-		{ 0x0A, "message type 0x0A (load_state) is not supported yet." },
-		{ 0x0C, "message type 0x0C (session_destroy) is not supported yet." },
-	};
+	struct proto_request req;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-		request_fails(t[i].type, "{\"id\":9}", -32601, t[i].message, "9");
+	request_ok(0x07, "{\"id\":1,\"uid\":1001,\"username\":\"ann_b-2\"}", &req);
+	assert_true(req.has_uid);
+	assert_int_equal(req.uid, 1001);
+	assert_string_equal(req.username, "ann_b-2");
+	proto_request_free(&req);
+	request_ok(0x07, "{\"id\":1,\"uid\":60000}", &req);
+	assert_null(req.username);
+	proto_request_free(&req);
+	request_fails(0x07, "{\"id\":1}", -32602, "session_create needs the field \"uid\".", "1");
+	request_fails(0x07, "{\"id\":1,\"uid\":999}", -32602, "session_create: the field "
+		      "\"uid\" must be an integer from 1000 to 60000.", "1");
+	request_fails(0x07, "{\"id\":1,\"uid\":60001}", -32602, "session_create: the field "
+		      "\"uid\" must be an integer from 1000 to 60000.", "1");
+	static const char *bad[] = { "", "Ann", "1ann", "a b", "a/b", "ann.x",
+				     "a23456789012345678901234567890123" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char json[128], msg[256];
+
+		snprintf(json, sizeof json, "{\"id\":1,\"uid\":1001,\"username\":\"%s\"}", bad[i]);
+		snprintf(msg, sizeof msg, "session_create: the username \"%s\" must be 1 to 32 "
+			 "of a-z, 0-9, _ and -, starting with a letter or _.", bad[i]);
+		request_fails(0x07, json, -32602, msg, "1");
+	}
+}
+
+static void session_destroy_reads_uid_and_delete_home(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_ok(0x0C, "{\"id\":1,\"uid\":1001,\"delete_home\":true}", &req);
+	assert_int_equal(req.uid, 1001);
+	assert_true(req.delete_home);
+	proto_request_free(&req);
+	request_ok(0x0C, "{\"id\":1,\"uid\":1001}", &req);
+	assert_false(req.delete_home);
+	proto_request_free(&req);
+	request_fails(0x0C, "{\"id\":1,\"uid\":1001,\"delete_home\":1}", -32602,
+		      "session_destroy: the field \"delete_home\" must be true or false.", "1");
+}
+
+static void binary_install_validates_the_name(void **state)
+{
+	struct proto_request req;
+	char json[600], name[300];
+
+	(void)state;
+	request_ok(0x08, "{\"id\":1,\"name\":\"hello\",\"data\":\"aGk=\"}", &req);
+	assert_string_equal(req.name, "hello");
+	assert_true(req.executable);
+	assert_int_equal(req.data_len, 2);
+	assert_memory_equal(req.data, "hi", 2);
+	proto_request_free(&req);
+	request_ok(0x08, "{\"id\":1,\"name\":\"a.txt\",\"data\":\"\",\"executable\":false}", &req);
+	assert_false(req.executable);
+	assert_int_equal(req.data_len, 0);
+	proto_request_free(&req);
+	request_fails(0x08, "{\"id\":1,\"name\":\"a/b\",\"data\":\"\"}", -32602,
+		      "binary_install: the name \"a/b\" must not contain '/'.", "1");
+	request_fails(0x08, "{\"id\":1,\"name\":\"..\",\"data\":\"\"}", -32602,
+		      "binary_install: \"..\" is not a file name.", "1");
+	request_fails(0x08, "{\"id\":1,\"name\":\".\",\"data\":\"\"}", -32602,
+		      "binary_install: \".\" is not a file name.", "1");
+	request_fails(0x08, "{\"id\":1,\"name\":\"\",\"data\":\"\"}", -32602,
+		      "binary_install: the field \"name\" must not be empty.", "1");
+	request_fails(0x08, "{\"id\":1,\"name\":\"ls\\u0000x\",\"data\":\"\"}", -32602,
+		      "binary_install: a string holds a NUL character (\\u0000), which no "
+		      "name, path or argument can contain.", "1");
+	request_fails(0x08, "{\"id\":1,\"name\":\"x\",\"data\":\"!!\"}", -32602,
+		      "binary_install: the field \"data\" is not valid base64.", "1");
+	request_fails(0x08, "{\"id\":1,\"name\":\"x\"}", -32602,
+		      "binary_install needs the field \"data\".", "1");
+	memset(name, 'n', 256);
+	name[256] = '\0';
+	snprintf(json, sizeof json, "{\"id\":1,\"name\":\"%s\",\"data\":\"\"}", name);
+	request_fails(0x08, json, -32602,
+		      "binary_install: the name is 256 bytes long, over the limit of 255.", "1");
+	name[255] = '\0';
+	snprintf(json, sizeof json, "{\"id\":1,\"name\":\"%s\",\"data\":\"\"}", name);
+	request_ok(0x08, json, &req);
+	proto_request_free(&req);
+}
+
+static void an_escaped_backslash_before_u0000_is_not_a_nul(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_ok(0x08, "{\"id\":1,\"name\":\"a\\\\u0000\",\"data\":\"\"}", &req);
+	assert_string_equal(req.name, "a\\u0000");
+	proto_request_free(&req);
+	request_fails(0x01, "{\"id\":2,\"command\":\"x\",\"args\":[\"\\u0000\"]}", -32602,
+		      "spawn: a string holds a NUL character (\\u0000), which no name, path "
+		      "or argument can contain.", "2");
+}
+
+static void file_requests_check_paths_and_modes(void **state)
+{
+	struct proto_request req;
+	char json[5000], path[4200];
+
+	(void)state;
+	request_ok(0x10, "{\"id\":1,\"path\":\"/home/sandbox/a\",\"uid\":1001}", &req);
+	assert_string_equal(req.path, "/home/sandbox/a");
+	assert_int_equal(req.mode, 0644);
+	assert_false(req.has_mode);
+	assert_int_equal(req.uid, 1001);
+	proto_request_free(&req);
+	request_ok(0x10, "{\"id\":1,\"path\":\"a\",\"mode\":448}", &req);
+	assert_int_equal(req.mode, 0700);
+	assert_false(req.has_uid);
+	proto_request_free(&req);
+	request_fails(0x10, "{\"id\":1,\"path\":\"a\",\"mode\":2048}", -32602,
+		      "file_put: the field \"mode\" must be an integer from 0 to 511.", "1");
+	request_fails(0x10, "{\"id\":1,\"path\":\"\"}", -32602,
+		      "file_put: the field \"path\" must not be empty.", "1");
+	request_fails(0x09, "{\"id\":1}", -32602, "fs_read needs the field \"path\".", "1");
+	memset(path, 'a', 4096);
+	path[4096] = '\0';
+	for (int i = 100; i < 4096; i += 100)
+		path[i] = '/';
+	snprintf(json, sizeof json, "{\"id\":1,\"path\":\"%s\"}", path);
+	request_fails(0x09, json, -32602,
+		      "fs_read: the path is 4096 bytes long, over the limit of 4095.", "1");
+	memset(path, 'a', 300);
+	path[0] = '/';
+	path[300] = '\0';
+	snprintf(json, sizeof json, "{\"id\":1,\"path\":\"%s\"}", path);
+	request_fails(0x09, json, -32602, "fs_read: a name in the path is longer than 255 "
+		      "bytes.", "1");
+	path[200] = '/';
+	snprintf(json, sizeof json, "{\"id\":1,\"path\":\"%s\"}", path);
+	request_ok(0x09, json, &req);
+	proto_request_free(&req);
+	request_ok(0x11, "{\"id\":1,\"handle\":\"h\",\"data\":\"AAE=\"}", &req);
+	assert_int_equal(req.data_len, 2);
+	proto_request_free(&req);
+	request_fails(0x11, "{\"id\":1,\"handle\":\"h\"}", -32602,
+		      "file_data needs the field \"data\".", "1");
+	request_fails(0x12, "{\"id\":1}", -32602, "file_end needs the field \"handle\".", "1");
+	request_ok(0x0A, "{\"id\":1,\"session_id\":1001,\"state_path\":\"s.json\"}", &req);
+	assert_int_equal(req.uid, 1001);
+	assert_string_equal(req.path, "s.json");
+	proto_request_free(&req);
+	request_fails(0x0A, "{\"id\":1,\"state_path\":\"s\"}", -32602,
+		      "load_state needs the field \"session_id\".", "1");
+}
+
+static void mount_and_unmount_read_their_fields(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_ok(0x05, "{\"id\":1,\"tag\":\"src\",\"mount_point\":\"/mnt/src\","
+		   "\"read_only\":true}", &req);
+	assert_string_equal(req.tag, "src");
+	assert_string_equal(req.mount_point, "/mnt/src");
+	assert_true(req.read_only);
+	proto_request_free(&req);
+	request_fails(0x05, "{\"id\":1,\"tag\":\"\",\"mount_point\":\"/mnt/a\"}", -32602,
+		      "mount: the tag must be 1 to 31 bytes long.", "1");
+	request_fails(0x05, "{\"id\":1,\"tag\":\"a\"}", -32602,
+		      "mount needs the field \"mount_point\".", "1");
+	request_fails(0x06, "{\"id\":1}", -32602, "unmount needs the field \"mount_point\".",
+		      "1");
+}
+
+static void part_2_replies_decode(void **state)
+{
+	struct proto_reply r;
+	struct proto_error e;
+	size_t len;
+	uint8_t *f;
+
+	(void)state;
+	f = frame(0x87, "{\"id\":4,\"data\":\"aGk=\"}", &len);
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), 0);
+	assert_int_equal(r.data_len, 2);
+	proto_reply_free(&r);
+	free(f);
+	f = frame(0x86, "{\"id\":4,\"path\":\"/usr/local/bin/x\",\"size\":12,\"uid\":1001,"
+		  "\"username\":\"u\",\"home\":\"/home/u\",\"handle\":\"h\"}", &len);
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), 0);
+	assert_string_equal(r.path, "/usr/local/bin/x");
+	assert_int_equal(r.size, 12);
+	assert_int_equal(r.uid, 1001);
+	assert_string_equal(r.home, "/home/u");
+	assert_string_equal(r.handle, "h");
+	proto_reply_free(&r);
+	free(f);
+	f = frame(0x88, "{\"id\":4,\"handle\":\"h\",\"running\":false,\"code\":137,"
+		  "\"signal\":9}", &len);
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), 0);
+	assert_true(r.has_code);
+	assert_int_equal(r.code, 137);
+	assert_int_equal(r.signal, 9);
+	proto_reply_free(&r);
+	free(f);
+	f = proto_frame_data(0x87, "5", NULL, "hi", 2, 0, &len);
+	assert_int_equal(len - 5, strlen("{\"id\":5,\"data\":\"aGk=\"}"));
+	assert_memory_equal(f + 5, "{\"id\":5,\"data\":\"aGk=\"}", len - 5);
+	free(f);
 }
 
 /* --- ids ------------------------------------------------------------------------------------- */
@@ -672,7 +866,13 @@ int main(void)
 		cmocka_unit_test(payloads_must_be_utf8),
 		cmocka_unit_test(unknown_types_get_32601_with_the_id),
 		cmocka_unit_test(reply_types_sent_as_requests_get_32601),
-		cmocka_unit_test(part_2_types_are_not_supported_yet),
+		cmocka_unit_test(session_create_reads_uid_and_username),
+		cmocka_unit_test(session_destroy_reads_uid_and_delete_home),
+		cmocka_unit_test(binary_install_validates_the_name),
+		cmocka_unit_test(an_escaped_backslash_before_u0000_is_not_a_nul),
+		cmocka_unit_test(file_requests_check_paths_and_modes),
+		cmocka_unit_test(mount_and_unmount_read_their_fields),
+		cmocka_unit_test(part_2_replies_decode),
 		cmocka_unit_test(ids_are_numbers_or_strings),
 		cmocka_unit_test(every_request_but_ping_needs_an_id),
 		cmocka_unit_test(spawn_reads_every_field),

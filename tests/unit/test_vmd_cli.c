@@ -42,7 +42,31 @@ static void defaults_are_port_8080_all_addresses_and_the_helper(void **state)
 	assert_string_equal(o.bind, "0.0.0.0");
 	assert_string_equal(o.sandbox, "/bin/sandbox-helper");
 	assert_string_equal(o.secret_file, "/s");
+	assert_string_equal(o.home_root, "/home");
+	assert_string_equal(o.bin_dir, "/usr/local/bin");
 	assert_false(o.help);
+}
+
+static void home_root_and_bin_dir_are_absolute_folders(void **state)
+{
+	struct vmd_options o;
+	struct msg m;
+
+	(void)state;
+	assert_int_equal(PARSE(&o, &m, "--secret-file", "/s", "--home-root", "/tmp/h",
+			       "--bin-dir=/opt/bin"), 0);
+	assert_string_equal(o.home_root, "/tmp/h");
+	assert_string_equal(o.bin_dir, "/opt/bin");
+	FAILS("--home-root \"home\": give an absolute path without a trailing '/'.",
+	      "--secret-file", "/s", "--home-root", "home");
+	FAILS("--home-root \"/home/\": give an absolute path without a trailing '/'.",
+	      "--secret-file", "/s", "--home-root", "/home/");
+	FAILS("--bin-dir \"/\": give an absolute path without a trailing '/'.",
+	      "--secret-file", "/s", "--bin-dir", "/");
+	FAILS("--home-root \"/a:b\": the path must not contain ':'.",
+	      "--secret-file", "/s", "--home-root", "/a:b");
+	FAILS("--bin-dir is given twice; give it once.",
+	      "--secret-file", "/s", "--bin-dir", "/a", "--bin-dir", "/b");
 }
 
 static void every_option_is_read_in_both_forms(void **state)
@@ -203,6 +227,7 @@ int main(void)
 		cmocka_unit_test(defaults_are_port_8080_all_addresses_and_the_helper),
 		cmocka_unit_test(every_option_is_read_in_both_forms),
 		cmocka_unit_test(help_needs_no_secret),
+		cmocka_unit_test(home_root_and_bin_dir_are_absolute_folders),
 		cmocka_unit_test(bad_values_name_the_option_and_the_value),
 		cmocka_unit_test(missing_repeated_unknown_and_stray_arguments_are_errors),
 		cmocka_unit_test(usage_lists_every_option),

@@ -17,7 +17,7 @@
 static struct proto_request req;
 static struct launch l;
 
-static void build(const char *json, const char *sandbox)
+static void build_home(const char *json, const char *sandbox, const char *home)
 {
 	struct proto_error e;
 	struct msg m;
@@ -27,7 +27,12 @@ static void build(const char *json, const char *sandbox)
 	if (proto_request_decode(f, len, &req, &e) < 0)
 		fail_msg("%s: %s", json, e.message);
 	free(f);
-	assert_int_equal(launch_build(&req, sandbox, &l, &m), 0);
+	assert_int_equal(launch_build(&req, sandbox, home, &l, &m), 0);
+}
+
+static void build(const char *json, const char *sandbox)
+{
+	build_home(json, sandbox, NULL);
 }
 
 static int cleanup(void **state)
@@ -141,7 +146,7 @@ static void a_sandboxed_root_spawn_is_refused_as_bad_params(void **state)
 
 		assert_int_equal(proto_request_decode(f, len, &req, &e), 0);
 		free(f);
-		assert_int_equal(launch_build(&req, "/bin/sandbox-helper", &l, &m), -1);
+		assert_int_equal(launch_build(&req, "/bin/sandbox-helper", NULL, &l, &m), -1);
 		assert_true(l.bad_params);
 		assert_string_equal(m.text, "uid and gid 0 run only in raw mode (\"raw\": true).");
 		proto_request_free(&req);
@@ -172,6 +177,33 @@ static void the_terminal_goes_to_the_user_the_command_runs_as(void **state)
 	assert_int_equal(l.tty_gid, 42);
 }
 
+static void a_home_is_bound_entered_and_set_as_home_in_the_sandbox(void **state)
+{
+	(void)state;
+	build_home("{\"id\":1,\"command\":\"ls\"}", "/bin/sandbox-helper", "/home/sandbox");
+	assert_string_equal(joined(l.argv), "/bin/sandbox-helper|--bind|"
+			    "/home/sandbox:/home/sandbox|--cwd|/home/sandbox|--|ls");
+	assert_string_equal(joined(l.envp), "PATH=" LAUNCH_PATH "|HOME=/home/sandbox");
+	launch_free(&l);
+	proto_request_free(&req);
+	/* the request's cwd and HOME still win */
+	build_home("{\"id\":1,\"command\":\"ls\",\"uid\":1001,\"cwd\":\"/tmp\","
+		   "\"env\":{\"HOME\":\"/x\"}}", "/bin/sandbox-helper", "/home/ann");
+	assert_string_equal(joined(l.argv), "/bin/sandbox-helper|--uid|1001|--bind|"
+			    "/home/ann:/home/ann|--cwd|/tmp|--|ls");
+	assert_string_equal(joined(l.envp), "PATH=" LAUNCH_PATH "|HOME=/x");
+}
+
+static void a_raw_spawn_with_a_home_starts_there(void **state)
+{
+	(void)state;
+	build_home("{\"id\":1,\"command\":\"ls\",\"uid\":1001,\"raw\":true}",
+		   "/bin/sandbox-helper", "/home/ann");
+	assert_string_equal(joined(l.argv), "ls");
+	assert_string_equal(l.cwd, "/home/ann");
+	assert_string_equal(joined(l.envp), "PATH=" LAUNCH_PATH "|HOME=/home/ann");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +219,9 @@ int main(void)
 					  cleanup),
 		cmocka_unit_test(a_sandboxed_root_spawn_is_refused_as_bad_params),
 		cmocka_unit_test_teardown(the_terminal_goes_to_the_user_the_command_runs_as, cleanup),
+		cmocka_unit_test_teardown(a_home_is_bound_entered_and_set_as_home_in_the_sandbox,
+					  cleanup),
+		cmocka_unit_test_teardown(a_raw_spawn_with_a_home_starts_there, cleanup),
 	};
 
 	return cmocka_run_group_tests_name("vmd launch", tests, NULL, NULL);

@@ -303,7 +303,7 @@ case_end "a getpid through int 0x80 kills the sandboxed command (SIGSYS, 159)"
 run ex -- ps </dev/null
 expect_status 0
 expect_out "PID   USER     COMMAND
-    1 1000     /bin/sandbox-helper -- ps
+    1 1000     /bin/sandbox-helper --bind /home/sandbox:/home/sandbox --cwd /home/sandbox -- ps
     2 1000     ps"
 run ex -- probe pids </dev/null
 expect_out "pids: 1 2"
@@ -377,7 +377,7 @@ text message: error id=null code=-32600
 invalid JSON: error id=null code=-32700
 not an object: error id=null code=-32600
 unknown type: error id=4 code=-32601
-part-2 type: error id=5 code=-32601
+fs_read outside the home: error id=5 code=-32602
 command not a string: error id=6 code=-32602
 command missing: error id=7 code=-32602
 args not an array: error id=8 code=-32602

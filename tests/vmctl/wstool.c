@@ -98,7 +98,7 @@ static int frames(int port, const char *secret)
 		{ "invalid JSON", PROTO_SPAWN, "{\"id\":3,\"command\":" },
 		{ "not an object", PROTO_SPAWN, "[3]" },
 		{ "unknown type", 0x77, "{\"id\":4}" },
-		{ "part-2 type", PROTO_FS_READ, "{\"id\":5,\"path\":\"/etc/passwd\"}" },
+		{ "fs_read outside the home", PROTO_FS_READ, "{\"id\":5,\"path\":\"/etc/passwd\"}" },
 		{ "command not a string", PROTO_SPAWN, "{\"id\":6,\"command\":42}" },
 		{ "command missing", PROTO_SPAWN, "{\"id\":7}" },
 		{ "args not an array", PROTO_SPAWN, "{\"id\":8,\"command\":\"echo\",\"args\":\"x\"}" },

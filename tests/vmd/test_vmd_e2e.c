@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -32,6 +33,8 @@ static const char *fake_sandbox = "tests/vmd/fake-sandbox";
 static char secret[65];
 static char secret_file[64];
 static char log_file[64];	/* vmd's stderr, shown when a case fails */
+static char home_root[64];	/* vmd's --home-root, so the host's /home is not used */
+static char bin_dir[64];	/* vmd's --bin-dir, for binary_install */
 static int ncase, nfailed;
 
 /* --- TAP ------------------------------------------------------------------------- */
@@ -124,8 +127,18 @@ static int start_vmd(struct daemon *d, const char *sandbox)
 		dup2(log, 2);
 		/* an environment variable that must not reach the commands */
 		setenv("VMD_TEST_LEAK", "1", 1);
+		/* A vmd built with ASan keeps freed memory in quarantine (256 MiB by
+		 * default), which the RSS bounds would count; a small one still catches
+		 * use after free of recent blocks. Later options override earlier ones. */
+		char asan[512];
+		const char *had = getenv("ASAN_OPTIONS");
+
+		snprintf(asan, sizeof asan, "%s%squarantine_size_mb=8", had ? had : "",
+			 had && had[0] ? ":" : "");
+		setenv("ASAN_OPTIONS", asan, 1);
 		execl(vmd_path, vmd_path, "--port", port, "--secret-file", secret_file,
-		      "--sandbox", sandbox, "--bind", "127.0.0.1", (char *)NULL);
+		      "--sandbox", sandbox, "--bind", "127.0.0.1", "--home-root", home_root,
+		      "--bin-dir", bin_dir, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 500; i++) {
@@ -908,11 +921,11 @@ static void test_bad_frames(struct client *c)
 
 	ws_send_frame(&c->w, 0x42, "{\"id\":5}");
 	expect_error(c, 5, PROTO_E_TYPE, "unknown message type 0x42.");
-	ws_send_frame(&c->w, PROTO_MOUNT, "{\"id\":6}");
-	expect_error(c, 6, PROTO_E_TYPE, "message type 0x05 (mount) is not supported yet.");
+	ws_send_frame(&c->w, 0x13, "{\"id\":6}");
+	expect_error(c, 6, PROTO_E_TYPE, "unknown message type 0x13.");
 	ws_send_frame(&c->w, PROTO_EXIT, "{\"id\":7}");
 	expect_error(c, 7, PROTO_E_TYPE, "message type 0x84 (exit) is a reply, not a request.");
-	case_end("unknown, reply and part-2 types get -32601 with the id");
+	case_end("unknown and reply types get -32601 with the id");
 
 	ws_send_frame(&c->w, PROTO_SPAWN, "{\"id\":8}");
 	expect_error(c, 8, PROTO_E_PARAMS, "spawn needs the field \"command\".");
@@ -1001,8 +1014,12 @@ static void test_sandbox_args(void)
 	struct daemon d;
 	struct client c;
 	struct proc *p;
-	const char *want = "[--uid]\n[1000]\n[--gid]\n[100]\n[--network]\n[--cwd]\n[/tmp]\n"
-			   "[--]\n[echo]\n[a b]\n[c]\na b c\n";
+	char want[1024], home[128];
+
+	snprintf(home, sizeof home, "%s/sandbox", home_root);
+	snprintf(want, sizeof want, "[--uid]\n[1000]\n[--gid]\n[100]\n[--network]\n"
+		 "[--bind]\n[%s:%s]\n[--cwd]\n[/tmp]\n[--]\n[echo]\n[a b]\n[c]\na b c\n",
+		 home, home);
 
 	if (start_vmd(&d, fake_sandbox) < 0) {
 		note("vmd with the fake sandbox did not start");
@@ -1018,13 +1035,16 @@ static void test_sandbox_args(void)
 	case_end("a sandboxed spawn runs the helper with the right arguments");
 	p = spawn(&c, "\"command\":\"echo\",\"args\":[\"x\"]");
 	wait_exits(&c, 5000);
-	CHECK(p->out.p && !strcmp((char *)p->out.p, "[--]\n[echo]\n[x]\nx\n"), "got:\n%s",
+	snprintf(want, sizeof want, "[--bind]\n[%s:%s]\n[--cwd]\n[%s]\n[--]\n[echo]\n[x]\nx\n",
+		 home, home, home);
+	CHECK(p->out.p && !strcmp((char *)p->out.p, want), "got:\n%s",
 	      p->out.p ? (char *)p->out.p : p->error);
 	p = spawn(&c, "\"command\":\"echo\",\"args\":[\"x\"],\"raw\":true");
 	wait_exits(&c, 5000);
 	CHECK(p->out.p && !strcmp((char *)p->out.p, "x\n"), "raw got:\n%s",
 	      p->out.p ? (char *)p->out.p : p->error);
-	case_end("defaults add no options; raw bypasses the helper");
+	case_end("by default the sandbox user's home is bound and entered; raw bypasses the "
+		 "helper");
 	client_close(&c);
 	stop_vmd(&d);
 }
@@ -1050,10 +1070,499 @@ static void test_sigterm(void)
 	case_end("SIGTERM stops vmd cleanly, killing its processes");
 }
 
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* --- part 2: users, files, installs, mounts ----------------------------------------------- */
+
+/* Send {"id":N,<fields>} as type; returns N. */
+__attribute__((format(printf, 3, 4)))
+static int send_req(struct client *c, uint8_t type, const char *fmt, ...)
+{
+	static char json[1 << 16];
+	char fields[1 << 15];
+	int id = c->next_id++;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(fields, sizeof fields, fmt, ap);
+	va_end(ap);
+	snprintf(json, sizeof json, "{\"id\":%d%s%s}", id, fields[0] ? "," : "", fields);
+	ws_send_frame(&c->w, type, json);
+	return id;
+}
+
+/* Wait for the final reply to id; fills *r (free it) or returns -1. */
+static int reply_to(struct client *c, int id, struct proto_reply *r)
+{
+	if (wait_reply(c, id, r, 10000) < 0)
+		return -1;
+	return 0;
+}
+
+static mode_t mode_of(const char *path, uid_t *uid)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return (mode_t)-1;
+	if (uid)
+		*uid = st.st_uid;
+	return st.st_mode;
+}
+
+/* Entries of a folder whose name starts with ".vmd-": temporary files left over. */
+static int temp_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += !strncmp(e->d_name, ".vmd-", 5);
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	long len;
+
+	*n = 0;
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)len + 1);
+	*n = fread(buf, 1, (size_t)len, f);
+	fclose(f);
+	return buf;
+}
+
+static void reset_peak_rss(pid_t pid)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/clear_refs", pid);
+	fd = open(path, O_WRONLY);
+	(void)!write(fd, "5", 1);
+	close(fd);
+}
+
+static void test_is_running_after_exit(struct client *c)
+{
+	struct proto_reply r;
+	struct proc *p = spawn(c, "\"command\":\"sh\",\"args\":[\"-c\",\"exit 7\"]");
+	int id;
+
+	wait_exits(c, 5000);
+	id = request(c, PROTO_IS_RUNNING, p, "%s", "");
+	if (reply_to(c, id, &r) == 0) {
+		CHECK(r.type == PROTO_RUNNING_STATUS && !r.running && r.has_code &&
+		      r.code == 7 && r.signal == 0 && r.pid == -1,
+		      "running %d code %d signal %d pid %ld", r.running, r.code, r.signal,
+		      r.pid);
+		proto_reply_free(&r);
+	}
+	p = spawn(c, "\"command\":\"sleep\",\"args\":[\"100\"]");
+	expect_ok(c, request(c, PROTO_KILL, p, "\"signal\":9"));
+	wait_exits(c, 5000);
+	id = request(c, PROTO_IS_RUNNING, p, "%s", "");
+	if (reply_to(c, id, &r) == 0) {
+		CHECK(r.type == PROTO_RUNNING_STATUS && !r.running && r.code == 137 &&
+		      r.signal == 9, "running %d code %d signal %d", r.running, r.code,
+		      r.signal);
+		proto_reply_free(&r);
+	}
+	case_end("is_running of an ended process: running false with its code and signal");
+}
+
+static void test_binary_install(struct client *c)
+{
+	static const char script[] = "#!/bin/sh\necho installed\n";
+	char b64[128], path[128], want[512];
+	struct proto_reply r;
+	struct proc *p;
+	int id;
+
+	b64[proto_b64_encode(script, sizeof script - 1, b64)] = '\0';
+	snprintf(path, sizeof path, "%s/hello", bin_dir);
+	id = send_req(c, PROTO_BINARY_INSTALL, "\"name\":\"hello\",\"data\":\"%s\"", b64);
+	if (reply_to(c, id, &r) == 0) {
+		CHECK(r.type == PROTO_OK && r.path && !strcmp(r.path, path), "reply 0x%02X %s",
+		      r.type, r.type == PROTO_ERROR ? r.message : r.path ? r.path : "");
+		proto_reply_free(&r);
+	}
+	CHECK((mode_of(path, NULL) & 07777) == 0755, "mode %o", mode_of(path, NULL));
+	snprintf(want, sizeof want, "\"command\":\"hello\",\"env\":{\"PATH\":\"%s:/bin\"}",
+		 bin_dir);
+	p = spawn(c, want);
+	wait_exits(c, 5000);
+	CHECK(p->out.p && !strcmp((char *)p->out.p, "installed\n"), "ran: %s",
+	      p->out.p ? (char *)p->out.p : p->error);
+	id = send_req(c, PROTO_BINARY_INSTALL, "\"name\":\"hello\",\"data\":\"aGk=\","
+		      "\"executable\":false");
+	expect_ok(c, id);
+	size_t n;
+	uint8_t *got = slurp(path, &n);
+
+	CHECK(got && n == 2 && !memcmp(got, "hi", 2), "replaced content wrong");
+	free(got);
+	CHECK((mode_of(path, NULL) & 07777) == 0644, "mode %o", mode_of(path, NULL));
+	CHECK(temp_files(bin_dir) == 0, "temporary files left in %s", bin_dir);
+	case_end("binary_install writes the program whole, 0755 (0644 when not executable)");
+
+	id = send_req(c, PROTO_BINARY_INSTALL, "\"name\":\"../evil\",\"data\":\"\"");
+	expect_error(c, id, PROTO_E_PARAMS,
+		     "binary_install: the name \"../evil\" must not contain '/'.");
+	id = send_req(c, PROTO_BINARY_INSTALL, "\"name\":\"..\",\"data\":\"\"");
+	expect_error(c, id, PROTO_E_PARAMS, "binary_install: \"..\" is not a file name.");
+	id = send_req(c, PROTO_BINARY_INSTALL, "\"name\":\"ls\\u0000x\",\"data\":\"\"");
+	expect_error(c, id, PROTO_E_PARAMS, "binary_install: a string holds a NUL character "
+		     "(\\u0000), which no name, path or argument can contain.");
+	snprintf(path, sizeof path, "%s/adir", bin_dir);
+	mkdir(path, 0755);
+	id = send_req(c, PROTO_BINARY_INSTALL, "\"name\":\"adir\",\"data\":\"\"");
+	snprintf(want, sizeof want, "binary_install: cannot write %s: Is a directory.", path);
+	expect_error(c, id, PROTO_E_INTERNAL, want);
+	CHECK(temp_files(bin_dir) == 0, "temporary files left in %s", bin_dir);
+	case_end("binary_install refuses bad names (-32602) and reports write failures "
+		 "(-32000) leaving nothing behind");
+}
+
+static void test_sessions(struct client *c)
+{
+	char home[128], want[512];
+	struct proto_reply r;
+	struct client other;
+	struct proc *p, *q;
+	uid_t owner;
+	int id;
+
+	snprintf(home, sizeof home, "%s/sandbox", home_root);
+	CHECK((mode_of(home, &owner) & 07777) == 0700 && owner == 1000,
+	      "the default home is %o owned by %u", mode_of(home, NULL), owner);
+	case_end("vmd makes the default user's home at start, 0700, 1000:1000");
+
+	snprintf(home, sizeof home, "%s/ann", home_root);
+	id = send_req(c, PROTO_SESSION_CREATE, "\"uid\":1001,\"username\":\"ann\"");
+	if (reply_to(c, id, &r) == 0) {
+		CHECK(r.type == PROTO_OK && r.uid == 1001 && r.username &&
+		      !strcmp(r.username, "ann") && r.home && !strcmp(r.home, home),
+		      "reply 0x%02X %s", r.type, r.type == PROTO_ERROR ? r.message : "");
+		proto_reply_free(&r);
+	}
+	CHECK(S_ISDIR(mode_of(home, &owner)) && (mode_of(home, NULL) & 07777) == 0700 &&
+	      owner == 1001, "home mode %o owner %u", mode_of(home, NULL), owner);
+	id = send_req(c, PROTO_SESSION_CREATE, "\"uid\":1002");
+	if (reply_to(c, id, &r) == 0) {
+		CHECK(r.type == PROTO_OK && r.username && !strcmp(r.username, "u1002"),
+		      "default username %s", r.username ? r.username : "");
+		proto_reply_free(&r);
+	}
+	case_end("session_create makes the home 0700 uid:uid and answers uid, username, home");
+
+	id = send_req(c, PROTO_SESSION_CREATE, "\"uid\":1001,\"username\":\"bob\"");
+	expect_error(c, id, PROTO_E_PARAMS, "session_create: uid 1001 already has a session.");
+	id = send_req(c, PROTO_SESSION_CREATE, "\"uid\":1005,\"username\":\"ann\"");
+	expect_error(c, id, PROTO_E_PARAMS,
+		     "session_create: the username \"ann\" is already taken by uid 1001.");
+	id = send_req(c, PROTO_SESSION_CREATE, "\"uid\":1005,\"username\":\"sandbox\"");
+	expect_error(c, id, PROTO_E_PARAMS, "session_create: the username \"sandbox\" is "
+		     "reserved for the default sandbox user.");
+	id = send_req(c, PROTO_SESSION_CREATE, "\"uid\":0");
+	expect_error(c, id, PROTO_E_PARAMS,
+		     "session_create: the field \"uid\" must be an integer from 1000 to 60000.");
+	id = send_req(c, PROTO_SESSION_CREATE, "\"uid\":1005,\"username\":\"../x\"");
+	expect_error(c, id, PROTO_E_PARAMS, "session_create: the username \"../x\" must be "
+		     "1 to 32 of a-z, 0-9, _ and -, starting with a letter or _.");
+	id = send_req(c, PROTO_SESSION_DESTROY, "\"uid\":1999");
+	expect_error(c, id, PROTO_E_PARAMS, "session_destroy: uid 1999 has no session.");
+	case_end("session_create and session_destroy refuse taken, reserved, bad and "
+		 "unknown users with -32602");
+
+	p = spawn(c, "\"command\":\"sh\",\"args\":[\"-c\",\"echo $HOME; pwd\"],\"uid\":1001");
+	wait_exits(c, 5000);
+	snprintf(want, sizeof want, "%s\n%s\n", home, home);
+	CHECK(p->out.p && !strcmp((char *)p->out.p, want), "got: %s",
+	      p->out.p ? (char *)p->out.p : p->error);
+	case_end("a spawn as a session's uid gets its home as HOME and directory");
+
+	/* a process of the user on another connection, and one of another user */
+	client_open(&other, vmd.port);
+	q = spawn(&other, "\"command\":\"sh\",\"args\":[\"-c\",\"echo x > f; sleep 100\"],"
+		  "\"uid\":1001");
+	p = spawn(&other, "\"command\":\"sleep\",\"args\":[\"100\"],\"uid\":1002");
+	sleep_ms(200);
+	id = send_req(c, PROTO_SESSION_DESTROY, "\"uid\":1001,\"delete_home\":true");
+	expect_ok(c, id);
+	for (long long end = now_ms() + 3000; !q->exited && now_ms() < end;) {
+		struct proto_error e;
+
+		if (ws_recv_reply(&other.w, &r, 100, &e) > 0) {
+			route(&other, &r);
+			proto_reply_free(&r);
+		}
+	}
+	CHECK(q->exited && q->sig == 9, "the user's process: exited %d signal %d", q->exited,
+	      q->sig);
+	CHECK(!p->exited && !gone(p->pid), "another user's process was killed");
+	CHECK(mode_of(home, NULL) == (mode_t)-1, "the home %s is still there", home);
+	id = send_req(c, PROTO_SESSION_DESTROY, "\"uid\":1002");
+	expect_ok(c, id);
+	snprintf(home, sizeof home, "%s/u1002", home_root);
+	CHECK(S_ISDIR(mode_of(home, NULL)), "the home was removed without delete_home");
+	client_close(&other);
+	case_end("session_destroy kills the uid's processes on every connection and removes "
+		 "the home when asked");
+}
+
+/* fs_read or load_state: collect the data replies to id into *out. */
+static bool read_download(struct client *c, int id, struct buf *out, long long *size,
+			  int *code, char *message, size_t mlen)
+{
+	struct proto_reply r;
+
+	*size = -1;
+	*code = 0;
+	for (;;) {
+		if (wait_reply(c, id, &r, 20000) < 0)
+			return false;
+		if (r.type == PROTO_DATA) {
+			buf_add(out, r.data, r.data_len);
+			proto_reply_free(&r);
+			continue;
+		}
+		if (r.type == PROTO_OK)
+			*size = r.size;
+		if (r.type == PROTO_ERROR) {
+			*code = r.code;
+			snprintf(message, mlen, "%s", r.message);
+		}
+		proto_reply_free(&r);
+		return *code == 0;
+	}
+}
+
+/* file_put + file_data in pieces + file_end; returns the ok's size, or -1. */
+static long long upload(struct client *c, const char *put_fields, const uint8_t *data,
+			size_t n, size_t piece)
+{
+	struct proto_reply r;
+	char handle[64] = "";
+	char *b64 = malloc(proto_b64_len(piece) + 1);
+	long long size = -1;
+	int id = send_req(c, PROTO_FILE_PUT, "%s", put_fields);
+
+	if (reply_to(c, id, &r) < 0)
+		goto out;
+	if (r.type != PROTO_OK || !r.handle) {
+		note("file_put: %s", r.type == PROTO_ERROR ? r.message : "no handle");
+		proto_reply_free(&r);
+		goto out;
+	}
+	snprintf(handle, sizeof handle, "%s", r.handle);
+	proto_reply_free(&r);
+	for (size_t off = 0; off < n; off += piece) {
+		size_t k = n - off < piece ? n - off : piece;
+		char *json = malloc(proto_b64_len(k) + 128);
+
+		b64[proto_b64_encode(data + off, k, b64)] = '\0';
+		sprintf(json, "{\"id\":%d,\"handle\":\"%s\",\"data\":\"%s\"}", c->next_id++,
+			handle, b64);
+		ws_send_frame(&c->w, PROTO_FILE_DATA, json);
+		free(json);
+	}
+	id = send_req(c, PROTO_FILE_END, "\"handle\":\"%s\"", handle);
+	if (reply_to(c, id, &r) == 0) {
+		if (r.type == PROTO_OK)
+			size = r.size;
+		else
+			note("file_end: %s", r.type == PROTO_ERROR ? r.message : "?");
+		proto_reply_free(&r);
+	}
+out:
+	free(b64);
+	return size;
+}
+
+static void test_files(struct client *c)
+{
+	const size_t big = 100u << 20;
+	char home[128], path[256], msg[512];
+	struct buf got = { 0 };
+	long long size;
+	uint8_t *data;
+	uid_t owner;
+	int id, code;
+
+	snprintf(home, sizeof home, "%s/sandbox", home_root);
+	snprintf(path, sizeof path, "%s/big.bin", home);
+	data = random_file("/tmp/test_vmd-big", big);
+	unlink("/tmp/test_vmd-big");
+	reset_peak_rss(vmd.pid);
+	long before = status_kib(vmd.pid, "VmHWM:");
+
+	size = upload(c, "\"path\":\"big.bin\"", data, big, 1u << 20);
+	long after = status_kib(vmd.pid, "VmHWM:");
+	size_t n;
+	uint8_t *disk = slurp(path, &n);
+
+	CHECK(size == (long long)big, "file_end size %lld", size);
+	CHECK(disk && n == big && !memcmp(disk, data, big), "the file differs (%zu bytes)", n);
+	CHECK((mode_of(path, &owner) & 07777) == 0644 && owner == 1000, "mode %o owner %u",
+	      mode_of(path, NULL), owner);
+	CHECK(after - before < 32768, "vmd's peak RSS grew by %ld KiB", after - before);
+	printf("# upload: vmd's peak RSS grew by %ld KiB, to %ld KiB\n", after - before,
+	       after);
+	CHECK(temp_files(home) == 0, "temporary files left in %s", home);
+	free(disk);
+	case_end("a 100 MiB upload lands byte for byte, 0644, the user's, with vmd's peak "
+		 "RSS < 32 MiB more");
+
+	reset_peak_rss(vmd.pid);
+	before = status_kib(vmd.pid, "VmHWM:");
+	id = send_req(c, PROTO_FS_READ, "\"path\":\"%s\"", path);
+	sleep_ms(1000);		/* not reading: vmd must not read ahead */
+	read_download(c, id, &got, &size, &code, msg, sizeof msg);
+	after = status_kib(vmd.pid, "VmHWM:");
+	CHECK(size == (long long)big && got.len == big && !memcmp(got.p, data, big),
+	      "fs_read: %zu bytes, size %lld, %s", got.len, size, code ? msg : "");
+	CHECK(after - before < 32768, "vmd's peak RSS grew by %ld KiB", after - before);
+	printf("# fs_read: vmd's peak RSS grew by %ld KiB, to %ld KiB\n", after - before,
+	       after);
+	free(got.p);
+	free(data);
+	case_end("a 100 MiB fs_read comes back byte for byte with vmd's peak RSS < 32 MiB "
+		 "more");
+
+	static const uint8_t small[] = "state\n";
+
+	id = send_req(c, PROTO_FILE_PUT, "\"path\":\"notes/x\"");
+	expect_error(c, id, PROTO_E_PARAMS, "file_put: \"notes\" does not exist.");
+	snprintf(path, sizeof path, "%s/sub", home);
+	mkdir(path, 0700);
+	size = upload(c, "\"path\":\"sub/x\",\"mode\":384", small, 6, 4);
+	snprintf(path, sizeof path, "%s/sub/x", home);
+	CHECK(size == 6 && (mode_of(path, NULL) & 07777) == 0600, "size %lld mode %o", size,
+	      mode_of(path, NULL));
+	case_end("file_put takes the mode and needs the folder to exist");
+
+	id = send_req(c, PROTO_FS_READ, "\"path\":\"../../etc/passwd\"");
+	snprintf(msg, sizeof msg, "fs_read: the path \"../../etc/passwd\" escapes %s.", home);
+	expect_error(c, id, PROTO_E_PARAMS, msg);
+	id = send_req(c, PROTO_FS_READ, "\"path\":\"/etc/passwd\"");
+	snprintf(msg, sizeof msg, "fs_read: the path \"/etc/passwd\" escapes %s.", home);
+	expect_error(c, id, PROTO_E_PARAMS, msg);
+	snprintf(path, sizeof path, "%s/link", home);
+	(void)!symlink("/etc/passwd", path);
+	id = send_req(c, PROTO_FS_READ, "\"path\":\"link\"");
+	snprintf(msg, sizeof msg, "fs_read: the path \"link\" escapes %s.", home);
+	expect_error(c, id, PROTO_E_PARAMS, msg);
+	snprintf(path, sizeof path, "%s/proclink", home);
+	(void)!symlink("/proc/self/root/etc/passwd", path);
+	id = send_req(c, PROTO_FS_READ, "\"path\":\"proclink\"");
+	snprintf(msg, sizeof msg, "fs_read: the path \"proclink\" escapes %s.", home);
+	expect_error(c, id, PROTO_E_PARAMS, msg);
+	id = send_req(c, PROTO_FILE_PUT, "\"path\":\"link/../../x\"");
+	snprintf(msg, sizeof msg, "file_put: the path \"link/../..\" escapes %s.", home);
+	expect_error(c, id, PROTO_E_PARAMS, msg);
+	case_end("paths that leave the home (.., absolute, links, /proc) get -32602");
+
+	id = send_req(c, PROTO_FS_READ, "\"path\":\"missing\"");
+	expect_error(c, id, PROTO_E_PARAMS, "fs_read: \"missing\" does not exist.");
+	id = send_req(c, PROTO_FS_READ, "\"path\":\"sub\"");
+	expect_error(c, id, PROTO_E_PARAMS, "fs_read: \"sub\" is not a regular file.");
+	id = send_req(c, PROTO_FS_READ, "\"path\":\"x\",\"uid\":4242");
+	expect_error(c, id, PROTO_E_PARAMS, "fs_read: uid 4242 has no session.");
+	id = send_req(c, PROTO_FILE_DATA, "\"handle\":\"nope\",\"data\":\"\"");
+	expect_error(c, id, PROTO_E_HANDLE, "no upload with handle \"nope\" on this "
+		     "connection.");
+	id = send_req(c, PROTO_FILE_END, "\"handle\":\"nope\"");
+	expect_error(c, id, PROTO_E_HANDLE, "no upload with handle \"nope\" on this "
+		     "connection.");
+	id = send_req(c, PROTO_FILE_PUT, "\"path\":\"sub/\"");
+	expect_error(c, id, PROTO_E_PARAMS, "file_put: \"sub/\" does not name a file.");
+	id = send_req(c, PROTO_FILE_DATA, "\"handle\":\"nope\",\"data\":\"*\"");
+	expect_error(c, id, PROTO_E_PARAMS, "file_data: the field \"data\" is not valid "
+		     "base64.");
+	case_end("missing files, folders, unknown uids and handles get their errors");
+
+	/* an upload left open when its connection closes */
+	struct client other;
+	struct proto_reply r;
+
+	client_open(&other, vmd.port);
+	id = send_req(&other, PROTO_FILE_PUT, "\"path\":\"half\"");
+	if (reply_to(&other, id, &r) == 0)
+		proto_reply_free(&r);
+	CHECK(temp_files(home) == 1, "%d temporary files during the upload", temp_files(home));
+	client_close(&other);
+	for (long long end = now_ms() + 2000; temp_files(home) && now_ms() < end;)
+		sleep_ms(20);
+	CHECK(temp_files(home) == 0, "the temporary file outlived its connection");
+	snprintf(path, sizeof path, "%s/half", home);
+	CHECK(mode_of(path, NULL) == (mode_t)-1, "the target appeared");
+	case_end("a connection that closes mid-upload leaves no file behind");
+
+	id = send_req(c, PROTO_SESSION_CREATE, "\"uid\":1003,\"username\":\"cat\"");
+	expect_ok(c, id);
+	size = upload(c, "\"path\":\"state.json\",\"uid\":1003", small, 6, 6);
+	snprintf(path, sizeof path, "%s/cat/state.json", home_root);
+	CHECK(size == 6 && mode_of(path, &owner) != (mode_t)-1 && owner == 1003,
+	      "upload to the session: size %lld owner %u", size, owner);
+	memset(&got, 0, sizeof got);
+	id = send_req(c, PROTO_LOAD_STATE, "\"session_id\":1003,\"state_path\":\"%s\"", path);
+	read_download(c, id, &got, &size, &code, msg, sizeof msg);
+	CHECK(size == 6 && got.len == 6 && !memcmp(got.p, small, 6), "load_state: %s",
+	      code ? msg : "wrong data");
+	free(got.p);
+	id = send_req(c, PROTO_LOAD_STATE, "\"session_id\":1500,\"state_path\":\"s\"");
+	expect_error(c, id, PROTO_E_PARAMS, "load_state: uid 1500 has no session.");
+	id = send_req(c, PROTO_LOAD_STATE, "\"session_id\":1003,\"state_path\":\"%s/sandbox/"
+		      "sub/x\"", home_root);
+	snprintf(msg, sizeof msg, "load_state: the path \"%s/sandbox/sub/x\" escapes %s/cat.",
+		 home_root, home_root);
+	expect_error(c, id, PROTO_E_PARAMS, msg);
+	expect_ok(c, send_req(c, PROTO_SESSION_DESTROY, "\"uid\":1003,\"delete_home\":true"));
+	case_end("file_put and load_state work in a session's home and nowhere else");
+}
+
+static void test_mounts(struct client *c)
+{
+	int id = send_req(c, PROTO_MOUNT, "\"tag\":\"nosuch\",\"mount_point\":\"/mnt/x\"");
+
+	expect_error(c, id, PROTO_E_PARAMS, "mount: no share with tag \"nosuch\".");
+	id = send_req(c, PROTO_MOUNT, "\"tag\":\"a\",\"mount_point\":\"/etc\"");
+	expect_error(c, id, PROTO_E_PARAMS, "mount: the mount point \"/etc\" must be a path "
+		     "under /mnt without \".\" or \"..\".");
+	id = send_req(c, PROTO_MOUNT, "\"tag\":\"a\",\"mount_point\":\"/mnt/../etc\"");
+	expect_error(c, id, PROTO_E_PARAMS, "mount: the mount point \"/mnt/../etc\" must be "
+		     "a path under /mnt without \".\" or \"..\".");
+	id = send_req(c, PROTO_UNMOUNT, "\"mount_point\":\"/mnt\"");
+	expect_error(c, id, PROTO_E_PARAMS, "unmount: the mount point \"/mnt\" must be a "
+		     "path under /mnt without \".\" or \"..\".");
+	id = send_req(c, PROTO_UNMOUNT, "\"mount_point\":\"/mnt/vmd-test-not-mounted\"");
+	expect_error(c, id, PROTO_E_PARAMS,
+		     "unmount: /mnt/vmd-test-not-mounted is not a mount point.");
+	case_end("mount and unmount refuse unknown tags, paths outside /mnt and non-mounts");
+}
+
 /* Remove the temporary files; show vmd's stderr when something failed. */
 static int finish(void)
 {
 	unlink(secret_file);
+	nftw(home_root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(bin_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 	if (nfailed) {
 		FILE *f = fopen(log_file, "r");
 		char line[512];
@@ -1090,8 +1599,16 @@ int main(int argc, char **argv)
 	close(fd);
 	snprintf(log_file, sizeof log_file, "/tmp/test_vmd-log-XXXXXX");
 	close(mkstemp(log_file));
+	snprintf(home_root, sizeof home_root, "/tmp/test_vmd-home-XXXXXX");
+	snprintf(bin_dir, sizeof bin_dir, "/tmp/test_vmd-bin-XXXXXX");
+	if (!mkdtemp(home_root) || !mkdtemp(bin_dir)) {
+		printf("Bail out! cannot make temporary folders\n");
+		return 1;
+	}
+	/* as /home is: users must be able to reach their own home inside it */
+	chmod(home_root, 0755);
 
-	printf("1..43\n");
+	printf("1..59\n");
 	if (start_vmd(&vmd, "none") < 0) {
 		printf("# %s did not start\n", vmd_path);
 		nfailed++;
@@ -1116,6 +1633,11 @@ int main(int argc, char **argv)
 	test_pty(&c);
 	test_spawn_failures(&c);
 	test_bad_frames(&c);
+	test_is_running_after_exit(&c);
+	test_binary_install(&c);
+	test_sessions(&c);
+	test_files(&c);
+	test_mounts(&c);
 	client_close(&c);
 	test_disconnect(base_fds);
 	test_sandbox_args();
