@@ -15,6 +15,12 @@ const struct vmctl_command vmctl_commands[] = {
 	{ "exec", "PORT [--raw] [--tty] [--env K=V]... [--cwd P] -- CMD [ARG]...",
 	  "Run CMD in the sandbox on PORT: stdin, stdout, stderr and the exit code pass through.",
 	  cmd_exec },
+	{ "install", "PORT FILE [NAME]",
+	  "Install the program FILE in the sandbox on PORT as /usr/local/bin/NAME.",
+	  cmd_install },
+	{ "cp", "[--uid N] LOCAL PORT:PATH | [--uid N] PORT:PATH LOCAL",
+	  "Copy a file to or from a home in the sandbox (the sandbox user's, or uid N's).",
+	  cmd_cp },
 	{ "web", "PORT [HTTP_PORT]",
 	  "Serve a terminal on the sandbox on PORT at http://127.0.0.1:HTTP_PORT (default 8000).",
 	  cmd_web },
@@ -170,6 +176,101 @@ static int parse_exec(int argc, char **argv, int i, struct vmctl_args *a, struct
 	return 0;
 }
 
+bool vmctl_install_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 1 && n <= 255 && !strchr(name, '/') && strcmp(name, ".") &&
+	       strcmp(name, "..");
+}
+
+static int parse_install(int argc, char **argv, int i, struct vmctl_args *a, struct msg *m)
+{
+	if (parse_port("install", argc, argv, &i, a, m) < 0)
+		return -1;
+	for (int k = i; k < argc; k++)
+		if (argv[k][0] == '-' && argv[k][1])
+			return fail(m, "install takes no option %s.", argv[k]);
+	if (i >= argc)
+		return fail(m, "install needs the FILE to install.");
+	bool given = i + 1 < argc;
+
+	a->file = argv[i++];
+	if (given) {
+		a->name = argv[i++];
+	} else {
+		const char *slash = strrchr(a->file, '/');
+
+		a->name = slash ? slash + 1 : a->file;
+	}
+	if (i < argc)
+		return fail(m, "install takes no more operands, so \"%s\" is one too many.",
+			    argv[i]);
+	/* The guest would refuse it too, but only after the whole file went over. */
+	if (!vmctl_install_name_ok(a->name))
+		return fail(m, "install wants a NAME of 1 to 255 bytes, without \"/\" and not "
+			    "\".\" or \"..\", not \"%s\"%s.", a->name,
+			    given ? "" : " (FILE's name; give a NAME)");
+	return 0;
+}
+
+/* Whether s has the form PORT:PATH, digits then a colon; *colon points at it. */
+static bool remote_form(const char *s, const char **colon)
+{
+	size_t d = strspn(s, "0123456789");
+
+	*colon = s + d;
+	return d > 0 && s[d] == ':';
+}
+
+static int parse_cp(int argc, char **argv, int i, struct vmctl_args *a, struct msg *m)
+{
+	const char *ops[2], *colon[2], *v;
+	bool remote[2];
+	int nops = 0;
+
+	for (; i < argc; i++) {
+		const char *o = argv[i];
+
+		if (strcmp(o, "--uid") == 0) {
+			if (a->has_uid)
+				return fail(m, "--uid is given twice; give it once.");
+			if (!(v = value(argc, argv, &i, m)) ||
+			    number("--uid", v, 1000, 60000, &a->uid, m) < 0)
+				return -1;
+			a->has_uid = true;
+		} else if (o[0] == '-' && o[1]) {
+			return fail(m, "cp takes no option %s.", o);
+		} else if (nops == 2) {
+			return fail(m, "cp takes two operands, so \"%s\" is one too many.", o);
+		} else {
+			ops[nops++] = o;
+		}
+	}
+	if (nops < 2)
+		return fail(m, "cp needs a source and a destination, one of them PORT:PATH.");
+	for (int k = 0; k < 2; k++)
+		remote[k] = remote_form(ops[k], &colon[k]);
+	if (remote[0] == remote[1])
+		return fail(m, "cp copies between this host and one sandbox: give exactly one of "
+			    "\"%s\" and \"%s\" as PORT:PATH.", ops[0], ops[1]);
+	a->upload = remote[1];
+	{
+		int r = a->upload ? 1 : 0;
+		char port[16];
+		size_t len = (size_t)(colon[r] - ops[r]);
+
+		snprintf(port, sizeof port, "%.*s", len < sizeof port ? (int)len : 15, ops[r]);
+		if (number("PORT", port, 1, 65535, &a->port, m) < 0)
+			return -1;
+		a->remote = colon[r] + 1;
+		a->local = ops[1 - r];
+		if (!*a->remote)
+			return fail(m, "cp wants a path after \"%s\".", ops[r]);
+	}
+	return 0;
+}
+
 int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m)
 {
 	int i = 2;
@@ -192,6 +293,10 @@ int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m)
 		return parse_start(argc, argv, i, a, m);
 	if (a->cmd->run == cmd_exec)
 		return parse_exec(argc, argv, i, a, m);
+	if (a->cmd->run == cmd_install)
+		return parse_install(argc, argv, i, a, m);
+	if (a->cmd->run == cmd_cp)
+		return parse_cp(argc, argv, i, a, m);
 	if (a->cmd->run == cmd_stop) {
 		if (parse_port("stop", argc, argv, &i, a, m) < 0)
 			return -1;
@@ -232,5 +337,5 @@ void vmctl_hint(FILE *out, const struct vmctl_args *a)
 	if (a->cmd)
 		fprintf(out, "usage: vmctl %s %s\n", a->cmd->name, a->cmd->usage);
 	else
-		fprintf(out, "usage: vmctl start|exec|web|stop|list ... (vmctl --help says more)\n");
+		fprintf(out, "usage: vmctl start|exec|install|cp|web|stop|list ... (vmctl --help says more)\n");
 }

@@ -54,7 +54,21 @@ struct vmctl_args {
 	const char *cwd;
 	char **argv;			/* the command after --, NULL-terminated */
 	int argc;
+
+	/* install (port too) */
+	const char *file;		/* the program on the host */
+	const char *name;		/* its name in /usr/local/bin: FILE's basename */
+
+	/* cp (port too): one side is PORT:PATH, the other LOCAL ("-": stdin/stdout) */
+	bool upload;			/* LOCAL -> PORT:PATH */
+	const char *local;
+	const char *remote;		/* PATH, after "PORT:" */
+	bool has_uid;
+	unsigned uid;			/* whose home PATH is in */
 };
+
+/* NAME of vmctl install: 1 to 255 bytes, no '/', not "." or "..". */
+bool vmctl_install_name_ok(const char *name);
 
 /* Parse argv; on failure m says why (and a->cmd, when known, picks the usage line). */
 int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m);

@@ -80,6 +80,8 @@ static int write_one(struct client *c, struct lws *wsi)
 	free(o->buf);
 	free(o);
 	input_flow(c);
+	if (c->hooks.sent)
+		c->hooks.sent(c, c->queued, c->hooks.user);
 	if (c->head)
 		lws_callback_on_writable(wsi);
 	return 0;

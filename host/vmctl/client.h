@@ -23,6 +23,8 @@ struct client_hooks {
 	void (*input)(struct client *c, const uint8_t *data, size_t len, void *user);
 	/* client_wake() was called (from a signal handler, say). */
 	void (*wake)(struct client *c, void *user);
+	/* A queued frame was written; queued bytes remain (a sender refills from here). */
+	void (*sent)(struct client *c, size_t queued, void *user);
 	void *user;
 };
 

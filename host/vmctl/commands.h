@@ -11,6 +11,9 @@ int cmd_start(const struct vmctl_args *a, struct msg *m);
 int cmd_exec(const struct vmctl_args *a, struct msg *m);
 /* Serves until interrupted; 0 then, or -1 with m (a busy HTTP port, say). */
 int cmd_web(const struct vmctl_args *a, struct msg *m);
+/* install and cp (files.c): 0, or -1 with m (vmd's sentence when it refused). */
+int cmd_install(const struct vmctl_args *a, struct msg *m);
+int cmd_cp(const struct vmctl_args *a, struct msg *m);
 int cmd_stop(const struct vmctl_args *a, struct msg *m);
 int cmd_list(const struct vmctl_args *a, struct msg *m);
 

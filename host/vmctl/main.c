@@ -1,6 +1,6 @@
 /* vmctl - start throwaway sandbox VMs, run commands in them, stop them.
- * The subcommands are in cli.c; start/stop/list in commands.c, exec in exec.c, web in
- * web.c. */
+ * The subcommands are in cli.c; start/stop/list in commands.c, exec in exec.c, install
+ * and cp in files.c, web in web.c. */
 #include <stdio.h>
 
 #include "cli.h"

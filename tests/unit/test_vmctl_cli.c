@@ -78,6 +78,70 @@ static void test_web_takes_a_port_and_maybe_an_http_port(void **state)
 	assert_int_equal(a.http_port, 9001);
 }
 
+static void test_install_takes_a_port_a_file_and_maybe_a_name(void **state)
+{
+	struct vmctl_args a;
+	struct msg m = { "" };
+
+	(void)state;
+	assert_int_equal(PARSE(&a, &m, "install", "4100", "build/tests/probe-static"), 0);
+	assert_string_equal(a.cmd->name, "install");
+	assert_int_equal(a.port, 4100);
+	assert_string_equal(a.file, "build/tests/probe-static");
+	assert_string_equal(a.name, "probe-static");
+	assert_int_equal(PARSE(&a, &m, "install", "4100", "prog"), 0);
+	assert_string_equal(a.name, "prog");
+	assert_int_equal(PARSE(&a, &m, "install", "4100", "/bin/true", "yes.sh"), 0);
+	assert_string_equal(a.file, "/bin/true");
+	assert_string_equal(a.name, "yes.sh");
+}
+
+static void test_cp_takes_one_remote_side_and_maybe_a_uid(void **state)
+{
+	struct vmctl_args a;
+	struct msg m = { "" };
+
+	(void)state;
+	assert_int_equal(PARSE(&a, &m, "cp", "big.bin", "4100:data/big.bin"), 0);
+	assert_string_equal(a.cmd->name, "cp");
+	assert_true(a.upload);
+	assert_int_equal(a.port, 4100);
+	assert_string_equal(a.local, "big.bin");
+	assert_string_equal(a.remote, "data/big.bin");
+	assert_false(a.has_uid);
+
+	assert_int_equal(PARSE(&a, &m, "cp", "--uid", "1001", "4100:/home/u1001/x:y", "-"), 0);
+	assert_false(a.upload);
+	assert_string_equal(a.remote, "/home/u1001/x:y");
+	assert_string_equal(a.local, "-");
+	assert_true(a.has_uid);
+	assert_int_equal(a.uid, 1001);
+
+	/* a local name with a colon but no port before it stays local */
+	assert_int_equal(PARSE(&a, &m, "cp", "a:b", "7:c", "--uid", "1000"), 0);
+	assert_true(a.upload);
+	assert_string_equal(a.local, "a:b");
+	assert_int_equal(a.port, 7);
+	assert_int_equal(a.uid, 1000);
+}
+
+static void test_install_names_are_checked_on_the_host(void **state)
+{
+	char long_name[257];
+
+	(void)state;
+	memset(long_name, 'x', 256);
+	long_name[256] = '\0';
+	assert_true(vmctl_install_name_ok("a"));
+	assert_true(vmctl_install_name_ok("..."));
+	assert_true(vmctl_install_name_ok(long_name + 1));
+	assert_false(vmctl_install_name_ok(long_name));
+	assert_false(vmctl_install_name_ok(""));
+	assert_false(vmctl_install_name_ok("."));
+	assert_false(vmctl_install_name_ok(".."));
+	assert_false(vmctl_install_name_ok("a/b"));
+}
+
 static void test_help_wins_before_dashes_only(void **state)
 {
 	struct vmctl_args a;
@@ -99,9 +163,9 @@ static void test_mistakes_are_one_sentence_each(void **state)
 		const char *want;
 	} cases[] = {
 		{ 1, (char *[]){ "vmctl", NULL },
-		  "no command given; the commands are start, exec, web, stop and list." },
+		  "no command given; the commands are start, exec, install, cp, web, stop and list." },
 		{ ARGC("boot"), ARGV("boot"),
-		  "unknown command \"boot\"; the commands are start, exec, web, stop and list." },
+		  "unknown command \"boot\"; the commands are start, exec, install, cp, web, stop and list." },
 		{ ARGC("start", "--memory", "10"), ARGV("start", "--memory", "10"),
 		  "--memory wants a whole number from 64 to 65536, not \"10\"." },
 		{ ARGC("start", "--memory", "64", "--memory", "128"),
@@ -148,6 +212,56 @@ static void test_mistakes_are_one_sentence_each(void **state)
 		{ ARGC("web", "4000", "--tty"), ARGV("web", "4000", "--tty"),
 		  "web takes no option --tty." },
 		{ ARGC("list", "--all"), ARGV("list", "--all"), "list takes no option --all." },
+		{ ARGC("install"), ARGV("install"),
+		  "install needs the PORT that vmctl start printed." },
+		{ ARGC("install", "4000"), ARGV("install", "4000"),
+		  "install needs the FILE to install." },
+		{ ARGC("install", "0", "f"), ARGV("install", "0", "f"),
+		  "PORT wants a whole number from 1 to 65535, not \"0\"." },
+		{ ARGC("install", "4000", "f", "n", "x"), ARGV("install", "4000", "f", "n", "x"),
+		  "install takes no more operands, so \"x\" is one too many." },
+		{ ARGC("install", "4000", "f", "--raw"), ARGV("install", "4000", "f", "--raw"),
+		  "install takes no option --raw." },
+		{ ARGC("install", "4000", "f", "a/b"), ARGV("install", "4000", "f", "a/b"),
+		  "install wants a NAME of 1 to 255 bytes, without \"/\" and not \".\" or "
+		  "\"..\", not \"a/b\"." },
+		{ ARGC("install", "4000", "f", ".."), ARGV("install", "4000", "f", ".."),
+		  "install wants a NAME of 1 to 255 bytes, without \"/\" and not \".\" or "
+		  "\"..\", not \"..\"." },
+		{ ARGC("install", "4000", "f", ""), ARGV("install", "4000", "f", ""),
+		  "install wants a NAME of 1 to 255 bytes, without \"/\" and not \".\" or "
+		  "\"..\", not \"\"." },
+		{ ARGC("install", "4000", "bin/"), ARGV("install", "4000", "bin/"),
+		  "install wants a NAME of 1 to 255 bytes, without \"/\" and not \".\" or "
+		  "\"..\", not \"\" (FILE's name; give a NAME)." },
+		{ ARGC("install", "4000", "."), ARGV("install", "4000", "."),
+		  "install wants a NAME of 1 to 255 bytes, without \"/\" and not \".\" or "
+		  "\"..\", not \".\" (FILE's name; give a NAME)." },
+		{ ARGC("cp"), ARGV("cp"),
+		  "cp needs a source and a destination, one of them PORT:PATH." },
+		{ ARGC("cp", "4000:a"), ARGV("cp", "4000:a"),
+		  "cp needs a source and a destination, one of them PORT:PATH." },
+		{ ARGC("cp", "a", "4000:b", "c"), ARGV("cp", "a", "4000:b", "c"),
+		  "cp takes two operands, so \"c\" is one too many." },
+		{ ARGC("cp", "a", "b"), ARGV("cp", "a", "b"),
+		  "cp copies between this host and one sandbox: give exactly one of \"a\" and "
+		  "\"b\" as PORT:PATH." },
+		{ ARGC("cp", "4000:a", "4001:b"), ARGV("cp", "4000:a", "4001:b"),
+		  "cp copies between this host and one sandbox: give exactly one of \"4000:a\" "
+		  "and \"4001:b\" as PORT:PATH." },
+		{ ARGC("cp", "a", "70000:b"), ARGV("cp", "a", "70000:b"),
+		  "PORT wants a whole number from 1 to 65535, not \"70000\"." },
+		{ ARGC("cp", "a", "4000:"), ARGV("cp", "a", "4000:"),
+		  "cp wants a path after \"4000:\"." },
+		{ ARGC("cp", "--uid", "0", "a", "4000:b"), ARGV("cp", "--uid", "0", "a", "4000:b"),
+		  "--uid wants a whole number from 1000 to 60000, not \"0\"." },
+		{ ARGC("cp", "a", "4000:b", "--uid"), ARGV("cp", "a", "4000:b", "--uid"),
+		  "--uid needs a value." },
+		{ ARGC("cp", "--uid", "1000", "--uid", "1000", "a", "4000:b"),
+		  ARGV("cp", "--uid", "1000", "--uid", "1000", "a", "4000:b"),
+		  "--uid is given twice; give it once." },
+		{ ARGC("cp", "-r", "a", "4000:b"), ARGV("cp", "-r", "a", "4000:b"),
+		  "cp takes no option -r." },
 	};
 
 	(void)state;
@@ -167,6 +281,9 @@ int main(void)
 		cmocka_unit_test(test_exec_takes_flags_then_the_command_after_dashes),
 		cmocka_unit_test(test_stop_and_list_take_what_they_take),
 		cmocka_unit_test(test_web_takes_a_port_and_maybe_an_http_port),
+		cmocka_unit_test(test_install_takes_a_port_a_file_and_maybe_a_name),
+		cmocka_unit_test(test_cp_takes_one_remote_side_and_maybe_a_uid),
+		cmocka_unit_test(test_install_names_are_checked_on_the_host),
 		cmocka_unit_test(test_help_wins_before_dashes_only),
 		cmocka_unit_test(test_mistakes_are_one_sentence_each),
 	};
