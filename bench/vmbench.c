@@ -42,7 +42,7 @@
 struct opts {
 	const char *vmctl, *peer_kernel, *peer_initrd;
 	int starts, execs, vms;
-	long mbytes;
+	long mbytes, cp_mbytes;
 };
 
 static unsigned live_ports[MAX_VMS + MAX_RUNS];
@@ -170,12 +170,18 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-/* `vmctl start`: the port, and the wall time it took; 0 when it failed. */
-static unsigned vm_start(double *ms)
+/* `vmctl start [--memory MIB]` (0: the default): the port, and the wall time it took;
+ * 0 when it failed. */
+static unsigned vm_start_mem(double *ms, unsigned memory_mib)
 {
-	char out[64];
+	char out[64], mem[16];
 	double t0 = now_ms();
-	int st = run((char *[]){ (char *)vmctl_path, "start", NULL }, out, sizeof out, NULL, true);
+	int st;
+
+	snprintf(mem, sizeof mem, "%u", memory_mib);
+	st = run(memory_mib ? (char *[]){ (char *)vmctl_path, "start", "--memory", mem, NULL }
+			    : (char *[]){ (char *)vmctl_path, "start", NULL },
+		 out, sizeof out, NULL, true);
 	unsigned port;
 
 	*ms = now_ms() - t0;
@@ -186,6 +192,11 @@ static unsigned vm_start(double *ms)
 	if (nlive < (int)(sizeof live_ports / sizeof *live_ports))
 		live_ports[nlive++] = port;
 	return port;
+}
+
+static unsigned vm_start(double *ms)
+{
+	return vm_start_mem(ms, 0);
 }
 
 /* The QEMU pid of port, from `vmctl list` (PORT PID STATE ...). */
@@ -327,7 +338,8 @@ static int peer_boot(const struct opts *o, double *ms, struct mem *mm)
 }
 
 struct figures {
-	double start_ms, peer_start_ms, true_ms, raw_ms, mb_s, many_rss, many_pss;
+	double start_ms, peer_start_ms, true_ms, raw_ms, mb_s, many_rss, many_pss, up_mb_s,
+	       down_mb_s;
 	struct mem mem, peer_mem;
 	int starts_ok, many_ok;
 	bool failed;
@@ -465,6 +477,79 @@ static void bench_many(const struct opts *o, struct figures *f)
 		f->failed = true;
 }
 
+/* Two files the same, byte for byte? */
+static bool same_file(const char *a, const char *b)
+{
+	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+	bool same = fa && fb;
+	char x[1 << 16], y[1 << 16];
+
+	while (same) {
+		size_t na = fread(x, 1, sizeof x, fa), nb = fread(y, 1, sizeof y, fb);
+
+		same = na == nb && !memcmp(x, y, na);
+		if (na == 0)
+			break;
+	}
+	if (fa)
+		fclose(fa);
+	if (fb)
+		fclose(fb);
+	return same;
+}
+
+/* vmctl cp of o->cp_mbytes MB of random bytes into the sandbox's home and back, on a VM
+ * with room for it (the home is in the guest's RAM); both checked byte for byte. */
+static void bench_files(const struct opts *o, struct figures *f)
+{
+	char dir[] = "/tmp/vmbench.XXXXXX", src[64], back[64], remote[48], p[16];
+	unsigned char buf[1 << 16];
+	double ms, t0;
+	unsigned port;
+	FILE *out;
+	int urandom;
+
+	f->up_mb_s = f->down_mb_s = -1;
+	if (!mkdtemp(dir))
+		goto failed;
+	snprintf(src, sizeof src, "%s/up", dir);
+	snprintf(back, sizeof back, "%s/down", dir);
+	urandom = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	out = fopen(src, "wb");
+	for (long left = o->cp_mbytes * 1000000; out && urandom >= 0 && left > 0;) {
+		ssize_t n = read(urandom, buf, left < (long)sizeof buf ? (size_t)left : sizeof buf);
+
+		if (n <= 0 || fwrite(buf, 1, (size_t)n, out) != (size_t)n)
+			break;
+		left -= n;
+	}
+	if (urandom >= 0)
+		close(urandom);
+	if (!out || fclose(out) != 0 || !(port = vm_start_mem(&ms, 1024)))
+		goto cleanup;
+	snprintf(p, sizeof p, "%u", port);
+	snprintf(remote, sizeof remote, "%u:vmbench.bin", port);
+	t0 = now_ms();
+	if (run((char *[]){ (char *)vmctl_path, "cp", src, remote, NULL }, NULL, 0, NULL, true) == 0)
+		f->up_mb_s = (double)o->cp_mbytes / ((now_ms() - t0) / 1000);
+	t0 = now_ms();
+	if (f->up_mb_s > 0 &&
+	    run((char *[]){ (char *)vmctl_path, "cp", remote, back, NULL }, NULL, 0, NULL, true) == 0)
+		f->down_mb_s = (double)o->cp_mbytes / ((now_ms() - t0) / 1000);
+	if (f->down_mb_s > 0 && !same_file(src, back)) {
+		fprintf(stderr, "vmbench: the file came back different.\n");
+		f->down_mb_s = -1;
+	}
+	vm_stop(port);
+cleanup:
+	unlink(src);
+	unlink(back);
+	rmdir(dir);
+failed:
+	if (f->up_mb_s < 0 || f->down_mb_s < 0)
+		f->failed = true;
+}
+
 static void cell(char *buf, size_t size, double v, const char *fmt)
 {
 	if (v < 0)
@@ -518,6 +603,11 @@ static void print_table(const struct opts *o, const struct figures *f)
 	cell(a, sizeof a, f->mb_s, "%.1f MB/s");
 	row("stdout throughput guest -> host", a, nopeer, "-", ">= 20 MB/s",
 	    verdict(f->mb_s, f->mb_s >= 20));
+	cell(a, sizeof a, f->up_mb_s, "%.1f MB/s");
+	row("vmctl cp upload", a, nopeer, "-", ">= 20 MB/s", verdict(f->up_mb_s, f->up_mb_s >= 20));
+	cell(a, sizeof a, f->down_mb_s, "%.1f MB/s");
+	row("vmctl cp download", a, nopeer, "-", ">= 20 MB/s",
+	    verdict(f->down_mb_s, f->down_mb_s >= 20));
 	cell(a, sizeof a, f->mem.rss, "%.1f MiB");
 	cell(b, sizeof b, f->peer_mem.rss, "%.1f MiB");
 	ratio(r, sizeof r, f->mem.rss, f->peer_mem.rss, "less", "more");
@@ -534,8 +624,10 @@ static void print_table(const struct opts *o, const struct figures *f)
 	row("sandboxes at once, answering", many, nopeer, "-", ">= 10",
 	    f->many_ok >= 10 && f->many_ok == o->vms ? "meets" : "MISSES");
 	printf("\nstart: %d runs; exec: median of %d; throughput: %ld MB of stdout from "
-	       "dd, sandboxed;\nmemory: QEMU's smaps_rollup %d s after ready; %d at once: "
+	       "dd, sandboxed;\ncp: %ld MB of random bytes in and out of the home (a 1 GiB VM), "
+	       "checked;\nmemory: QEMU's smaps_rollup %d s after ready; %d at once: "
 	       "%.0f MiB of RSS, %.0f MiB of PSS in all.\n", f->starts_ok, o->execs, o->mbytes,
+	       o->cp_mbytes,
 	       SETTLE_MS / 1000, o->vms, f->many_rss, f->many_pss);
 }
 
@@ -543,14 +635,15 @@ static _Noreturn void usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 		"usage: vmbench --vmctl PATH [--peer-kernel K --peer-initrd I] [--starts N]\n"
-		"               [--execs N] [--vms N] [--mbytes N]\n\n"
+		"               [--execs N] [--vms N] [--mbytes N] [--cp-mbytes N]\n\n"
 		"  --vmctl PATH     the vmctl to measure (it finds its guest beside itself)\n"
 		"  --peer-kernel K, --peer-initrd I\n"
 		"                   the bare guest booted on QEMU's defaults beside ours\n"
 		"  --starts N       boots of each, for the start and RSS figures (default 5)\n"
 		"  --execs N        round trips per exec figure (default 20)\n"
 		"  --vms N          sandboxes started at once (default 10)\n"
-		"  --mbytes N       MB of stdout for the throughput figure (default 64)\n");
+		"  --mbytes N       MB of stdout for the throughput figure (default 64)\n"
+		"  --cp-mbytes N    MB copied each way by vmctl cp (default 100)\n");
 	exit(status);
 }
 
@@ -576,10 +669,11 @@ int main(int argc, char **argv)
 		{ "execs", required_argument, NULL, 'e' },
 		{ "vms", required_argument, NULL, 'n' },
 		{ "mbytes", required_argument, NULL, 'm' },
+		{ "cp-mbytes", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { NULL, NULL, NULL, 5, 20, 10, 64 };
+	struct opts o = { NULL, NULL, NULL, 5, 20, 10, 64, 100 };
 	struct figures f = { 0 };
 	int c;
 
@@ -593,6 +687,7 @@ int main(int argc, char **argv)
 		case 'e': o.execs = (int)number("--execs", optarg, 1, MAX_RUNS); break;
 		case 'n': o.vms = (int)number("--vms", optarg, 1, MAX_VMS); break;
 		case 'm': o.mbytes = number("--mbytes", optarg, 1, 4096); break;
+		case 'c': o.cp_mbytes = number("--cp-mbytes", optarg, 1, 800); break;
 		case 'h': usage(0);
 		default: usage(2);
 		}
@@ -615,6 +710,7 @@ int main(int argc, char **argv)
 
 	bench_peer(&o, &f);
 	bench_ours(&o, &f);
+	bench_files(&o, &f);
 	bench_many(&o, &f);
 	print_table(&o, &f);
 	return f.failed ? 1 : 0;
