@@ -38,31 +38,9 @@
 #  27  errors: stop of an unknown port exits 1 with one sentence
 #  28  vmctl stop powers the VM off by ACPI within 10 s, QEMU is gone, no state left
 #  29  exec to a stopped VM's port exits 1 with one sentence
-source "$(dirname "$0")/../tap.sh"
-B=${BUILD:-build}
-here=$(dirname "$0")
-vmctl=$B/vmctl
-T="timeout -k 5"
+source "$(dirname "$0")/lib.sh"
 plan 29
-
-if [[ $(id -u) -ne 0 ]]; then
-	echo "Bail out! e2e.sh runs as root (the state folder is /tmp/vmctl-0)."
-	exit 1
-fi
-for f in "$vmctl" "$B/guest/vmlinuz" "$B/guest/initrd.img"; do
-	[[ -e $f ]] || { echo "Bail out! $f is missing; build it first (make all)."; exit 1; }
-done
-state=${XDG_RUNTIME_DIR:+$XDG_RUNTIME_DIR/vmctl}
-state=${state:-/tmp/vmctl-$(id -u)}
-
-# The helpers: prebuilt by make, or built here.
-probe=$B/tests/probe-static
-if [[ ! -x $probe ]]; then
-	probe=$tmp/probe
-	${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -static -o "$probe" \
-		"$here/../sandbox/probe.c" ||
-		{ echo "Bail out! cannot build the probe (a static libc is in libc6-dev)."; exit 1; }
-fi
+vm_suite_ready e2e.sh
 wstool=$B/tests/wstool
 if [[ ! -x $wstool ]]; then
 	wstool=$tmp/wstool

@@ -26,30 +26,9 @@
 #
 # Sessions: vmctl has no command to create one (session_create), so --uid is tried on
 # the default user and on a uid that has none.
-source "$(dirname "$0")/../tap.sh"
-B=${BUILD:-build}
-here=$(dirname "$0")
-vmctl=$B/vmctl
-T="timeout -k 5"
+source "$(dirname "$0")/lib.sh"
 plan 14
-
-if [[ $(id -u) -ne 0 ]]; then
-	echo "Bail out! files.sh runs as root (the state folder is /tmp/vmctl-0)."
-	exit 1
-fi
-for f in "$vmctl" "$B/guest/vmlinuz" "$B/guest/initrd.img"; do
-	[[ -e $f ]] || { echo "Bail out! $f is missing; build it first (make all)."; exit 1; }
-done
-state=${XDG_RUNTIME_DIR:+$XDG_RUNTIME_DIR/vmctl}
-state=${state:-/tmp/vmctl-$(id -u)}
-
-probe=$B/tests/probe-static
-if [[ ! -x $probe ]]; then
-	probe=$tmp/probe-static
-	${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -static -o "$probe" \
-		"$here/../sandbox/probe.c" ||
-		{ echo "Bail out! cannot build the probe (a static libc is in libc6-dev)."; exit 1; }
-fi
+vm_suite_ready files.sh
 
 P=''
 cleanup() {

@@ -1,0 +1,28 @@
+# lib.sh - what the VM suites (e2e.sh, files.sh) share: TAP, the build they drive, the
+# state folder, and the isolation probe, static so that it runs in the guest. Sourced
+# after the suite's plan line: vm_suite_ready NAME checks what the suite needs.
+source "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
+B=${BUILD:-build}
+here=$(dirname "${BASH_SOURCE[0]}")
+vmctl=$B/vmctl
+T="timeout -k 5"
+state=${XDG_RUNTIME_DIR:+$XDG_RUNTIME_DIR/vmctl}
+state=${state:-/tmp/vmctl-$(id -u)}
+
+vm_suite_ready() {
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "Bail out! $1 runs as root (the state folder is /tmp/vmctl-0)."
+		exit 1
+	fi
+	for f in "$vmctl" "$B/guest/vmlinuz" "$B/guest/initrd.img"; do
+		[[ -e $f ]] || { echo "Bail out! $f is missing; build it first (make all)."; exit 1; }
+	done
+	# The probe: prebuilt by make test, or built here.
+	probe=$B/tests/probe-static
+	if [[ ! -x $probe ]]; then
+		probe=$tmp/probe-static
+		${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -static -o "$probe" \
+			"$here/../sandbox/probe.c" ||
+			{ echo "Bail out! cannot build the probe (a static libc is in libc6-dev)."; exit 1; }
+	fi
+}
