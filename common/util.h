@@ -32,4 +32,8 @@ int fail(struct msg *m, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* As fail(), ending with ": strerror(errno)". */
 int fail_errno(struct msg *m, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
+/* Write all len bytes of buf to fd, going on after EINTR and short writes: 0, or -1
+ * with errno set. */
+int write_all(int fd, const void *buf, size_t len);
+
 #endif

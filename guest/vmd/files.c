@@ -135,20 +135,6 @@ static int open_request_path(struct session *s, const struct proto_request *req,
 	return fd;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* A temporary file's name: hidden, and unguessable so nobody prepares it. */
 static void temp_name(char out[32])

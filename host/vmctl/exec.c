@@ -61,20 +61,6 @@ static void restore_tty(void)
 	}
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* buf and len come from a proto_frame_*() call made before this one: C leaves the
  * order of argument evaluation open, so the length is never read in the same call. */

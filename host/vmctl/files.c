@@ -152,20 +152,6 @@ static void on_sent(struct client *c, size_t queued, void *user)
 	pump(user);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static void on_frame(struct client *c, const uint8_t *msg, size_t len, void *user)
 {
