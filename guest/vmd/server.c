@@ -214,17 +214,8 @@ void server_stop(void)
 {
 	/* Kill every process while the loop still exists to close their pipes;
 	 * then lws closes the connections. */
-	for (struct session *s = vmd.sessions; s; s = s->next) {
-		while (s->procs) {
-			struct process *p = s->procs;
-
-			process_list_unlink(&s->procs, p);
-			if (process_finished(p))
-				process_free(p);
-			else
-				process_abandon(p);
-		}
-	}
+	for (struct session *s = vmd.sessions; s; s = s->next)
+		session_drop_processes(s);
 	server_close_fd(&vmd.sigfd);
 	lws_context_destroy(vmd.ctx);
 	vmd.ctx = NULL;

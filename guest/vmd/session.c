@@ -28,9 +28,8 @@ struct session *session_new(struct lws *wsi)
 	return s;
 }
 
-void session_free(struct session *s)
+void session_drop_processes(struct session *s)
 {
-	files_session_end(s);
 	while (s->procs) {
 		struct process *p = s->procs;
 
@@ -40,6 +39,12 @@ void session_free(struct session *s)
 		else
 			process_abandon(p);
 	}
+}
+
+void session_free(struct session *s)
+{
+	files_session_end(s);
+	session_drop_processes(s);
 	while (s->head) {
 		struct out_msg *m = s->head;
 

@@ -103,6 +103,8 @@ void server_close_fd(struct fdref *ref);
 
 /* session.c */
 struct session *session_new(struct lws *wsi);
+/* Let go of every process of s, as process_abandon() does for each that runs. */
+void session_drop_processes(struct session *s);
 void session_free(struct session *s);
 void session_receive(struct session *s, const void *in, size_t len, bool first,
 		     bool final, bool binary);
