@@ -145,6 +145,10 @@ void cli_hint(FILE *out, const struct cli *c)
 {
 	if (c->cmd)
 		fprintf(out, "usage: imgtool %s %s\n", c->cmd->name, c->cmd->usage);
-	else
-		fprintf(out, "usage: imgtool convert|info|check ... (imgtool --help says more)\n");
+	else {
+		fprintf(out, "usage: imgtool ");
+		for (size_t i = 0; i < cli_ncommands; i++)
+			fprintf(out, "%s%s", i ? "|" : "", cli_commands[i].name);
+		fprintf(out, " ... (imgtool --help says more)\n");
+	}
 }

@@ -336,6 +336,10 @@ void vmctl_hint(FILE *out, const struct vmctl_args *a)
 {
 	if (a->cmd)
 		fprintf(out, "usage: vmctl %s %s\n", a->cmd->name, a->cmd->usage);
-	else
-		fprintf(out, "usage: vmctl start|exec|install|cp|web|stop|list ... (vmctl --help says more)\n");
+	else {
+		fprintf(out, "usage: vmctl ");
+		for (size_t i = 0; i < vmctl_ncommands; i++)
+			fprintf(out, "%s%s", i ? "|" : "", vmctl_commands[i].name);
+		fprintf(out, " ... (vmctl --help says more)\n");
+	}
 }
