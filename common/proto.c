@@ -565,7 +565,7 @@ static int get_data(const cJSON *obj, struct proto_request *r, struct proto_erro
 }
 
 /* session_create's username: [a-z_][a-z0-9_-]{0,31}, as useradd's default rule. */
-static bool username_valid(const char *u)
+bool proto_username_valid(const char *u)
 {
 	size_t n = strlen(u);
 
@@ -610,9 +610,6 @@ static int get_uid(const cJSON *obj, struct proto_request *r, const char *name,
 	return 0;
 }
 
-/* Session uids: above the system range, below nobody's 65534 and its neighbours. */
-#define SESSION_UID_MIN 1000
-#define SESSION_UID_MAX 60000
 
 static int parse_part2(const cJSON *obj, struct proto_request *r, struct proto_error *e)
 {
@@ -621,16 +618,16 @@ static int parse_part2(const cJSON *obj, struct proto_request *r, struct proto_e
 
 	switch (t) {
 	case PROTO_SESSION_CREATE:
-		if (get_uid(obj, r, "uid", true, SESSION_UID_MIN, SESSION_UID_MAX, e) < 0 ||
+		if (get_uid(obj, r, "uid", true, PROTO_SESSION_UID_MIN, PROTO_SESSION_UID_MAX, e) < 0 ||
 		    get_string(obj, t, "username", false, &r->username, e) < 0)
 			return -1;
-		if (r->username && !username_valid(r->username))
+		if (r->username && !proto_username_valid(r->username))
 			return err(e, PROTO_E_PARAMS, "session_create: the username \"%.64s\" "
 				   "must be 1 to 32 of a-z, 0-9, _ and -, starting with a "
 				   "letter or _.", r->username);
 		return 0;
 	case PROTO_SESSION_DESTROY:
-		if (get_uid(obj, r, "uid", true, SESSION_UID_MIN, SESSION_UID_MAX, e) < 0)
+		if (get_uid(obj, r, "uid", true, PROTO_SESSION_UID_MIN, PROTO_SESSION_UID_MAX, e) < 0)
 			return -1;
 		return get_bool(obj, t, "delete_home", &r->delete_home, e);
 	case PROTO_BINARY_INSTALL:
@@ -647,7 +644,7 @@ static int parse_part2(const cJSON *obj, struct proto_request *r, struct proto_e
 			return -1;
 		return get_uid(obj, r, "uid", false, 0, 4294967294.0, e);
 	case PROTO_LOAD_STATE:
-		if (get_uid(obj, r, "session_id", true, SESSION_UID_MIN, SESSION_UID_MAX,
+		if (get_uid(obj, r, "session_id", true, PROTO_SESSION_UID_MIN, PROTO_SESSION_UID_MAX,
 			    e) < 0)
 			return -1;
 		return get_path(obj, t, "state_path", &r->path, e);

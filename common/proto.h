@@ -152,6 +152,11 @@ int proto_b64_decode(const char *in, size_t len, uint8_t **out, size_t *out_len)
 
 /* True when the bytes are well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
 bool proto_utf8_valid(const uint8_t *s, size_t n);
+/* A session's username: 1 to 32 of a-z, 0-9, '_' and '-', starting with a-z or '_'. */
+bool proto_username_valid(const char *u);
+/* Session uids: above the system range, below nobody's 65534 and its neighbours. */
+#define PROTO_SESSION_UID_MIN 1000
+#define PROTO_SESSION_UID_MAX 60000
 
 /* --- requests (decoded by vmd) -------------------------------------------------------- */
 

@@ -80,7 +80,7 @@ static void env_set(struct strv *e, const char *name, const char *value)
 }
 
 int launch_build(const struct proto_request *req, const char *sandbox, const char *home,
-		 struct launch *l, struct msg *m)
+		 const char *shares, struct launch *l, struct msg *m)
 {
 	struct strv a = { 0 }, e = { 0 };
 	const cJSON *item;
@@ -108,6 +108,10 @@ int launch_build(const struct proto_request *req, const char *sandbox, const cha
 		if (home) {
 			strv_push(&a, strdup("--bind"));
 			strv_pushf(&a, "%s:%s", home, home);
+		}
+		if (shares) {
+			strv_push(&a, strdup("--bind"));
+			strv_pushf(&a, "%s:%s", shares, shares);
 		}
 		if (req->cwd || home) {
 			strv_push(&a, strdup("--cwd"));

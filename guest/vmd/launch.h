@@ -47,9 +47,11 @@ struct launch {
 
 /* Build l from a decoded spawn request; sandbox is the helper's path or NULL when
  * vmd runs everything directly; home is the home of the user the command runs as,
- * or NULL. -1 with a message when out of memory or the request is refused. */
+ * or NULL; shares is the folder the host's shares are mounted under (bound into
+ * the sandbox as it is, each share keeping its own read-only flag), or NULL.
+ * -1 with a message when out of memory or the request is refused. */
 int launch_build(const struct proto_request *req, const char *sandbox, const char *home,
-		 struct launch *l, struct msg *m);
+		 const char *shares, struct launch *l, struct msg *m);
 void launch_free(struct launch *l);
 
 #endif

@@ -13,7 +13,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
-#define MOUNT_ROOT "/mnt/"
+#define MOUNT_ROOT VMD_SHARE_ROOT "/"
 #define TAGS_DIR "/sys/bus/virtio/drivers/9pnet_virtio"
 
 /* True when a virtio 9p device has the tag. */
@@ -85,8 +85,59 @@ static int make_dirs(const char *path)
 	}
 }
 
+/* mountinfo's octal escapes (\040 for a space) undone, in place. */
+static void unescape(char *p)
+{
+	char *out = p;
+
+	for (; *p; p++) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			*out++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 3;
+		} else {
+			*out++ = *p;
+		}
+	}
+	*out = '\0';
+}
+
+/* Where the share tag is mounted already (a virtio 9p device serves one mount at a
+ * time: a second one fails with EBUSY), into where; false when it is not. */
+static bool tag_mounted(const char *tag, char *where, size_t size)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[8192];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof line, f)) {
+		char *mp = NULL, *dash = strstr(line, " - "), *save = NULL, *w;
+		int field = 0;
+
+		if (!dash)
+			continue;
+		*dash = '\0';
+		for (w = strtok_r(line, " ", &save); w; w = strtok_r(NULL, " ", &save))
+			if (++field == 5)
+				mp = w;
+		char *fstype = strtok_r(dash + 3, " ", &save), *source = strtok_r(NULL, " ", &save);
+
+		if (mp && fstype && source && !strcmp(fstype, "9p") && !strcmp(source, tag)) {
+			unescape(mp);
+			snprintf(where, size, "%s", mp);
+			found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
 static void do_mount(struct session *s, const struct proto_request *req)
 {
+	char at[4096];
+	const unsigned long flags = MS_NOSUID | MS_NODEV | (req->read_only ? MS_RDONLY : 0);
+
 	if (!tag_exists(req->tag))
 		return session_send_error(s, req->id, PROTO_E_PARAMS, "mount: no share with "
 					  "tag \"%s\".", req->tag);
@@ -94,9 +145,26 @@ static void do_mount(struct session *s, const struct proto_request *req)
 		return session_send_error(s, req->id, PROTO_E_INTERNAL, "mount: cannot "
 					  "create %.200s: %s.", req->mount_point,
 					  strerror(errno));
+	if (tag_mounted(req->tag, at, sizeof at)) {
+		/* Mounted at boot (or by an earlier request): the same share appears at
+		 * the new place too, read-only there when asked. */
+		if (mount(at, req->mount_point, NULL, MS_BIND, NULL) < 0)
+			return session_send_error(s, req->id, PROTO_E_INTERNAL, "mount: cannot "
+						  "bind the share \"%s\" (mounted on %.200s) "
+						  "on %.200s: %s.", req->tag, at,
+						  req->mount_point, strerror(errno));
+		if (mount(NULL, req->mount_point, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0) {
+			int e = errno;
+
+			umount2(req->mount_point, MNT_DETACH);
+			return session_send_error(s, req->id, PROTO_E_INTERNAL, "mount: cannot "
+						  "set the flags of %.200s: %s.",
+						  req->mount_point, strerror(e));
+		}
+		return send_ok(s, req->id);
+	}
 	/* msize: 512 KiB messages, far fewer round trips than the 8 KiB default */
-	if (mount(req->tag, req->mount_point, "9p",
-		  MS_NOSUID | MS_NODEV | (req->read_only ? MS_RDONLY : 0),
+	if (mount(req->tag, req->mount_point, "9p", flags,
 		  "trans=virtio,version=9p2000.L,msize=524288") < 0)
 		return session_send_error(s, req->id, PROTO_E_INTERNAL, "mount: cannot "
 					  "mount \"%s\" on %.200s: %s.", req->tag,

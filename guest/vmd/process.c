@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -262,7 +263,11 @@ struct process *process_spawn(struct session *s, struct proto_request *req)
 	bool sandboxed = vmd.sandbox && !req->raw;
 	uid_t who = req->has_uid ? req->uid : sandboxed ? LAUNCH_SANDBOX_ID : 0;
 
-	if (launch_build(req, vmd.sandbox, who ? users_home(who) : NULL, &l, &m) < 0) {
+	struct stat st;
+	const char *shares = stat(VMD_SHARE_ROOT, &st) == 0 && S_ISDIR(st.st_mode) ?
+			     VMD_SHARE_ROOT : NULL;
+
+	if (launch_build(req, vmd.sandbox, who ? users_home(who) : NULL, shares, &l, &m) < 0) {
 		session_send_error(s, req->id, l.bad_params ? PROTO_E_PARAMS : PROTO_E_INTERNAL,
 				   "%s", m.text);
 		return NULL;

@@ -136,6 +136,10 @@ void files_pump(struct session *s);
 void files_session_end(struct session *s);
 
 /* mounts.c: mount and unmount of the 9p shares */
+/* The host's 9p shares are mounted under this folder (guest/init mounts each at
+ * VMD_SHARE_ROOT/TAG at boot; mount requests go beneath it too). Sandboxed commands
+ * see it as it is, each share with its own read-only flag. */
+#define VMD_SHARE_ROOT "/mnt"
 void mounts_request(struct session *s, const struct proto_request *req);
 
 /* Replies several files send. */

@@ -6,13 +6,14 @@
 #include <string.h>
 
 #include "commands.h"
+#include "proto.h"
 #include "text.h"
 
 const struct vmctl_command vmctl_commands[] = {
-	{ "start", "[IMAGE] [--kernel K] [--initrd I] [--share HOST TAG]... [--memory MIB] [--cpus N]",
+	{ "start", "[IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N]",
 	  "Boot a sandbox VM (default: the built guest), wait until it answers, print its port.",
 	  cmd_start },
-	{ "exec", "PORT [--raw] [--tty] [--env K=V]... [--cwd P] -- CMD [ARG]...",
+	{ "exec", "PORT [--raw] [--tty] [--uid N] [--env K=V]... [--cwd P] -- CMD [ARG]...",
 	  "Run CMD in the sandbox on PORT: stdin, stdout, stderr and the exit code pass through.",
 	  cmd_exec },
 	{ "install", "PORT FILE [NAME]",
@@ -21,6 +22,9 @@ const struct vmctl_command vmctl_commands[] = {
 	{ "cp", "[--uid N] LOCAL PORT:PATH | [--uid N] PORT:PATH LOCAL",
 	  "Copy a file to or from a home in the sandbox (the sandbox user's, or uid N's).",
 	  cmd_cp },
+	{ "session", "create PORT UID [NAME] | destroy [--delete-home] PORT UID",
+	  "Add a user with its own home /home/NAME (default uUID), or end one and its processes.",
+	  cmd_session },
 	{ "web", "PORT [HTTP_PORT]",
 	  "Serve a terminal on the sandbox on PORT at http://127.0.0.1:HTTP_PORT (default 8000).",
 	  cmd_web },
@@ -88,13 +92,25 @@ static int parse_start(int argc, char **argv, int i, struct vmctl_args *a, struc
 			if (!(v = value(argc, argv, &i, m)))
 				return -1;
 			*slot = v;
-		} else if (strcmp(o, "--share") == 0) {
+		} else if (strcmp(o, "--share") == 0 || strcmp(o, "--share-ro") == 0) {
+			struct share *sh = &a->shares[a->nshares];
+
 			if (i + 2 >= argc)
-				return fail(m, "--share needs a host folder and a tag.");
+				return fail(m, "%s needs a host folder and a tag.", o);
 			if (a->nshares == VMCTL_MAX_SHARES)
-				return fail(m, "--share: at most %d shares.", VMCTL_MAX_SHARES);
-			a->shares[a->nshares].host = argv[++i];
-			a->shares[a->nshares].tag = argv[++i];
+				return fail(m, "%s: at most %d shares.", o, VMCTL_MAX_SHARES);
+			sh->host = argv[++i];
+			sh->tag = argv[++i];
+			sh->read_only = o[7] == '-';
+			if (!*sh->host)
+				return fail(m, "%s needs a host folder, not \"\".", o);
+			if (!vmctl_share_tag_ok(sh->tag))
+				return fail(m, "%s wants a TAG of 1 to 31 letters, digits, \"_\", \"-\" "
+					    "or \".\" (not \".\" or \"..\"), not \"%s\".", o, sh->tag);
+			for (int k = 0; k < a->nshares; k++)
+				if (!strcmp(a->shares[k].tag, sh->tag))
+					return fail(m, "the share tag \"%s\" is given twice; each "
+						    "share needs its own.", sh->tag);
 			a->nshares++;
 		} else if (strcmp(o, "--memory") == 0) {
 			if (a->memory_mib)
@@ -132,6 +148,20 @@ static int parse_port(const char *cmd, int argc, char **argv, int *i, struct vmc
 	return 0;
 }
 
+/* --uid N: a session's user (1000, the sandbox's own, needs none). */
+static int parse_uid(int argc, char **argv, int *i, struct vmctl_args *a, struct msg *m)
+{
+	const char *v;
+
+	if (a->has_uid)
+		return fail(m, "--uid is given twice; give it once.");
+	if (!(v = value(argc, argv, i, m)) ||
+	    number("--uid", v, PROTO_SESSION_UID_MIN, PROTO_SESSION_UID_MAX, &a->uid, m) < 0)
+		return -1;
+	a->has_uid = true;
+	return 0;
+}
+
 static int parse_exec(int argc, char **argv, int i, struct vmctl_args *a, struct msg *m)
 {
 	if (parse_port("exec", argc, argv, &i, a, m) < 0)
@@ -149,6 +179,9 @@ static int parse_exec(int argc, char **argv, int i, struct vmctl_args *a, struct
 			if (*flag)
 				return fail(m, "%s is given twice; give it once.", o);
 			*flag = true;
+		} else if (strcmp(o, "--uid") == 0) {
+			if (parse_uid(argc, argv, &i, a, m) < 0)
+				return -1;
 		} else if (strcmp(o, "--env") == 0) {
 			if (!(v = value(argc, argv, &i, m)))
 				return -1;
@@ -174,6 +207,15 @@ static int parse_exec(int argc, char **argv, int i, struct vmctl_args *a, struct
 	if (!a->argv || a->argc == 0)
 		return fail(m, "exec needs a command after --.");
 	return 0;
+}
+
+bool vmctl_share_tag_ok(const char *tag)
+{
+	size_t n = strlen(tag);
+
+	return n >= 1 && n <= 31 && strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					 "0123456789_-.") == n &&
+	       strcmp(tag, ".") && strcmp(tag, "..");
 }
 
 bool vmctl_install_name_ok(const char *name)
@@ -225,7 +267,7 @@ static bool remote_form(const char *s, const char **colon)
 
 static int parse_cp(int argc, char **argv, int i, struct vmctl_args *a, struct msg *m)
 {
-	const char *ops[2], *colon[2], *v;
+	const char *ops[2], *colon[2];
 	bool remote[2];
 	int nops = 0;
 
@@ -233,12 +275,8 @@ static int parse_cp(int argc, char **argv, int i, struct vmctl_args *a, struct m
 		const char *o = argv[i];
 
 		if (strcmp(o, "--uid") == 0) {
-			if (a->has_uid)
-				return fail(m, "--uid is given twice; give it once.");
-			if (!(v = value(argc, argv, &i, m)) ||
-			    number("--uid", v, 1000, 60000, &a->uid, m) < 0)
+			if (parse_uid(argc, argv, &i, a, m) < 0)
 				return -1;
-			a->has_uid = true;
 		} else if (o[0] == '-' && o[1]) {
 			return fail(m, "cp takes no option %s.", o);
 		} else if (nops == 2) {
@@ -271,6 +309,53 @@ static int parse_cp(int argc, char **argv, int i, struct vmctl_args *a, struct m
 	return 0;
 }
 
+/* session create PORT UID [NAME] | session destroy [--delete-home] PORT UID */
+static int parse_session(int argc, char **argv, int i, struct vmctl_args *a, struct msg *m)
+{
+	const char *ops[3];
+	int nops = 0, max;
+
+	if (i >= argc || (strcmp(argv[i], "create") && strcmp(argv[i], "destroy")))
+		return fail(m, "session wants create or destroy%s%s%s.", i < argc ? ", not \"" : "",
+			    i < argc ? argv[i] : "", i < argc ? "\"" : "");
+	a->destroy = argv[i++][0] == 'd';
+	max = a->destroy ? 2 : 3;
+	for (; i < argc; i++) {
+		const char *o = argv[i];
+
+		if (a->destroy && strcmp(o, "--delete-home") == 0) {
+			if (a->delete_home)
+				return fail(m, "--delete-home is given twice; give it once.");
+			a->delete_home = true;
+		} else if (o[0] == '-' && o[1]) {
+			return fail(m, "session %s takes no option %s.", a->destroy ? "destroy" :
+				    "create", o);
+		} else if (nops == max) {
+			return fail(m, "session %s takes %s, so \"%s\" is one too many.",
+				    a->destroy ? "destroy" : "create",
+				    a->destroy ? "PORT and UID" : "PORT, UID and NAME", o);
+		} else {
+			ops[nops++] = o;
+		}
+	}
+	if (nops < 2)
+		return fail(m, "session %s needs the PORT that vmctl start printed and a UID.",
+			    a->destroy ? "destroy" : "create");
+	if (number("PORT", ops[0], 1, 65535, &a->port, m) < 0 ||
+	    number("UID", ops[1], PROTO_SESSION_UID_MIN, PROTO_SESSION_UID_MAX, &a->uid,
+		   m) < 0)
+		return -1;
+	a->has_uid = true;
+	if (nops == 3) {
+		a->name = ops[2];
+		if (!proto_username_valid(a->name))
+			return fail(m, "session create wants a NAME of 1 to 32 lower-case letters, "
+				    "digits, \"_\" or \"-\", starting with a letter or \"_\", "
+				    "not \"%s\".", a->name);
+	}
+	return 0;
+}
+
 int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m)
 {
 	int i = 2;
@@ -297,6 +382,8 @@ int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m)
 		return parse_install(argc, argv, i, a, m);
 	if (a->cmd->run == cmd_cp)
 		return parse_cp(argc, argv, i, a, m);
+	if (a->cmd->run == cmd_session)
+		return parse_session(argc, argv, i, a, m);
 	if (a->cmd->run == cmd_stop) {
 		if (parse_port("stop", argc, argv, &i, a, m) < 0)
 			return -1;

@@ -30,7 +30,8 @@ extern const size_t vmctl_ncommands;
 
 struct share {
 	const char *host;	/* a folder on the host */
-	const char *tag;	/* its 9p mount tag in the guest */
+	const char *tag;	/* its 9p mount tag in the guest: /mnt/TAG there */
+	bool read_only;		/* --share-ro */
 };
 
 struct vmctl_args {
@@ -57,15 +58,25 @@ struct vmctl_args {
 
 	/* install (port too) */
 	const char *file;		/* the program on the host */
-	const char *name;		/* its name in /usr/local/bin: FILE's basename */
+	const char *name;		/* its name in /usr/local/bin: FILE's basename;
+					 * session create: the user's name, or NULL */
 
 	/* cp (port too): one side is PORT:PATH, the other LOCAL ("-": stdin/stdout) */
 	bool upload;			/* LOCAL -> PORT:PATH */
 	const char *local;
 	const char *remote;		/* PATH, after "PORT:" */
 	bool has_uid;
-	unsigned uid;			/* whose home PATH is in */
+	unsigned uid;			/* cp: whose home PATH is in; exec: who runs CMD;
+					 * session: its user */
+
+	/* session (port, uid and name too) */
+	bool destroy;			/* destroy, else create */
+	bool delete_home;		/* destroy --delete-home */
 };
+
+/* TAG of --share: 1 to 31 bytes (QEMU's limit) of letters, digits, '_', '-' and
+ * '.', not "." or "..": the guest mounts the share at /mnt/TAG. */
+bool vmctl_share_tag_ok(const char *tag);
 
 /* NAME of vmctl install: 1 to 255 bytes, no '/', not "." or "..". */
 bool vmctl_install_name_ok(const char *name);

@@ -219,6 +219,28 @@ static int write_secret_file(const char *path, const char *secret, struct msg *m
 	return 0;
 }
 
+/* QEMU refuses writes to a read-only share, but the guest cannot tell which shares
+ * are: their tags travel on the kernel's command line (vmd.ro_shares=A,B), and init
+ * mounts those read-only. Tags are plain words (vmctl_share_tag_ok). */
+static int ro_shares_word(const struct vmctl_args *a, char *cmdline, size_t size, struct msg *m)
+{
+	size_t len = strlen(cmdline);
+	const char *sep = " vmd.ro_shares=";
+
+	for (int i = 0; i < a->nshares; i++) {
+		if (!a->shares[i].read_only)
+			continue;
+		int n = snprintf(cmdline + len, size - len, "%s%s", sep, a->shares[i].tag);
+
+		if (n < 0 || (size_t)n >= size - len)
+			return fail(m, "the kernel command line is too long for %d shares.",
+				    a->nshares);
+		len += (size_t)n;
+		sep = ",";
+	}
+	return 0;
+}
+
 /* Start the launcher in its own session (QEMU outlives vmctl), its output in a log. */
 static pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_state *s,
 		    const char *dir, struct msg *m)
@@ -230,7 +252,8 @@ static pid_t launch(const char *launcher, const struct vmctl_args *a, const stru
 	pid_t pid;
 	bool kvm = use_kvm();
 
-	if (kernel_cmdline(a, s->kernel, kvm, cmdline, sizeof cmdline, m) < 0)
+	if (kernel_cmdline(a, s->kernel, kvm, cmdline, sizeof cmdline, m) < 0 ||
+	    ro_shares_word(a, cmdline, sizeof cmdline, m) < 0)
 		return -1;
 	snprintf(fwd, sizeof fwd, "%u:%d", s->port, GUEST_PORT);
 	snprintf(mem, sizeof mem, "%u", s->memory_mib);
@@ -281,7 +304,9 @@ static pid_t launch(const char *launcher, const struct vmctl_args *a, const stru
 
 		if (!realpath(a->shares[i].host, real))
 			return fail_errno(m, "cannot share %s", a->shares[i].host);
-		snprintf(shares[i], sizeof shares[i], "%s:%s", real, a->shares[i].tag);
+		/* the mode always given: qemu-boot splits PATH:TAG:MODE from the right */
+		snprintf(shares[i], sizeof shares[i], "%s:%s:%s", real, a->shares[i].tag,
+			 a->shares[i].read_only ? "ro" : "rw");
 		argv[n++] = "--share";
 		argv[n++] = shares[i];
 	}
@@ -352,7 +377,9 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 	for (int i = 0; i < a->nshares; i++) {
 		struct stat st;
 
-		if (stat(a->shares[i].host, &st) == -1 || !S_ISDIR(st.st_mode))
+		if (stat(a->shares[i].host, &st) == -1)
+			return fail_errno(m, "cannot share %s", a->shares[i].host);
+		if (!S_ISDIR(st.st_mode))
 			return fail(m, "cannot share %s: it is not a folder.", a->shares[i].host);
 	}
 	s.memory_mib = a->memory_mib ? a->memory_mib : DEFAULT_MEMORY_MIB;

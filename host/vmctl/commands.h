@@ -14,6 +14,7 @@ int cmd_web(const struct vmctl_args *a, struct msg *m);
 /* install and cp (files.c): 0, or -1 with m (vmd's sentence when it refused). */
 int cmd_install(const struct vmctl_args *a, struct msg *m);
 int cmd_cp(const struct vmctl_args *a, struct msg *m);
+int cmd_session(const struct vmctl_args *a, struct msg *m);
 int cmd_stop(const struct vmctl_args *a, struct msg *m);
 int cmd_list(const struct vmctl_args *a, struct msg *m);
 

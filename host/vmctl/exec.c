@@ -213,6 +213,8 @@ static uint8_t *spawn_frame(const struct vmctl_args *a, bool pty, size_t *len)
 	}
 	if (a->cwd)
 		cJSON_AddStringToObject(o, "cwd", a->cwd);
+	if (a->has_uid)
+		cJSON_AddNumberToObject(o, "uid", a->uid);
 	if (pty) {
 		cJSON *p = cJSON_AddObjectToObject(o, "pty");
 		unsigned short rows, cols;

@@ -1,4 +1,5 @@
-/* files.c - vmctl install and vmctl cp: files into and out of a sandbox.
+/* files.c - vmctl install and vmctl cp: files into and out of a sandbox; and vmctl
+ * session, which shares their one-request conversation with vmd.
  *
  * install sends the whole program in one binary_install message, so it is bounded by
  * the frame limit; cp streams: file_put, file_data of 1 MiB each (read only while
@@ -41,7 +42,7 @@ struct xfer {
 	char handle[64];	/* file_put's */
 	bool opened, eof, ended, ok;
 	long long size;		/* vmd's ok: the size it wrote or sent */
-	char path[PATH_MAX];	/* binary_install's ok */
+	char path[PATH_MAX];	/* binary_install's ok; session_create's home */
 	char error[300];	/* vmd's sentence */
 	struct msg fail;	/* a failure of our own */
 	bool failed;
@@ -183,8 +184,8 @@ static void on_frame(struct client *c, const uint8_t *msg, size_t len, void *use
 			pump(x);
 			break;
 		}
-		if (r.path)
-			snprintf(x->path, sizeof x->path, "%s", r.path);
+		if (r.path || r.home)
+			snprintf(x->path, sizeof x->path, "%s", r.path ? r.path : r.home);
 		x->size = r.size;
 		x->ok = true;
 		client_stop(c);
@@ -240,8 +241,8 @@ static int converse(struct xfer *x, uint8_t *buf, size_t len, struct msg *m)
 	if (rc < 0)
 		return -1;
 	if (!x->ok)
-		return fail(m, "the sandbox on port %u closed the connection before the copy "
-			    "ended.", x->a->port);
+		return fail(m, "the sandbox on port %u closed the connection before it "
+			    "answered.", x->a->port);
 	return 0;
 }
 
@@ -340,6 +341,44 @@ int cmd_install(const struct vmctl_args *a, struct msg *m)
 	if (rc < 0)
 		return -1;
 	printf("%s\n", x.path);
+	return 0;
+}
+
+/* --- session --------------------------------------------------------------------------- */
+
+int cmd_session(const struct vmctl_args *a, struct msg *m)
+{
+	struct xfer x = { .a = a, .fd = -1, .total = -1 };
+	struct client_hooks hooks = { .frame = on_frame, .user = &x };
+	cJSON *o = cJSON_CreateObject();
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (o) {
+		cJSON_AddNumberToObject(o, "id", REQUEST_ID);
+		cJSON_AddNumberToObject(o, "uid", a->uid);
+		if (a->destroy)
+			cJSON_AddBoolToObject(o, "delete_home", a->delete_home);
+		else if (a->name)
+			cJSON_AddStringToObject(o, "username", a->name);
+		buf = proto_frame_json(a->destroy ? PROTO_SESSION_DESTROY : PROTO_SESSION_CREATE,
+				       o, LWS_PRE, &len);
+		cJSON_Delete(o);
+	}
+	if (!buf)
+		return fail(m, "out of memory building the session message.");
+	x.c = connect_vm(a, &hooks, m);
+	if (!x.c) {
+		free(buf);
+		return -1;
+	}
+	rc = converse(&x, buf, len, m);
+	client_close(x.c);
+	if (rc < 0)
+		return -1;
+	if (!a->destroy)
+		printf("%s\n", x.path);	/* the new user's home */
 	return 0;
 }
 

@@ -90,6 +90,12 @@ for want in "-accel tcg\\,tb-size=32 " "-m 128 -smp 2 " "-kernel $B/boot.bin -in
 	[[ $out == *"$want"* ]] || why+=("missing $want in: $out")
 done
 [[ $out != *"-boot order"* ]] || why+=("a kernel boot still sets a boot order: $out")
+# A folder whose name has colons and a comma: PATH:TAG:MODE is split from the right.
+mkdir -p "$tmp/a:b,c"
+run "$qb" --dry-run --kernel "$B/boot.bin" --share "$tmp/a:b,c:ro:rw"
+expect_status 0
+[[ $out == *"-virtfs local\\,path=$tmp/a:b\\,\\,c\\,mount_tag=ro\\,security_model=none "* ]] ||
+	why+=("the share of $tmp/a:b,c with tag ro, read-write, is not in: $out")
 case_end "a kernel boots with its initramfs, forwards bound to 127.0.0.1, fw_cfg and 9p shares"
 
 bad() { run "$qb" --dry-run "$@"; expect_status 2; }
@@ -101,6 +107,10 @@ bad --append quiet "$B/boot.img"
 expect_err "qemu-boot: --initrd and --append need --kernel."
 bad --kernel "$B/boot.bin" --share "$tmp/none:tag"
 expect_err "qemu-boot: cannot share $tmp/none: it is not a folder."
+bad --kernel "$B/boot.bin" --share "$tmp"
+expect_err "qemu-boot: --share wants PATH:TAG, PATH:TAG:rw or PATH:TAG:ro, not \"$tmp\"."
+bad --kernel "$B/boot.bin" --share "$tmp:0123456789012345678901234567890a"
+expect_err 'qemu-boot: --share: the tag "0123456789012345678901234567890a" is longer than 31 bytes.'
 bad --kernel "$B/boot.bin" --fw-cfg "opt/x"
 expect_err 'qemu-boot: --fw-cfg wants NAME=FILE, not "opt/x".'
 bad --kernel "$tmp/none"

@@ -17,7 +17,8 @@
 static struct proto_request req;
 static struct launch l;
 
-static void build_home(const char *json, const char *sandbox, const char *home)
+static void build_shares(const char *json, const char *sandbox, const char *home,
+			 const char *shares)
 {
 	struct proto_error e;
 	struct msg m;
@@ -27,7 +28,12 @@ static void build_home(const char *json, const char *sandbox, const char *home)
 	if (proto_request_decode(f, len, &req, &e) < 0)
 		fail_msg("%s: %s", json, e.message);
 	free(f);
-	assert_int_equal(launch_build(&req, sandbox, home, &l, &m), 0);
+	assert_int_equal(launch_build(&req, sandbox, home, shares, &l, &m), 0);
+}
+
+static void build_home(const char *json, const char *sandbox, const char *home)
+{
+	build_shares(json, sandbox, home, NULL);
 }
 
 static void build(const char *json, const char *sandbox)
@@ -146,7 +152,7 @@ static void a_sandboxed_root_spawn_is_refused_as_bad_params(void **state)
 
 		assert_int_equal(proto_request_decode(f, len, &req, &e), 0);
 		free(f);
-		assert_int_equal(launch_build(&req, "/bin/sandbox-helper", NULL, &l, &m), -1);
+		assert_int_equal(launch_build(&req, "/bin/sandbox-helper", NULL, NULL, &l, &m), -1);
 		assert_true(l.bad_params);
 		assert_string_equal(m.text, "uid and gid 0 run only in raw mode (\"raw\": true).");
 		proto_request_free(&req);
@@ -204,6 +210,20 @@ static void a_raw_spawn_with_a_home_starts_there(void **state)
 	assert_string_equal(joined(l.envp), "PATH=" LAUNCH_PATH "|HOME=/home/ann");
 }
 
+static void the_shares_folder_is_bound_into_the_sandbox_but_not_into_raw(void **state)
+{
+	(void)state;
+	build_shares("{\"id\":1,\"command\":\"ls\"}", "/bin/sandbox-helper", "/home/sandbox",
+		     "/mnt");
+	assert_string_equal(joined(l.argv), "/bin/sandbox-helper|--bind|"
+			    "/home/sandbox:/home/sandbox|--bind|/mnt:/mnt|--cwd|/home/sandbox|--|ls");
+	launch_free(&l);
+	proto_request_free(&req);
+	build_shares("{\"id\":1,\"command\":\"ls\",\"raw\":true}", "/bin/sandbox-helper", NULL,
+		     "/mnt");
+	assert_string_equal(joined(l.argv), "ls");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +242,8 @@ int main(void)
 		cmocka_unit_test_teardown(a_home_is_bound_entered_and_set_as_home_in_the_sandbox,
 					  cleanup),
 		cmocka_unit_test_teardown(a_raw_spawn_with_a_home_starts_there, cleanup),
+		cmocka_unit_test_teardown(the_shares_folder_is_bound_into_the_sandbox_but_not_into_raw,
+					  cleanup),
 	};
 
 	return cmocka_run_group_tests_name("vmd launch", tests, NULL, NULL);
