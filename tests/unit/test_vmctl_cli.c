@@ -19,15 +19,17 @@ static void test_start_takes_an_image_kernel_shares_memory_and_cpus(void **state
 
 	(void)state;
 	assert_int_equal(PARSE(&a, &m, "start", "disk.qcow2", "--kernel", "k", "--initrd", "i",
-			       "--share", "/srv", "data", "--share", "/tmp", "tmp", "--memory",
+			       "--share", "/srv", "data", "--share-ro", "/tmp", "t.m-p_2", "--memory",
 			       "256", "--cpus", "2"), 0);
 	assert_string_equal(a.cmd->name, "start");
 	assert_string_equal(a.image, "disk.qcow2");
 	assert_string_equal(a.kernel, "k");
 	assert_string_equal(a.initrd, "i");
 	assert_int_equal(a.nshares, 2);
+	assert_false(a.shares[0].read_only);
 	assert_string_equal(a.shares[1].host, "/tmp");
-	assert_string_equal(a.shares[1].tag, "tmp");
+	assert_string_equal(a.shares[1].tag, "t.m-p_2");
+	assert_true(a.shares[1].read_only);
 	assert_int_equal(a.memory_mib, 256);
 	assert_int_equal(a.cpus, 2);
 }
@@ -38,12 +40,14 @@ static void test_exec_takes_flags_then_the_command_after_dashes(void **state)
 	struct msg m = { "" };
 
 	(void)state;
-	assert_int_equal(PARSE(&a, &m, "exec", "4100", "--raw", "--tty", "--env", "A=1",
+	assert_int_equal(PARSE(&a, &m, "exec", "4100", "--raw", "--tty", "--uid", "1001", "--env", "A=1",
 			       "--env", "B=x=y", "--cwd", "/tmp", "--", "sh", "-c", "echo --raw"),
 			 0);
 	assert_int_equal(a.port, 4100);
 	assert_true(a.raw);
 	assert_true(a.tty);
+	assert_true(a.has_uid);
+	assert_int_equal(a.uid, 1001);
 	assert_int_equal(a.nenv, 2);
 	assert_string_equal(a.env[1], "B=x=y");
 	assert_string_equal(a.cwd, "/tmp");
@@ -163,9 +167,9 @@ static void test_mistakes_are_one_sentence_each(void **state)
 		const char *want;
 	} cases[] = {
 		{ 1, (char *[]){ "vmctl", NULL },
-		  "no command given; the commands are start, exec, install, cp, web, stop and list." },
+		  "no command given; the commands are start, exec, install, cp, session, web, stop and list." },
 		{ ARGC("boot"), ARGV("boot"),
-		  "unknown command \"boot\"; the commands are start, exec, install, cp, web, stop and list." },
+		  "unknown command \"boot\"; the commands are start, exec, install, cp, session, web, stop and list." },
 		{ ARGC("start", "--memory", "10"), ARGV("start", "--memory", "10"),
 		  "--memory wants a whole number from 64 to 65536, not \"10\"." },
 		{ ARGC("start", "--memory", "64", "--memory", "128"),
@@ -175,6 +179,44 @@ static void test_mistakes_are_one_sentence_each(void **state)
 		  "--cpus wants a whole number from 1 to 64, not \"two\"." },
 		{ ARGC("start", "--share", "/srv"), ARGV("start", "--share", "/srv"),
 		  "--share needs a host folder and a tag." },
+		{ ARGC("start", "--share-ro", "/srv", "a/b"), ARGV("start", "--share-ro", "/srv", "a/b"),
+		  "--share-ro wants a TAG of 1 to 31 letters, digits, \"_\", \"-\" or \".\" (not "
+		  "\".\" or \"..\"), not \"a/b\"." },
+		{ ARGC("start", "--share", "/srv", "x x"), ARGV("start", "--share", "/srv", "x x"),
+		  "--share wants a TAG of 1 to 31 letters, digits, \"_\", \"-\" or \".\" (not "
+		  "\".\" or \"..\"), not \"x x\"." },
+		{ ARGC("start", "--share", "/srv", "0123456789012345678901234567890a"),
+		  ARGV("start", "--share", "/srv", "0123456789012345678901234567890a"),
+		  "--share wants a TAG of 1 to 31 letters, digits, \"_\", \"-\" or \".\" (not "
+		  "\".\" or \"..\"), not \"0123456789012345678901234567890a\"." },
+		{ ARGC("start", "--share", "", "t"), ARGV("start", "--share", "", "t"),
+		  "--share needs a host folder, not \"\"." },
+		{ ARGC("start", "--share", "/a", "t", "--share-ro", "/b", "t"),
+		  ARGV("start", "--share", "/a", "t", "--share-ro", "/b", "t"),
+		  "the share tag \"t\" is given twice; each share needs its own." },
+		{ ARGC("exec", "4000", "--uid", "0", "--", "true"),
+		  ARGV("exec", "4000", "--uid", "0", "--", "true"),
+		  "--uid wants a whole number from 1000 to 60000, not \"0\"." },
+		{ ARGC("session"), ARGV("session"), "session wants create or destroy." },
+		{ ARGC("session", "4000", "create"), ARGV("session", "4000", "create"),
+		  "session wants create or destroy, not \"4000\"." },
+		{ ARGC("session", "create", "4000"), ARGV("session", "create", "4000"),
+		  "session create needs the PORT that vmctl start printed and a UID." },
+		{ ARGC("session", "create", "4000", "1001", "ann", "x"),
+		  ARGV("session", "create", "4000", "1001", "ann", "x"),
+		  "session create takes PORT, UID and NAME, so \"x\" is one too many." },
+		{ ARGC("session", "create", "4000", "1001", "-ann"),
+		  ARGV("session", "create", "4000", "1001", "-ann"),
+		  "session create takes no option -ann." },
+		{ ARGC("session", "create", "4000", "1001", "9lives"),
+		  ARGV("session", "create", "4000", "1001", "9lives"),
+		  "session create wants a NAME of 1 to 32 lower-case letters, digits, \"_\" or "
+		  "\"-\", starting with a letter or \"_\", not \"9lives\"." },
+		{ ARGC("session", "destroy", "4000", "100000"), ARGV("session", "destroy", "4000", "100000"),
+		  "UID wants a whole number from 1000 to 60000, not \"100000\"." },
+		{ ARGC("session", "destroy", "--delete-home", "--delete-home", "4000", "1001"),
+		  ARGV("session", "destroy", "--delete-home", "--delete-home", "4000", "1001"),
+		  "--delete-home is given twice; give it once." },
 		{ ARGC("start", "a.img", "b.img"), ARGV("start", "a.img", "b.img"),
 		  "start takes one IMAGE, so \"b.img\" is one too many." },
 		{ ARGC("start", "--kernal", "k"), ARGV("start", "--kernal", "k"),
@@ -274,6 +316,28 @@ static void test_mistakes_are_one_sentence_each(void **state)
 	}
 }
 
+static void test_session_creates_with_a_name_and_destroys_with_delete_home(void **state)
+{
+	struct vmctl_args a;
+	struct msg m = { "" };
+
+	(void)state;
+	assert_int_equal(PARSE(&a, &m, "session", "create", "4000", "1001", "ann"), 0);
+	assert_string_equal(a.cmd->name, "session");
+	assert_false(a.destroy);
+	assert_int_equal(a.port, 4000);
+	assert_int_equal(a.uid, 1001);
+	assert_string_equal(a.name, "ann");
+	assert_int_equal(PARSE(&a, &m, "session", "create", "4000", "1002"), 0);
+	assert_null(a.name);
+	assert_int_equal(PARSE(&a, &m, "session", "destroy", "4000", "1002", "--delete-home"), 0);
+	assert_true(a.destroy);
+	assert_true(a.delete_home);
+	assert_int_equal(a.uid, 1002);
+	assert_int_equal(PARSE(&a, &m, "session", "destroy", "4000", "1002"), 0);
+	assert_false(a.delete_home);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_web_takes_a_port_and_maybe_an_http_port),
 		cmocka_unit_test(test_install_takes_a_port_a_file_and_maybe_a_name),
 		cmocka_unit_test(test_cp_takes_one_remote_side_and_maybe_a_uid),
+		cmocka_unit_test(test_session_creates_with_a_name_and_destroys_with_delete_home),
 		cmocka_unit_test(test_install_names_are_checked_on_the_host),
 		cmocka_unit_test(test_help_wins_before_dashes_only),
 		cmocka_unit_test(test_mistakes_are_one_sentence_each),

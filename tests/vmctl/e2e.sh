@@ -41,15 +41,7 @@
 source "$(dirname "$0")/lib.sh"
 plan 29
 vm_suite_ready e2e.sh
-wstool=$B/tests/wstool
-if [[ ! -x $wstool ]]; then
-	wstool=$tmp/wstool
-	c=$here/../../common
-	${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -I"$c" -I"$here/../vmd" \
-		-o "$wstool" "$here/wstool.c" "$here/../vmd/wsclient.c" "$c/util.c" "$c/text.c" \
-		"$c/proto.c" -lcjson -lm ||
-		{ echo "Bail out! cannot build wstool (libcjson-dev is needed)."; exit 1; }
-fi
+need_wstool
 
 P=''
 cleanup() {

@@ -24,8 +24,8 @@
 #  13  cp: usage mistakes exit 2 with the usage line
 #  14  vmctl stop powers the VM off and leaves no state
 #
-# Sessions: vmctl has no command to create one (session_create), so --uid is tried on
-# the default user and on a uid that has none.
+# Here --uid is tried on the default user and on a uid without a session; cp as a
+# session's user is in sessions.sh.
 source "$(dirname "$0")/lib.sh"
 plan 14
 vm_suite_ready files.sh

@@ -1,4 +1,4 @@
-# lib.sh - what the VM suites (e2e.sh, files.sh) share: TAP, the build they drive, the
+# lib.sh - what the VM suites (e2e.sh, files.sh, shares.sh, sessions.sh) share: TAP, the build they drive, the
 # state folder, and the isolation probe, static so that it runs in the guest. Sourced
 # after the suite's plan line: vm_suite_ready NAME checks what the suite needs.
 source "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
@@ -25,4 +25,23 @@ vm_suite_ready() {
 			"$here/../sandbox/probe.c" ||
 			{ echo "Bail out! cannot build the probe (a static libc is in libc6-dev)."; exit 1; }
 	fi
+}
+
+# need_wstool: $wstool, the client that speaks to vmd directly (wstool.c), prebuilt by
+# make test or built here.
+need_wstool() {
+	wstool=$B/tests/wstool
+	[[ -x $wstool ]] && return
+	wstool=$tmp/wstool
+	local c=$here/../../common
+	${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -I"$c" -I"$here/../vmd" \
+		-o "$wstool" "$here/wstool.c" "$here/../vmd/wsclient.c" "$c/util.c" "$c/text.c" \
+		"$c/proto.c" -lcjson -lm ||
+		{ echo "Bail out! cannot build wstool (libcjson-dev is needed)."; exit 1; }
+}
+
+# vm_secret PORT: the secret of the VM on PORT, from its state file.
+vm_secret() {
+	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["secret"])' \
+		"$state/$1.json"
 }

@@ -7,6 +7,15 @@
  *   wstool frames PORT SECRET   send bad frames, one line per reply
  *                               ("NAME: TYPE id=ID code=CODE"), then a ping and an
  *                               exec of `echo still serving` on the same connection
+ *   wstool talk PORT SECRET     one request per line of stdin, "TYPE JSON" (TYPE as
+ *                               PROTOCOL.md names it); prints each reply as "TYPE
+ *                               JSON" until the one with the request's id that ends
+ *                               it (ok, error, exit, running_status, pong). "&TYPE
+ *                               JSON" stops at the request's "spawned" instead, and
+ *                               "wait ID" reads on until the exit of request ID.
+ *                               "$H" in a request is the handle of the last process
+ *                               spawned; handles and pids print as "H" and 0, so
+ *                               output can be compared
  *
  * The upgrade and frame helpers are tests/vmd/wsclient.c's; replies are decoded with
  * the shared codec (common/proto.c).
@@ -15,6 +24,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +152,178 @@ static int frames(int port, const char *secret)
 	return failures > 0;
 }
 
+/* The request type PROTOCOL.md calls name, or -1. */
+static int type_named(const char *name)
+{
+	for (int t = 0; t < 256; t++)
+		if (strcmp(proto_type_name((uint8_t)t), name) == 0)
+			return t;
+	return -1;
+}
+
+struct buf {
+	uint8_t *data;
+	size_t len;
+};
+
+static void buf_append(struct buf *b, const uint8_t *p, size_t n)
+{
+	uint8_t *grown = realloc(b->data, b->len + n + 1);
+
+	if (!grown)
+		return;
+	memcpy(grown + b->len, p, n);
+	b->data = grown;
+	b->len += n;
+}
+
+/* Bytes as a JSON string, for exact comparison. */
+static void print_bytes(const char *name, const struct buf *b)
+{
+	cJSON *str;
+	char *text, *copy = malloc(b->len + 1);
+
+	if (!b->len || !copy) {
+		free(copy);
+		return;
+	}
+	memcpy(copy, b->data, b->len);
+	copy[b->len] = '\0';
+	str = cJSON_CreateString(copy);
+	text = str ? cJSON_PrintUnformatted(str) : NULL;
+	printf("%s %s\n", name, text ? text : "(not text)");
+	free(text);
+	cJSON_Delete(str);
+	free(copy);
+}
+
+/* One reply: stdout, stderr and data are gathered (how output is split into
+ * messages varies) and printed decoded, before the reply that ends the request;
+ * the others print as "TYPE JSON" with the random parts masked. True at the end. */
+enum until { UNTIL_END, UNTIL_SPAWNED, UNTIL_EXIT };
+
+static bool take_reply(const uint8_t *msg, size_t len, char *handle, size_t hsize,
+		       struct buf out[3], const char *want_id, enum until until)
+{
+	uint8_t type = msg[0];
+	cJSON *o = cJSON_ParseWithLength((const char *)msg + PROTO_HEADER_SIZE,
+					 len - PROTO_HEADER_SIZE);
+	cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "handle"),
+	      *pid = cJSON_GetObjectItemCaseSensitive(o, "pid"),
+	      *data = cJSON_GetObjectItemCaseSensitive(o, "data");
+	int k = type == PROTO_STDOUT ? 0 : type == PROTO_STDERR ? 1 : type == PROTO_DATA ? 2 : -1;
+	char *id = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(o, "id"));
+	bool end = id && !strcmp(id, want_id) &&
+		   (until == UNTIL_SPAWNED ? type == PROTO_SPAWNED :
+		    until == UNTIL_EXIT ? type == PROTO_EXIT :
+		    type == PROTO_OK || type == PROTO_ERROR || type == PROTO_EXIT ||
+		    type == PROTO_RUNNING_STATUS || type == PROTO_PONG);
+	char *text;
+
+	free(id);
+
+	if (k >= 0 && cJSON_IsString(data)) {
+		uint8_t *d = NULL;
+		size_t n = 0;
+
+		if (proto_b64_decode(data->valuestring, strlen(data->valuestring), &d, &n) == 0)
+			buf_append(&out[k], d, n);
+		free(d);
+		cJSON_Delete(o);
+		return false;
+	}
+	if (type == PROTO_SPAWNED && cJSON_IsString(h))
+		snprintf(handle, hsize, "%s", h->valuestring);
+	if (cJSON_IsString(h))
+		cJSON_SetValuestring(h, "H");
+	if (cJSON_IsNumber(pid))
+		cJSON_SetNumberValue(pid, 0);
+	if (end) {
+		static const char *const names[3] = { "stdout", "stderr", "data" };
+
+		for (int i = 0; i < 3; i++) {
+			print_bytes(names[i], &out[i]);
+			out[i].len = 0;
+		}
+	}
+	text = o ? cJSON_PrintUnformatted(o) : NULL;
+	printf("%s %s\n", proto_type_name(type), text ? text : "(not JSON)");
+	free(text);
+	cJSON_Delete(o);
+	return end;
+}
+
+static int talk(int port, const char *secret)
+{
+	char line[65536], handle[128] = "", req[65536 + 128];
+	struct buf out[3] = { { 0 } };
+	struct ws w;
+	int status;
+
+	if (ws_connect(&w, port, secret, NULL, &status) < 0) {
+		printf("connect: status %d\n", status);
+		return 1;
+	}
+	while (fgets(line, sizeof line, stdin)) {
+		char *json = strchr(line, ' '), *at, *o = req, *name = line, want_id[64];
+		enum until until = UNTIL_END;
+		int type;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (!json)
+			continue;
+		*json++ = '\0';
+		if (!strcmp(line, "wait")) {
+			snprintf(want_id, sizeof want_id, "%s", json);
+			until = UNTIL_EXIT;
+		} else {
+			cJSON *parsed, *id;
+
+			if (*name == '&') {
+				name++;
+				until = UNTIL_SPAWNED;
+			}
+			if ((type = type_named(name)) < 0) {
+				printf("wstool: no message type %s\n", name);
+				return 1;
+			}
+			/* "$H" -> the last handle */
+			for (const char *p = json; (at = strstr(p, "$H")); p = at + 2) {
+				o += sprintf(o, "%.*s%s", (int)(at - json), json, handle);
+				json = at + 2;
+			}
+			strcpy(o, json);
+			parsed = cJSON_Parse(req);
+			id = cJSON_GetObjectItemCaseSensitive(parsed, "id");
+			o = id ? cJSON_PrintUnformatted(id) : NULL;
+			snprintf(want_id, sizeof want_id, "%s", o ? o : "null");
+			free(o);
+			cJSON_Delete(parsed);
+			ws_send_frame(&w, (uint8_t)type, req);
+		}
+		for (;;) {
+			uint8_t *msg;
+			size_t len;
+			int op, got = ws_recv(&w, &msg, &len, &op, 20000);
+
+			if (got <= 0) {
+				printf("wstool: %s\n", got ? "connection closed" : "no reply in 20 s");
+				ws_close(&w);
+				return 1;
+			}
+			bool end = len >= PROTO_HEADER_SIZE &&
+				   take_reply(msg, len, handle, sizeof handle, out, want_id, until);
+			free(msg);
+			if (end)
+				break;
+		}
+	}
+	for (int i = 0; i < 3; i++)
+		free(out[i].data);
+	ws_close(&w);
+	return 0;
+}
+
 static int auth(int port, const char *secret)
 {
 	/* A masked WebSocket ping frame with no payload, mask 0. */
@@ -211,6 +393,8 @@ int main(int argc, char **argv)
 		return auth(atoi(argv[2]), argc == 4 ? argv[3] : NULL);
 	if (argc == 4 && strcmp(argv[1], "frames") == 0)
 		return frames(atoi(argv[2]), argv[3]);
-	fprintf(stderr, "usage: wstool auth PORT [SECRET] | frames PORT SECRET\n");
+	if (argc == 4 && strcmp(argv[1], "talk") == 0)
+		return talk(atoi(argv[2]), argv[3]);
+	fprintf(stderr, "usage: wstool auth PORT [SECRET] | frames PORT SECRET | talk PORT SECRET\n");
 	return 2;
 }
