@@ -241,6 +241,20 @@ static void payloads_must_be_utf8(void **state)
 	assert_true(proto_utf8_valid((const uint8_t *)"\xC2\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 "
 						      "\xF4\x8F\xBF\xBF \xEF\xBF\xBF", 20));
 	assert_false(proto_utf8_valid((const uint8_t *)"\xF0\x9F\x98", 3));
+	/* past and across the eight-byte ASCII steps, at every offset */
+	for (size_t at = 0; at < 24; at++) {
+		uint8_t text[24];
+
+		memset(text, 'A', sizeof text);
+		text[at] = 0xFF;
+		assert_false(proto_utf8_valid(text, sizeof text));
+		if (at < 23) {
+			text[at] = 0xC2;
+			text[at + 1] = 0xA9;
+			assert_true(proto_utf8_valid(text, sizeof text));
+			assert_false(proto_utf8_valid(text, at + 1));	/* cut after the lead */
+		}
+	}
 }
 
 /* --- types ---------------------------------------------------------------------------------- */
@@ -725,6 +739,8 @@ static void base64_refuses_anything_but_canonical_padded_text(void **state)
 	static const char *bad[] = {
 		"Zg", "Zg=", "Zm9", "Z===", "====", "Zg==Zg==", "Zm9v\n", " Zm9v", "Zm-v",
 		"Zm_v", "Zh==", "Zm9=", "Z=g=",
+		/* a bad character at each place of a full quantum, one of several */
+		"-m9vZm9v", "Z*9vZm9v", "Zm9\xC3Zm9v", "Zm9vZm9=Zm9v", "Zm9vZm9v\xFFm9v",
 	};
 	uint8_t *out = NULL;
 	size_t len;
