@@ -14,9 +14,10 @@
 #define DEFAULT_SANDBOX "/bin/sandbox-helper"
 #define DEFAULT_HOME_ROOT "/home"
 #define DEFAULT_BIN_DIR "/usr/local/bin"
+#define DEFAULT_SHARE_ROOT "/mnt"
 
 enum opt_id { OPT_PORT, OPT_SECRET_FILE, OPT_SANDBOX, OPT_BIND, OPT_HOME_ROOT, OPT_BIN_DIR,
-	      OPT_HELP };
+	      OPT_SHARE_ROOT, OPT_HELP };
 
 static const struct option_row {
 	enum opt_id id;
@@ -36,6 +37,9 @@ static const struct option_row {
 	  "use a temporary one" },
 	{ OPT_BIN_DIR, "--bin-dir", "DIR",
 	  "folder binary_install writes to (default " DEFAULT_BIN_DIR ")" },
+	{ OPT_SHARE_ROOT, "--share-root", "DIR",
+	  "folder the host's shares are mounted under, and mount requests go beneath; "
+	  "sandboxes see it as it is (default " DEFAULT_SHARE_ROOT ")" },
 	{ OPT_HELP, "--help", NULL, "print this help and exit" },
 };
 
@@ -44,7 +48,7 @@ static const struct option_row {
 void vmd_cli_usage(FILE *f)
 {
 	fprintf(f, "usage: vmd --secret-file PATH [--port N] [--sandbox PATH|none] "
-		"[--bind ADDR] [--home-root DIR] [--bin-dir DIR]\n");
+		"[--bind ADDR] [--home-root DIR] [--bin-dir DIR] [--share-root DIR]\n");
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		char left[40];
 
@@ -92,16 +96,18 @@ static int apply(const struct option_row *o, const char *v, struct vmd_options *
 		return 0;
 	case OPT_HOME_ROOT:
 	case OPT_BIN_DIR:
+	case OPT_SHARE_ROOT:
 		/* absolute and without a trailing '/': vmd compares paths against it */
 		if (v[0] != '/' || v[strlen(v) - 1] == '/')
 			return fail(m, "%s \"%s\": give an absolute path without a trailing "
 				    "'/'.", o->name, v);
 		if (strlen(v) > 1024)
 			return fail(m, "%s: the path is over 1024 bytes long.", o->name);
-		/* a home is handed to sandbox-helper as --bind HOME:HOME */
+		/* a home (and the share root) is handed to sandbox-helper as --bind D:D */
 		if (strchr(v, ':'))
 			return fail(m, "%s \"%s\": the path must not contain ':'.", o->name, v);
-		*(o->id == OPT_HOME_ROOT ? &opt->home_root : &opt->bin_dir) = v;
+		*(o->id == OPT_HOME_ROOT ? &opt->home_root :
+		  o->id == OPT_BIN_DIR ? &opt->bin_dir : &opt->share_root) = v;
 		return 0;
 	case OPT_HELP:
 		opt->help = true;
@@ -116,7 +122,7 @@ int vmd_cli_parse(int argc, char **argv, struct vmd_options *opt, struct msg *m)
 
 	*opt = (struct vmd_options){ .port = DEFAULT_PORT, .sandbox = DEFAULT_SANDBOX,
 				     .bind = DEFAULT_BIND, .home_root = DEFAULT_HOME_ROOT,
-				     .bin_dir = DEFAULT_BIN_DIR };
+				     .bin_dir = DEFAULT_BIN_DIR, .share_root = DEFAULT_SHARE_ROOT };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *eq = strchr(a, '='), *v = NULL;
 		size_t len = eq ? (size_t)(eq - a) : strlen(a);

@@ -16,6 +16,7 @@ struct vmd_options {
 	const char *bind;		/* address to listen on, default 0.0.0.0 */
 	const char *home_root;		/* where session homes go, default /home */
 	const char *bin_dir;		/* where binary_install writes, /usr/local/bin */
+	const char *share_root;		/* where shares are mounted, /mnt */
 	bool help;			/* --help: print usage and exit 0 */
 };
 

@@ -2,7 +2,8 @@
  *
  * A share is known by its tag, which the virtio 9p device publishes in sysfs; a
  * tag no device has is refused before anything is created. Mount points live
- * under /mnt only, so a client cannot cover a system folder with a share.
+ * under the share root (/mnt) only, so a client cannot cover a system folder with
+ * a share.
  */
 #include "session.h"
 
@@ -13,7 +14,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
-#define MOUNT_ROOT VMD_SHARE_ROOT "/"
 #define TAGS_DIR "/sys/bus/virtio/drivers/9pnet_virtio"
 
 /* True when a virtio 9p device has the tag. */
@@ -46,12 +46,13 @@ static bool tag_exists(const char *tag)
 	return found;
 }
 
-/* An absolute path strictly under /mnt with no "." or ".." part. */
+/* An absolute path strictly under the share root with no "." or ".." part. */
 static bool mount_point_valid(const char *mp)
 {
+	size_t root = strlen(vmd.share_root);
 	const char *p;
 
-	if (strncmp(mp, MOUNT_ROOT, strlen(MOUNT_ROOT)) || !mp[strlen(MOUNT_ROOT)])
+	if (strncmp(mp, vmd.share_root, root) || mp[root] != '/' || !mp[root + 1])
 		return false;
 	for (p = mp + 1; *p; ) {
 		size_t n = strcspn(p, "/");
@@ -190,9 +191,9 @@ void mounts_request(struct session *s, const struct proto_request *req)
 {
 	if (!mount_point_valid(req->mount_point))
 		return session_send_error(s, req->id, PROTO_E_PARAMS, "%s: the mount point "
-					  "\"%.200s\" must be a path under /mnt without \".\" "
+					  "\"%.200s\" must be a path under %s without \".\" "
 					  "or \"..\".", proto_type_name(req->type),
-					  req->mount_point);
+					  req->mount_point, vmd.share_root);
 	if (req->type == PROTO_MOUNT)
 		do_mount(s, req);
 	else

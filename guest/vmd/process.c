@@ -264,8 +264,8 @@ struct process *process_spawn(struct session *s, struct proto_request *req)
 	uid_t who = req->has_uid ? req->uid : sandboxed ? LAUNCH_SANDBOX_ID : 0;
 
 	struct stat st;
-	const char *shares = stat(VMD_SHARE_ROOT, &st) == 0 && S_ISDIR(st.st_mode) ?
-			     VMD_SHARE_ROOT : NULL;
+	const char *shares = stat(vmd.share_root, &st) == 0 && S_ISDIR(st.st_mode) ?
+			     vmd.share_root : NULL;
 
 	if (launch_build(req, vmd.sandbox, who ? users_home(who) : NULL, shares, &l, &m) < 0) {
 		session_send_error(s, req->id, l.bad_params ? PROTO_E_PARAMS : PROTO_E_INTERNAL,

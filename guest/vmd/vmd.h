@@ -81,6 +81,7 @@ struct vmd {
 	const char *sandbox;
 	const char *home_root;		/* session homes live here (/home) */
 	const char *bin_dir;		/* binary_install writes here */
+	const char *share_root;		/* the host's shares are mounted under it */
 	char secret[VMD_SECRET_LEN + 1];
 	bool stop;
 	struct session *sessions;	/* every open connection */
@@ -136,10 +137,9 @@ void files_pump(struct session *s);
 void files_session_end(struct session *s);
 
 /* mounts.c: mount and unmount of the 9p shares */
-/* The host's 9p shares are mounted under this folder (guest/init mounts each at
- * VMD_SHARE_ROOT/TAG at boot; mount requests go beneath it too). Sandboxed commands
- * see it as it is, each share with its own read-only flag. */
-#define VMD_SHARE_ROOT "/mnt"
+/* The host's 9p shares are mounted under vmd.share_root (guest/init mounts each at
+ * /mnt/TAG at boot; mount requests go beneath it too). Sandboxed commands see it as
+ * it is, each share with its own read-only flag. */
 void mounts_request(struct session *s, const struct proto_request *req);
 
 /* Replies several files send. */

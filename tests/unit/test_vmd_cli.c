@@ -44,19 +44,25 @@ static void defaults_are_port_8080_all_addresses_and_the_helper(void **state)
 	assert_string_equal(o.secret_file, "/s");
 	assert_string_equal(o.home_root, "/home");
 	assert_string_equal(o.bin_dir, "/usr/local/bin");
+	assert_string_equal(o.share_root, "/mnt");
 	assert_false(o.help);
 }
 
-static void home_root_and_bin_dir_are_absolute_folders(void **state)
+static void home_root_bin_dir_and_share_root_are_absolute_folders(void **state)
 {
 	struct vmd_options o;
 	struct msg m;
 
 	(void)state;
 	assert_int_equal(PARSE(&o, &m, "--secret-file", "/s", "--home-root", "/tmp/h",
-			       "--bin-dir=/opt/bin"), 0);
+			       "--bin-dir=/opt/bin", "--share-root", "/srv/shares"), 0);
 	assert_string_equal(o.home_root, "/tmp/h");
 	assert_string_equal(o.bin_dir, "/opt/bin");
+	assert_string_equal(o.share_root, "/srv/shares");
+	FAILS("--share-root \"mnt\": give an absolute path without a trailing '/'.",
+	      "--secret-file", "/s", "--share-root", "mnt");
+	FAILS("--share-root \"/m:n\": the path must not contain ':'.",
+	      "--secret-file", "/s", "--share-root", "/m:n");
 	FAILS("--home-root \"home\": give an absolute path without a trailing '/'.",
 	      "--secret-file", "/s", "--home-root", "home");
 	FAILS("--home-root \"/home/\": give an absolute path without a trailing '/'.",
@@ -227,7 +233,7 @@ int main(void)
 		cmocka_unit_test(defaults_are_port_8080_all_addresses_and_the_helper),
 		cmocka_unit_test(every_option_is_read_in_both_forms),
 		cmocka_unit_test(help_needs_no_secret),
-		cmocka_unit_test(home_root_and_bin_dir_are_absolute_folders),
+		cmocka_unit_test(home_root_bin_dir_and_share_root_are_absolute_folders),
 		cmocka_unit_test(bad_values_name_the_option_and_the_value),
 		cmocka_unit_test(missing_repeated_unknown_and_stray_arguments_are_errors),
 		cmocka_unit_test(usage_lists_every_option),

@@ -34,6 +34,7 @@ static char secret[65];
 static char secret_file[64];
 static char log_file[64];	/* vmd's stderr, shown when a case fails */
 static char home_root[64];	/* vmd's --home-root, so the host's /home is not used */
+static char share_root[64];	/* vmd's --share-root, so the host's /mnt is not used */
 static char bin_dir[64];	/* vmd's --bin-dir, for binary_install */
 static int ncase, nfailed;
 
@@ -138,7 +139,7 @@ static int start_vmd(struct daemon *d, const char *sandbox)
 		setenv("ASAN_OPTIONS", asan, 1);
 		execl(vmd_path, vmd_path, "--port", port, "--secret-file", secret_file,
 		      "--sandbox", sandbox, "--bind", "127.0.0.1", "--home-root", home_root,
-		      "--bin-dir", bin_dir, (char *)NULL);
+		      "--bin-dir", bin_dir, "--share-root", share_root, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 500; i++) {
@@ -1018,8 +1019,8 @@ static void test_sandbox_args(void)
 
 	snprintf(home, sizeof home, "%s/sandbox", home_root);
 	snprintf(want, sizeof want, "[--uid]\n[1000]\n[--gid]\n[100]\n[--network]\n"
-		 "[--bind]\n[%s:%s]\n[--cwd]\n[/tmp]\n[--]\n[echo]\n[a b]\n[c]\na b c\n",
-		 home, home);
+		 "[--bind]\n[%s:%s]\n[--bind]\n[%s:%s]\n[--cwd]\n[/tmp]\n[--]\n[echo]\n"
+		 "[a b]\n[c]\na b c\n", home, home, share_root, share_root);
 
 	if (start_vmd(&d, fake_sandbox) < 0) {
 		note("vmd with the fake sandbox did not start");
@@ -1035,8 +1036,8 @@ static void test_sandbox_args(void)
 	case_end("a sandboxed spawn runs the helper with the right arguments");
 	p = spawn(&c, "\"command\":\"echo\",\"args\":[\"x\"]");
 	wait_exits(&c, 5000);
-	snprintf(want, sizeof want, "[--bind]\n[%s:%s]\n[--cwd]\n[%s]\n[--]\n[echo]\n[x]\nx\n",
-		 home, home, home);
+	snprintf(want, sizeof want, "[--bind]\n[%s:%s]\n[--bind]\n[%s:%s]\n[--cwd]\n[%s]\n"
+		 "[--]\n[echo]\n[x]\nx\n", home, home, share_root, share_root, home);
 	CHECK(p->out.p && !strcmp((char *)p->out.p, want), "got:\n%s",
 	      p->out.p ? (char *)p->out.p : p->error);
 	p = spawn(&c, "\"command\":\"echo\",\"args\":[\"x\"],\"raw\":true");
@@ -1539,22 +1540,39 @@ static void test_files(struct client *c)
 
 static void test_mounts(struct client *c)
 {
-	int id = send_req(c, PROTO_MOUNT, "\"tag\":\"nosuch\",\"mount_point\":\"/mnt/x\"");
+	char mp[128], want[512];
+	int id;
 
+	snprintf(mp, sizeof mp, "\"tag\":\"nosuch\",\"mount_point\":\"%s/x\"", share_root);
+	id = send_req(c, PROTO_MOUNT, mp);
 	expect_error(c, id, PROTO_E_PARAMS, "mount: no share with tag \"nosuch\".");
+	snprintf(mp, sizeof mp, "%s/x", share_root);
+	CHECK(access(mp, F_OK) < 0, "%s was created for an unknown tag", mp);
 	id = send_req(c, PROTO_MOUNT, "\"tag\":\"a\",\"mount_point\":\"/etc\"");
-	expect_error(c, id, PROTO_E_PARAMS, "mount: the mount point \"/etc\" must be a path "
-		     "under /mnt without \".\" or \"..\".");
-	id = send_req(c, PROTO_MOUNT, "\"tag\":\"a\",\"mount_point\":\"/mnt/../etc\"");
-	expect_error(c, id, PROTO_E_PARAMS, "mount: the mount point \"/mnt/../etc\" must be "
-		     "a path under /mnt without \".\" or \"..\".");
-	id = send_req(c, PROTO_UNMOUNT, "\"mount_point\":\"/mnt\"");
-	expect_error(c, id, PROTO_E_PARAMS, "unmount: the mount point \"/mnt\" must be a "
-		     "path under /mnt without \".\" or \"..\".");
-	id = send_req(c, PROTO_UNMOUNT, "\"mount_point\":\"/mnt/vmd-test-not-mounted\"");
-	expect_error(c, id, PROTO_E_PARAMS,
-		     "unmount: /mnt/vmd-test-not-mounted is not a mount point.");
-	case_end("mount and unmount refuse unknown tags, paths outside /mnt and non-mounts");
+	snprintf(want, sizeof want, "mount: the mount point \"/etc\" must be a path under %s "
+		 "without \".\" or \"..\".", share_root);
+	expect_error(c, id, PROTO_E_PARAMS, want);
+	snprintf(mp, sizeof mp, "\"tag\":\"a\",\"mount_point\":\"%s/../etc\"", share_root);
+	id = send_req(c, PROTO_MOUNT, mp);
+	snprintf(want, sizeof want, "mount: the mount point \"%s/../etc\" must be a path under "
+		 "%s without \".\" or \"..\".", share_root, share_root);
+	expect_error(c, id, PROTO_E_PARAMS, want);
+	snprintf(mp, sizeof mp, "\"mount_point\":\"%s\"", share_root);
+	id = send_req(c, PROTO_UNMOUNT, mp);
+	snprintf(want, sizeof want, "unmount: the mount point \"%s\" must be a path under %s "
+		 "without \".\" or \"..\".", share_root, share_root);
+	expect_error(c, id, PROTO_E_PARAMS, want);
+	snprintf(mp, sizeof mp, "\"mount_point\":\"%sx/y\"", share_root);
+	id = send_req(c, PROTO_UNMOUNT, mp);
+	snprintf(want, sizeof want, "unmount: the mount point \"%sx/y\" must be a path under "
+		 "%s without \".\" or \"..\".", share_root, share_root);
+	expect_error(c, id, PROTO_E_PARAMS, want);
+	snprintf(mp, sizeof mp, "\"mount_point\":\"%s/not-mounted\"", share_root);
+	id = send_req(c, PROTO_UNMOUNT, mp);
+	snprintf(want, sizeof want, "unmount: %s/not-mounted is not a mount point.", share_root);
+	expect_error(c, id, PROTO_E_PARAMS, want);
+	case_end("mount and unmount refuse unknown tags, paths outside the share root and "
+		 "non-mounts");
 }
 
 /* Remove the temporary files; show vmd's stderr when something failed. */
@@ -1563,6 +1581,7 @@ static int finish(void)
 	unlink(secret_file);
 	nftw(home_root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 	nftw(bin_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(share_root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 	if (nfailed) {
 		FILE *f = fopen(log_file, "r");
 		char line[512];
@@ -1601,7 +1620,8 @@ int main(int argc, char **argv)
 	close(mkstemp(log_file));
 	snprintf(home_root, sizeof home_root, "/tmp/test_vmd-home-XXXXXX");
 	snprintf(bin_dir, sizeof bin_dir, "/tmp/test_vmd-bin-XXXXXX");
-	if (!mkdtemp(home_root) || !mkdtemp(bin_dir)) {
+	snprintf(share_root, sizeof share_root, "/tmp/test_vmd-mnt-XXXXXX");
+	if (!mkdtemp(home_root) || !mkdtemp(bin_dir) || !mkdtemp(share_root)) {
 		printf("Bail out! cannot make temporary folders\n");
 		return 1;
 	}
