@@ -243,8 +243,17 @@ BENCH_FLAGS ?=
 IMGBENCH_FLAGS ?=
 VMBENCH_FLAGS ?=
 PEER_GUEST = $(BUILD)/bench/peer-guest/initrd.img
+# playwright-core for the keystroke figure, as tests/web's lockfile pins it (the
+# same folder tests/web/run.sh installs into).
+WEB_NODE = $(BUILD)/tests/web-node
+$(WEB_NODE)/node_modules/playwright-core/package.json: tests/web/package.json \
+                                                      tests/web/package-lock.json
+	mkdir -p $(WEB_NODE)
+	cp tests/web/package.json tests/web/package-lock.json $(WEB_NODE)/
+	cd $(WEB_NODE) && npm ci --no-audit --no-fund --silent
+	touch $@
 bench: all $(BUILD)/bench/reference.img $(BUILD)/bench/bootbench $(BUILD)/bench/imgbench \
-       $(BUILD)/bench/vmbench $(PEER_GUEST)
+       $(BUILD)/bench/vmbench $(PEER_GUEST) $(WEB_NODE)/node_modules/playwright-core/package.json
 	@QEMU_BOOT=$(QEMU_BOOT) $(BUILD)/bench/bootbench --machine $(MACHINE) \
 	    --sizes "$$($(BUILD)/sizecheck size $(BUILD)/boot.bin $(BUILD)/boot.map | cut -d' ' -f1) \
 	             $$($(BUILD)/sizecheck size $(BUILD)/bench/reference.bin $(BUILD)/bench/reference.map | cut -d' ' -f1)" \
@@ -252,8 +261,9 @@ bench: all $(BUILD)/bench/reference.img $(BUILD)/bench/bootbench $(BUILD)/bench/
 	@echo
 	@$(BUILD)/bench/imgbench --imgtool $(BUILD)/imgtool $(IMGBENCH_FLAGS) $(BUILD)/boot.img
 	@echo
-	@$(BUILD)/bench/vmbench --vmctl $(BUILD)/vmctl --peer-kernel $(BUILD)/bench/peer-guest/vmlinuz \
-	    --peer-initrd $(PEER_GUEST) $(VMBENCH_FLAGS)
+	@NODE_PATH=$(WEB_NODE)/node_modules $(BUILD)/bench/vmbench --vmctl $(BUILD)/vmctl --peer-kernel $(BUILD)/bench/peer-guest/vmlinuz \
+	    --peer-initrd $(PEER_GUEST) --node "$$(command -v node)" --key-script bench/keylatency.js \
+	    $(VMBENCH_FLAGS)
 
 # The peer guest: the same kernel package as Debian ships it (bzImage), busybox only.
 $(PEER_GUEST): guest/build-image guest/init $(GUEST) | $(BUILD)/bench

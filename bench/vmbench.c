@@ -6,6 +6,12 @@
  * answering, with their proportional share of memory (PSS) each. Everything goes through
  * the real vmctl, as a user would run it: the times include vmctl's own start-up.
  *
+ * Keystrokes: `vmctl web`'s page in headless Chromium (bench/keylatency.js, run by
+ * node with playwright-core) types into the sandbox's shell one key at a time and
+ * times each echo. Its peer is the same shell through `vmctl exec --tty` on a
+ * pseudo-terminal here, which has no browser, no page and no HTTP server in the
+ * way: what the web path adds is the difference.
+ *
  * The peer, booted in the same run: the same Debian kernel as its bzImage with a
  * busybox-only initramfs (build-image --without-vmd), on QEMU's defaults for -m 128
  * (machine pc, VGA, e1000 NIC, TCG's default translation cache): the guest the issue
@@ -21,7 +27,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -29,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,7 +50,8 @@
 
 struct opts {
 	const char *vmctl, *peer_kernel, *peer_initrd;
-	int starts, execs, vms;
+	const char *node, *key_script, *chromium;	/* the keystroke figure */
+	int starts, execs, vms, keys;
 	long mbytes, cp_mbytes;
 };
 
@@ -339,7 +349,7 @@ static int peer_boot(const struct opts *o, double *ms, struct mem *mm)
 
 struct figures {
 	double start_ms, peer_start_ms, true_ms, raw_ms, mb_s, many_rss, many_pss, up_mb_s,
-	       down_mb_s;
+	       down_mb_s, key_ms, key_p90_ms, key_max_ms, tty_key_ms, tty_key_max_ms;
 	struct mem mem, peer_mem;
 	int starts_ok, many_ok;
 	bool failed;
@@ -550,6 +560,157 @@ failed:
 		f->failed = true;
 }
 
+/* A TCP port on 127.0.0.1 that nothing listens on now. */
+static unsigned free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unsigned port = 0;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* Read fd into buf (NUL ended) until it holds want or ms pass; true when it did. */
+static bool read_until(int fd, char *buf, size_t size, size_t *len, const char *want, int ms)
+{
+	double end = now_ms() + ms;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		buf[*len] = '\0';
+		if (memmem(buf, *len, want, strlen(want)))
+			return true;
+		if (now_ms() > end || poll(&p, 1, 100) < 0)
+			return false;
+		if (!p.revents)
+			continue;
+		if (*len + 1 >= size)
+			*len = 0;	/* only what comes last matters */
+		n = read(fd, buf + *len, size - 1 - *len);
+		if (n <= 0)
+			return false;
+		*len += (size_t)n;
+	}
+}
+
+/* The peer: the same keys through `vmctl exec P --tty -- sh` on a pseudo-terminal. */
+static void keys_tty(const struct opts *o, unsigned port, struct figures *f)
+{
+	char p[16], buf[4096];
+	double ms[200];
+	size_t len = 0;
+	int fd, got = 0, status;
+	pid_t pid;
+
+	snprintf(p, sizeof p, "%u", port);
+	pid = forkpty(&fd, NULL, NULL, NULL);
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		execl(vmctl_path, vmctl_path, "exec", p, "--tty", "--", "sh", (char *)NULL);
+		_exit(127);
+	}
+	if (read_until(fd, buf, sizeof buf, &len, "$ ", 30000)) {
+		for (; got < o->keys; got++) {
+			double t0 = now_ms();
+
+			len = 0;
+			if (write(fd, "x", 1) != 1 || !read_until(fd, buf, sizeof buf, &len, "x", 5000))
+				break;
+			ms[got] = now_ms() - t0;
+		}
+		if (write(fd, "\025exit\n", 6) != 6)
+			kill(pid, SIGTERM);
+	}
+	for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		sleep_ms(50);
+	if (waitpid(pid, &status, WNOHANG) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	close(fd);
+	if (got == o->keys) {
+		f->tty_key_ms = median(ms, got);
+		f->tty_key_max_ms = ms[got - 1];	/* sorted by median() */
+	}
+}
+
+/* Ours: the page of `vmctl web P HTTP_PORT` in Chromium, through bench/keylatency.js. */
+static void keys_web(const struct opts *o, unsigned port, struct figures *f)
+{
+	char p[16], hp[16], link[256] = "", out[256], keys[16];
+	unsigned http = free_port();
+	size_t len = 0;
+	int pipefd[2], status;
+	pid_t web;
+
+	snprintf(p, sizeof p, "%u", port);
+	snprintf(hp, sizeof hp, "%u", http);
+	if (!http || pipe2(pipefd, O_CLOEXEC) < 0)
+		return;
+	web = fork();
+	if (web == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 0);
+		dup2(pipefd[1], 1);
+		dup2(null, 2);
+		execl(vmctl_path, vmctl_path, "web", p, hp, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	if (web > 0 && read_until(pipefd[0], link, sizeof link, &len, "\n", 10000)) {
+		link[strcspn(link, "\n")] = '\0';
+		snprintf(keys, sizeof keys, "%d", o->keys);
+		setenv("LINK", link, 1);
+		setenv("CHROMIUM", o->chromium, 1);
+		setenv("KEYS", keys, 1);
+		status = run((char *[]){ (char *)o->node, (char *)o->key_script, NULL }, out,
+			     sizeof out, NULL, true);
+		if (status == 0 && sscanf(out, "keys %*d median %lf p90 %lf max %lf", &f->key_ms,
+					  &f->key_p90_ms, &f->key_max_ms) == 3) {
+			/* measured */
+		} else {
+			fprintf(stderr, "vmbench: the keystroke page: %s", *out ? out : "no output\n");
+			f->key_ms = -1;
+		}
+		unsetenv("LINK");
+	}
+	close(pipefd[0]);
+	if (web > 0) {
+		kill(web, SIGINT);
+		waitpid(web, &status, 0);
+	}
+}
+
+static void bench_keys(const struct opts *o, struct figures *f)
+{
+	double ms;
+	unsigned port;
+
+	f->key_ms = f->tty_key_ms = -1;
+	if (!o->key_script)
+		return;
+	port = vm_start(&ms);
+	if (!port) {
+		f->failed = true;
+		return;
+	}
+	keys_web(o, port, f);
+	keys_tty(o, port, f);
+	vm_stop(port);
+	if (f->key_ms < 0 || f->tty_key_ms < 0)
+		f->failed = true;
+}
+
 static void cell(char *buf, size_t size, double v, const char *fmt)
 {
 	if (v < 0)
@@ -608,6 +769,13 @@ static void print_table(const struct opts *o, const struct figures *f)
 	cell(a, sizeof a, f->down_mb_s, "%.1f MB/s");
 	row("vmctl cp download", a, nopeer, "-", ">= 20 MB/s",
 	    verdict(f->down_mb_s, f->down_mb_s >= 20));
+	if (o->key_script) {
+		cell(a, sizeof a, f->key_ms, "%.2f ms");
+		cell(b, sizeof b, f->tty_key_ms, "%.2f ms");
+		ratio(r, sizeof r, f->key_ms, f->tty_key_ms, "faster", "slower");
+		row("keystroke -> echo, vmctl web", a, b, r, "<= 30 ms",
+		    verdict(f->key_ms, f->key_ms <= 30));
+	}
 	cell(a, sizeof a, f->mem.rss, "%.1f MiB");
 	cell(b, sizeof b, f->peer_mem.rss, "%.1f MiB");
 	ratio(r, sizeof r, f->mem.rss, f->peer_mem.rss, "less", "more");
@@ -629,13 +797,19 @@ static void print_table(const struct opts *o, const struct figures *f)
 	       "%.0f MiB of RSS, %.0f MiB of PSS in all.\n", f->starts_ok, o->execs, o->mbytes,
 	       o->cp_mbytes,
 	       SETTLE_MS / 1000, o->vms, f->many_rss, f->many_pss);
+	if (o->key_script)
+		printf("keystrokes: median of %d in the page in headless Chromium (p90 %.2f ms, "
+		       "max %.2f ms);\n  its peer: the same keys through vmctl exec --tty on a "
+		       "pseudo-terminal (max %.2f ms).\n", o->keys, f->key_p90_ms, f->key_max_ms,
+		       f->tty_key_max_ms);
 }
 
 static _Noreturn void usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 		"usage: vmbench --vmctl PATH [--peer-kernel K --peer-initrd I] [--starts N]\n"
-		"               [--execs N] [--vms N] [--mbytes N] [--cp-mbytes N]\n\n"
+		"               [--execs N] [--vms N] [--mbytes N] [--cp-mbytes N]\n"
+		"               [--node NODE --key-script JS [--chromium PATH] [--keys N]]\n\n"
 		"  --vmctl PATH     the vmctl to measure (it finds its guest beside itself)\n"
 		"  --peer-kernel K, --peer-initrd I\n"
 		"                   the bare guest booted on QEMU's defaults beside ours\n"
@@ -643,7 +817,12 @@ static _Noreturn void usage(int status)
 		"  --execs N        round trips per exec figure (default 20)\n"
 		"  --vms N          sandboxes started at once (default 10)\n"
 		"  --mbytes N       MB of stdout for the throughput figure (default 64)\n"
-		"  --cp-mbytes N    MB copied each way by vmctl cp (default 100)\n");
+		"  --cp-mbytes N    MB copied each way by vmctl cp (default 100)\n"
+		"  --node NODE, --key-script JS\n"
+		"                   node and bench/keylatency.js (NODE_PATH must hold\n"
+		"                   playwright-core): the keystroke figure of vmctl web\n"
+		"  --chromium PATH  the browser it drives (default /usr/bin/chromium)\n"
+		"  --keys N         keystrokes timed each way (default 50)\n");
 	exit(status);
 }
 
@@ -670,10 +849,15 @@ int main(int argc, char **argv)
 		{ "vms", required_argument, NULL, 'n' },
 		{ "mbytes", required_argument, NULL, 'm' },
 		{ "cp-mbytes", required_argument, NULL, 'c' },
+		{ "node", required_argument, NULL, 'N' },
+		{ "key-script", required_argument, NULL, 'K' },
+		{ "chromium", required_argument, NULL, 'C' },
+		{ "keys", required_argument, NULL, 'y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { NULL, NULL, NULL, 5, 20, 10, 64, 100 };
+	struct opts o = { .starts = 5, .execs = 20, .vms = 10, .keys = 50, .mbytes = 64,
+			  .cp_mbytes = 100, .chromium = "/usr/bin/chromium" };
 	struct figures f = { 0 };
 	int c;
 
@@ -688,12 +872,20 @@ int main(int argc, char **argv)
 		case 'n': o.vms = (int)number("--vms", optarg, 1, MAX_VMS); break;
 		case 'm': o.mbytes = number("--mbytes", optarg, 1, 4096); break;
 		case 'c': o.cp_mbytes = number("--cp-mbytes", optarg, 1, 800); break;
+		case 'N': o.node = optarg; break;
+		case 'K': o.key_script = optarg; break;
+		case 'C': o.chromium = optarg; break;
+		case 'y': o.keys = (int)number("--keys", optarg, 1, 200); break;
 		case 'h': usage(0);
 		default: usage(2);
 		}
 	}
 	if (optind != argc || !o.vmctl)
 		usage(2);
+	if (!o.node != !o.key_script) {
+		fprintf(stderr, "vmbench: --node and --key-script go together.\n");
+		return 2;
+	}
 	if (!o.peer_kernel != !o.peer_initrd) {
 		fprintf(stderr, "vmbench: --peer-kernel and --peer-initrd go together.\n");
 		return 2;
@@ -711,6 +903,7 @@ int main(int argc, char **argv)
 	bench_peer(&o, &f);
 	bench_ours(&o, &f);
 	bench_files(&o, &f);
+	bench_keys(&o, &f);
 	bench_many(&o, &f);
 	print_table(&o, &f);
 	return f.failed ? 1 : 0;
