@@ -2,13 +2,12 @@
 //
 // Environment: LINK (the link vmctl web printed), CHROMIUM (the browser), KEYS (how
 // many keys, default 50). Opens the page in headless Chromium, waits for the shell's
-// prompt, then types one "x" at a time into the terminal (as a keypress reaches it:
-// xterm's input) and times until the echo is parsed onto the cursor's line: the
-// WebSocket to vmctl web, vmd, the guest's PTY and back. Prints one line,
+// prompt, then times KEYS keystrokes to their echo (tests/web/typing.js). Prints one line,
 // "keys N median MS p90 MS max MS", or "failed: WHY" with exit status 1.
 'use strict';
 
 const { chromium } = require('playwright-core');
+const { timeKeys } = require('../tests/web/typing.js');
 
 async function main() {
   const keys = Number(process.env.KEYS || 50);
@@ -32,31 +31,7 @@ async function main() {
         throw new Error('no shell prompt on the page within 60 s');
       await page.waitForTimeout(50);
     }
-    const times = await page.evaluate(async (count) => {
-      const t = window.vmctlTerminal;
-      const out = [];
-      const typed = (k) => {
-        const b = t.buffer.active;
-        return b.getLine(b.baseY + b.cursorY).translateToString(true).endsWith('x'.repeat(k));
-      };
-      for (let i = 0; i < count; i++) {
-        const echoed = new Promise((resolve) => {
-          const d = t.onWriteParsed(() => {
-            if (typed(i + 1)) {
-              d.dispose();
-              resolve();
-            }
-          });
-        });
-        const t0 = performance.now();
-        t.input('x', true);
-        await echoed;
-        out.push(performance.now() - t0);
-      }
-      t.input('\x15', true);
-      return out;
-    }, keys);
-    times.sort((a, b) => a - b);
+    const times = await timeKeys(page, keys);
     const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
     console.log(`keys ${times.length} median ${at(0.5).toFixed(2)} p90 ${at(0.9).toFixed(2)} ` +
                 `max ${times[times.length - 1].toFixed(2)}`);

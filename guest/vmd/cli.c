@@ -17,7 +17,7 @@
 #define DEFAULT_SHARE_ROOT "/mnt"
 
 enum opt_id { OPT_PORT, OPT_SECRET_FILE, OPT_SANDBOX, OPT_BIND, OPT_HOME_ROOT, OPT_BIN_DIR,
-	      OPT_SHARE_ROOT, OPT_HELP };
+	      OPT_SHARE_ROOT, OPT_OWN_UIDS, OPT_HELP };
 
 static const struct option_row {
 	enum opt_id id;
@@ -40,6 +40,9 @@ static const struct option_row {
 	{ OPT_SHARE_ROOT, "--share-root", "DIR",
 	  "folder the host's shares are mounted under, and mount requests go beneath; "
 	  "sandboxes see it as it is (default " DEFAULT_SHARE_ROOT ")" },
+	{ OPT_OWN_UIDS, "--own-uids", NULL,
+	  "the session uids are vmd's alone (the guest): session_destroy kills every "
+	  "process of the uid, also those that left their process group" },
 	{ OPT_HELP, "--help", NULL, "print this help and exit" },
 };
 
@@ -48,7 +51,7 @@ static const struct option_row {
 void vmd_cli_usage(FILE *f)
 {
 	fprintf(f, "usage: vmd --secret-file PATH [--port N] [--sandbox PATH|none] "
-		"[--bind ADDR] [--home-root DIR] [--bin-dir DIR] [--share-root DIR]\n");
+		"[--bind ADDR] [--home-root DIR] [--bin-dir DIR] [--share-root DIR] [--own-uids]\n");
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		char left[40];
 
@@ -108,6 +111,9 @@ static int apply(const struct option_row *o, const char *v, struct vmd_options *
 			return fail(m, "%s \"%s\": the path must not contain ':'.", o->name, v);
 		*(o->id == OPT_HOME_ROOT ? &opt->home_root :
 		  o->id == OPT_BIN_DIR ? &opt->bin_dir : &opt->share_root) = v;
+		return 0;
+	case OPT_OWN_UIDS:
+		opt->own_uids = true;
 		return 0;
 	case OPT_HELP:
 		opt->help = true;

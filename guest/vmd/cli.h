@@ -17,6 +17,7 @@ struct vmd_options {
 	const char *home_root;		/* where session homes go, default /home */
 	const char *bin_dir;		/* where binary_install writes, /usr/local/bin */
 	const char *share_root;		/* where shares are mounted, /mnt */
+	bool own_uids;			/* --own-uids */
 	bool help;			/* --help: print usage and exit 0 */
 };
 

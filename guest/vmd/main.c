@@ -83,6 +83,7 @@ int main(int argc, char **argv)
 	vmd.home_root = o.home_root;
 	vmd.bin_dir = o.bin_dir;
 	vmd.share_root = o.share_root;
+	vmd.own_uids = o.own_uids;
 	users_init();
 	keep_std_fds_open();
 	/* a client gone mid-write is an error return, not a death */

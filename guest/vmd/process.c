@@ -263,6 +263,12 @@ struct process *process_spawn(struct session *s, struct proto_request *req)
 	bool sandboxed = vmd.sandbox && !req->raw;
 	uid_t who = req->has_uid ? req->uid : sandboxed ? LAUNCH_SANDBOX_ID : 0;
 
+	if (users_dying(who)) {
+		session_send_error(s, req->id, PROTO_E_INTERNAL, "uid %u's session is being "
+				   "destroyed; it takes no new commands.", who);
+		return NULL;
+	}
+
 	struct stat st;
 	const char *shares = stat(vmd.share_root, &st) == 0 && S_ISDIR(st.st_mode) ?
 			     vmd.share_root : NULL;
@@ -828,23 +834,13 @@ static bool kill_in(struct process *list, uid_t uid)
 	return any;
 }
 
-bool process_kill_uid(uid_t uid)
+bool process_uid_gone(uid_t uid)
 {
-	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	bool any = kill_in(vmd.orphans, uid);
 
-	/* SIGKILL is prompt, so the loop waits here (at most 2 s) rather than answer
-	 * before the processes are gone and their home may be removed under them. */
-	for (int i = 0; i < 200; i++) {
-		bool any = kill_in(vmd.orphans, uid);
-
-		for (struct session *s = vmd.sessions; s; s = s->next)
-			any = kill_in(s->procs, uid) || any;
-		if (!any)
-			return true;
-		process_reap();
-		nanosleep(&tick, NULL);
-	}
-	return false;
+	for (struct session *s = vmd.sessions; s; s = s->next)
+		any = kill_in(s->procs, uid) || any;
+	return !any;
 }
 
 void process_abandon(struct process *p)

@@ -44,6 +44,7 @@ void session_drop_processes(struct session *s)
 void session_free(struct session *s)
 {
 	files_session_end(s);
+	users_session_end(s);
 	session_drop_processes(s);
 	while (s->head) {
 		struct out_msg *m = s->head;

@@ -6,6 +6,10 @@
  * its user, and session_destroy from any connection ends it. The default sandbox
  * user (LAUNCH_SANDBOX_ID) needs no session: its home HOME_ROOT/sandbox is made at
  * start.
+ *
+ * session_destroy answers only once the user's processes are gone (their home may
+ * be removed next), without holding up the loop: SIGKILL, then a check every 10 ms
+ * for at most 2 s. Meanwhile the user takes no new commands.
  */
 #include "session.h"
 
@@ -15,16 +19,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "launch.h"
+
+#define DESTROY_TICK_US (10 * LWS_US_PER_MS)
+#define DESTROY_TICKS 200	/* 2 s */
 
 struct user {
 	struct user *next;
 	uid_t uid;
 	char name[33];
 	char *home;
+	/* session_destroy under way */
+	bool dying, delete_home;
+	int ticks;
+	struct session *asker;	/* NULL once that connection closed */
+	cJSON *asker_id;
+	lws_sorted_usec_list_t sul;
 };
 
 static struct user *users;
@@ -151,31 +166,121 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 	return 0;
 }
 
+bool users_dying(uid_t uid)
+{
+	struct user *u = find_uid(uid);
+
+	return u && u->dying;
+}
+
+/* Every process of uid, wherever it went (a new session, a double fork), gets
+ * SIGKILL: kill(-1) from a child that is uid. Only where vmd owns the session uids
+ * (--own-uids, the guest): on a host, uid 1000 may be a person's. */
+static void kill_every_process_of(uid_t uid)
+{
+	pid_t pid;
+
+	if (!vmd.own_uids)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		if (setresgid(uid, uid, uid) == 0 && setresuid(uid, uid, uid) == 0)
+			kill(-1, SIGKILL);
+		_exit(0);
+	}
+	/* reaped here, before the loop's own reaper sees it */
+	while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* The answer to the asker, if it is still connected: ok when code is 0, else an
+ * error with the sentence. */
+static void reply(struct user *u, int code, const char *text)
+{
+	if (u->asker && code)
+		session_send_error(u->asker, u->asker_id, code, "%s", text);
+	else if (u->asker)
+		send_ok(u->asker, u->asker_id);
+	cJSON_Delete(u->asker_id);
+	u->asker_id = NULL;
+	u->asker = NULL;
+}
+
+/* The processes are gone: remove the home if asked, then the user. */
+static void destroy_finish(struct user *u)
+{
+	struct user **pu;
+
+	/* FTW_PHYS: a link in the home is removed, never followed out of it; FTW_MOUNT:
+	 * nothing mounted inside it is emptied */
+	if (u->delete_home &&
+	    nftw(u->home, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 &&
+	    errno != ENOENT) {
+		char text[512];
+
+		snprintf(text, sizeof text, "session_destroy: cannot remove the home %s: %s; "
+			 "the session is kept.", u->home, strerror(errno));
+		reply(u, PROTO_E_INTERNAL, text);
+		u->dying = false;
+		return;
+	}
+	for (pu = &users; *pu != u; pu = &(*pu)->next)
+		;
+	*pu = u->next;
+	reply(u, 0, NULL);
+	free(u->home);
+	free(u);
+}
+
+static void destroy_tick(lws_sorted_usec_list_t *sul)
+{
+	struct user *u = lws_container_of(sul, struct user, sul);
+
+	process_reap();
+	if (process_uid_gone(u->uid))
+		return destroy_finish(u);
+	if (++u->ticks < DESTROY_TICKS) {
+		lws_sul_schedule(vmd.ctx, 0, &u->sul, destroy_tick, DESTROY_TICK_US);
+		return;
+	}
+	char text[200];
+
+	snprintf(text, sizeof text, "session_destroy: processes of uid %u are still running "
+		 "2 s after SIGKILL; the session is kept.", u->uid);
+	reply(u, PROTO_E_INTERNAL, text);
+	u->dying = false;
+}
+
 void users_destroy(struct session *s, const struct proto_request *req)
 {
-	struct user **pu, *u;
+	struct user *u = find_uid(req->uid);
 
-	for (pu = &users; *pu && (*pu)->uid != req->uid; pu = &(*pu)->next)
-		;
-	u = *pu;
 	if (!u)
 		return session_send_error(s, req->id, PROTO_E_PARAMS,
 					  "session_destroy: uid %u has no session.", req->uid);
-	if (!process_kill_uid(u->uid))
+	if (u->dying)
 		return session_send_error(s, req->id, PROTO_E_INTERNAL,
-					  "session_destroy: processes of uid %u are still "
-					  "running after SIGKILL; the session is kept.",
-					  u->uid);
-	/* FTW_PHYS: a link in the home is removed, never followed out of it; FTW_MOUNT:
-	 * nothing mounted inside it is emptied */
-	if (req->delete_home &&
-	    nftw(u->home, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 &&
-	    errno != ENOENT)
-		return session_send_error(s, req->id, PROTO_E_INTERNAL,
-					  "session_destroy: cannot remove the home %s: %s; "
-					  "the session is kept.", u->home, strerror(errno));
-	*pu = u->next;
-	free(u->home);
-	free(u);
-	send_ok(s, req->id);
+					  "session_destroy: uid %u is being destroyed already.",
+					  req->uid);
+	u->asker_id = cJSON_Duplicate(req->id, true);
+	if (!u->asker_id)
+		return session_send_error(s, req->id, PROTO_E_INTERNAL, "out of memory.");
+	u->dying = true;
+	u->delete_home = req->delete_home;
+	u->asker = s;
+	u->ticks = 0;
+	kill_every_process_of(u->uid);
+	if (process_uid_gone(u->uid))
+		return destroy_finish(u);
+	lws_sul_schedule(vmd.ctx, 0, &u->sul, destroy_tick, DESTROY_TICK_US);
+}
+
+void users_session_end(struct session *s)
+{
+	for (struct user *u = users; u; u = u->next)
+		if (u->asker == s) {
+			u->asker = NULL;	/* the destroy goes on; nobody hears of it */
+			cJSON_Delete(u->asker_id);
+			u->asker_id = NULL;
+		}
 }

@@ -82,6 +82,7 @@ struct vmd {
 	const char *home_root;		/* session homes live here (/home) */
 	const char *bin_dir;		/* binary_install writes here */
 	const char *share_root;		/* the host's shares are mounted under it */
+	bool own_uids;			/* session uids are vmd's alone (the guest) */
 	char secret[VMD_SECRET_LEN + 1];
 	bool stop;
 	struct session *sessions;	/* every open connection */
@@ -127,7 +128,12 @@ const char *users_home(uid_t uid);
 /* The home of uid's session only (load_state), else NULL. */
 const char *users_session_home(uid_t uid);
 void users_create(struct session *s, const struct proto_request *req);
+/* session_destroy: answered once the user's processes are gone (see users.c). */
 void users_destroy(struct session *s, const struct proto_request *req);
+/* True while uid's session_destroy is under way: it takes no new commands. */
+bool users_dying(uid_t uid);
+/* The connection is closing: a destroy it asked for goes on without an answer. */
+void users_session_end(struct session *s);
 
 /* files.c: binary_install, fs_read, load_state, file_put/file_data/file_end */
 void files_request(struct session *s, struct proto_request *req);
@@ -150,9 +156,9 @@ void session_send_json(struct session *s, uint8_t type, cJSON *obj);
 /* process.c */
 /* 32 random hex digits: unguessable handles for processes and uploads. */
 void random_handle(char out[33]);
-/* Kill (SIGKILL, whole groups) every unreaped process running as uid, from any
- * connection, and wait for them to be reaped; false when some outlived the wait. */
-bool process_kill_uid(uid_t uid);
+/* SIGKILL (whole groups) every unreaped process vmd started as uid, from any
+ * connection; true when none is left. */
+bool process_uid_gone(uid_t uid);
 struct process *process_spawn(struct session *s, struct proto_request *req);
 struct process *process_find(struct session *s, const char *handle);
 void process_request(struct session *s, struct process *p, struct proto_request *req);

@@ -246,6 +246,22 @@ static int converse(struct xfer *x, uint8_t *buf, size_t len, struct msg *m)
 	return 0;
 }
 
+/* Connect, send the one request buf (taken), and serve until vmd answers it. */
+static int one_request(struct xfer *x, uint8_t *buf, size_t len, struct msg *m)
+{
+	struct client_hooks hooks = { .frame = on_frame, .user = x };
+	int rc;
+
+	x->c = connect_vm(x->a, &hooks, m);
+	if (!x->c) {
+		free(buf);
+		return -1;
+	}
+	rc = converse(x, buf, len, m);
+	client_close(x->c);
+	return rc;
+}
+
 /* --- install --------------------------------------------------------------------------- */
 
 /* The largest program one binary_install carries: its base64 and the JSON around it
@@ -320,10 +336,8 @@ static uint8_t *install_frame(const char *name, const uint8_t *data, size_t n, s
 int cmd_install(const struct vmctl_args *a, struct msg *m)
 {
 	struct xfer x = { .a = a, .fd = -1, .total = -1 };
-	struct client_hooks hooks = { .frame = on_frame, .user = &x };
 	uint8_t *data = NULL, *buf;
 	size_t n = 0, len = 0;
-	int rc;
 
 	if (read_whole(a->file, &data, &n, INSTALL_MAX, a, m) < 0)
 		return -1;
@@ -331,14 +345,7 @@ int cmd_install(const struct vmctl_args *a, struct msg *m)
 	free(data);
 	if (!buf)
 		return fail(m, "out of memory building the install message for %s.", a->file);
-	x.c = connect_vm(a, &hooks, m);
-	if (!x.c) {
-		free(buf);
-		return -1;
-	}
-	rc = converse(&x, buf, len, m);
-	client_close(x.c);
-	if (rc < 0)
+	if (one_request(&x, buf, len, m) < 0)
 		return -1;
 	printf("%s\n", x.path);
 	return 0;
@@ -349,11 +356,9 @@ int cmd_install(const struct vmctl_args *a, struct msg *m)
 int cmd_session(const struct vmctl_args *a, struct msg *m)
 {
 	struct xfer x = { .a = a, .fd = -1, .total = -1 };
-	struct client_hooks hooks = { .frame = on_frame, .user = &x };
 	cJSON *o = cJSON_CreateObject();
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int rc;
 
 	if (o) {
 		cJSON_AddNumberToObject(o, "id", REQUEST_ID);
@@ -368,14 +373,7 @@ int cmd_session(const struct vmctl_args *a, struct msg *m)
 	}
 	if (!buf)
 		return fail(m, "out of memory building the session message.");
-	x.c = connect_vm(a, &hooks, m);
-	if (!x.c) {
-		free(buf);
-		return -1;
-	}
-	rc = converse(&x, buf, len, m);
-	client_close(x.c);
-	if (rc < 0)
+	if (one_request(&x, buf, len, m) < 0)
 		return -1;
 	if (!a->destroy)
 		printf("%s\n", x.path);	/* the new user's home */

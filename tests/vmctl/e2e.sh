@@ -43,39 +43,13 @@ plan 29
 vm_suite_ready e2e.sh
 need_wstool
 
-P=''
-cleanup() {
-	[[ -n $P && -e $state/$P.json ]] && $T 30 "$vmctl" stop "$P" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ex() { $T 60 "$vmctl" exec "$P" "$@"; }
 # raw_ps: the guest's process list, seen by root.
 raw_ps() { ex --raw -- ps 2>/dev/null; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # --- 1-2: start, list, state ---------------------------------------------------------
-# Someone may be rebuilding the guest right now: a failed start is tried once more.
-t0=$(ms)
-run $T 120 "$vmctl" start
-if [[ $status -ne 0 ]]; then
-	echo "# vmctl start failed ($err); trying once more"
-	sleep 3
-	t0=$(ms)
-	run $T 120 "$vmctl" start
-fi
-boot_ms=$(($(ms) - t0))
-P=$out
-expect_status 0
-expect_out_match '^[0-9]+$'
-expect_err ""
-echo "# the VM booted in $boot_ms ms"
-if [[ $status -ne 0 || ! $P =~ ^[0-9]+$ ]]; then
-	P=''
-	echo "Bail out! vmctl start failed: $err"
-	exit 1
-fi
+vm_start_case "vmctl start boots a VM and prints its port; vmctl list shows it running"
+echo "# the VM booted in $start_ms ms"
 run $T 30 "$vmctl" list
 expect_status 0
 grep -Eq "^$P +[0-9]+ +running " <<<"$out" || why+=("vmctl list: $(printf '%q' "$out")")

@@ -30,14 +30,6 @@ source "$(dirname "$0")/lib.sh"
 plan 14
 vm_suite_ready files.sh
 
-P=''
-cleanup() {
-	[[ -n $P && -e $state/$P.json ]] && $T 30 "$vmctl" stop "$P" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ex() { $T 60 "$vmctl" exec "$P" "$@"; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 # left_behind DIR: files a download may have left there (its temporary files).
 left_behind() { find "$1" -maxdepth 1 -name '.*.vmctl-*' -printf '%f '; }
@@ -45,22 +37,7 @@ usage_install='usage: vmctl install PORT FILE [NAME]'
 usage_cp='usage: vmctl cp [--uid N] LOCAL PORT:PATH | [--uid N] PORT:PATH LOCAL'
 
 # --- 1: start -------------------------------------------------------------------------
-run $T 120 "$vmctl" start --memory 1024
-if [[ $status -ne 0 ]]; then
-	echo "# vmctl start failed ($err); trying once more"
-	sleep 3
-	run $T 120 "$vmctl" start --memory 1024
-fi
-P=$out
-expect_status 0
-expect_out_match '^[0-9]+$'
-expect_err ""
-if [[ $status -ne 0 || ! $P =~ ^[0-9]+$ ]]; then
-	P=''
-	case_end "vmctl start --memory 1024 boots a VM and prints its port"
-	echo "Bail out! vmctl start failed: $err"
-	exit 1
-fi
+vm_start_case "vmctl start --memory 1024 boots a VM and prints its port" --memory 1024
 case_end "vmctl start --memory 1024 boots a VM and prints its port"
 
 # --- 2-5: install ---------------------------------------------------------------------
@@ -204,12 +181,6 @@ $usage_cp"
 case_end "cp: usage mistakes exit 2 with the usage line"
 
 # --- 14: stop -------------------------------------------------------------------------
-run $T 30 "$vmctl" stop "$P"
-expect_status 0
-expect_err ""
-left=$(find "$state" -maxdepth 1 -name "$P.*" -printf '%f ')
-[[ -z $left ]] || why+=("left in $state: $left")
-P=''
-case_end "vmctl stop powers the VM off and leaves no state"
+vm_stop_case
 
 finish

@@ -45,3 +45,51 @@ vm_secret() {
 	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["secret"])' \
 		"$state/$1.json"
 }
+
+# The suite's VM: its port in P, stopped on exit whatever happened.
+P=''
+vm_cleanup() {
+	[[ -n $P && -e $state/$P.json ]] && $T 30 "$vmctl" stop "$P" >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap vm_cleanup EXIT
+ex() { $T 60 "$vmctl" exec "$P" "$@"; }
+
+# vm_start_case NAME [START ARGS...]: the case that boots the suite's VM and sets P.
+# Someone may be rebuilding the guest right now: a failed start is tried once more.
+# The suite bails out when there is no VM. start_ms: how long the start took.
+vm_start_case() {
+	local name=$1 t0
+	shift
+	t0=$(date +%s%N)
+	run $T 120 "$vmctl" start "$@"
+	if [[ $status -ne 0 ]]; then
+		echo "# vmctl start failed ($err); trying once more"
+		sleep 3
+		t0=$(date +%s%N)
+		run $T 120 "$vmctl" start "$@"
+	fi
+	start_ms=$((($(date +%s%N) - t0) / 1000000))
+	P=$out
+	expect_status 0
+	expect_out_match '^[0-9]+$'
+	expect_err ""
+	if [[ $status -ne 0 || ! $P =~ ^[0-9]+$ ]]; then
+		P=''
+		case_end "$name"
+		echo "Bail out! vmctl start failed: $err"
+		exit 1
+	fi
+}
+
+# vm_stop_case: the last case, vmctl stop powers the VM off and leaves no state.
+vm_stop_case() {
+	local left
+	run $T 60 "$vmctl" stop "$P"
+	expect_status 0
+	expect_err ""
+	left=$(find "$state" -maxdepth 1 -name "$P.*" -printf '%f ')
+	[[ -z $left ]] || why+=("left in $state: $left")
+	P=''
+	case_end "vmctl stop powers the VM off and leaves no state"
+}

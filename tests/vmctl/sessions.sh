@@ -18,7 +18,8 @@
 #   7  the default sandbox user sees no session's home
 #   8  load_state reads a file of the session's home and nothing outside it
 #   9  is_running: true for a live process, false with its code once it was killed
-#  10  session destroy kills the user's running commands (exit 137) and keeps its home
+#  10  session destroy kills the user's running commands (exit 137), and what left
+#      their process group, and keeps its home
 #  11  a user created again finds its files; destroy --delete-home removes the home
 #  12  session destroy of a uid without a session exits 1 with vmd's sentence
 #  13  vmctl stop powers the VM off and leaves no state
@@ -27,14 +28,6 @@ plan 13
 vm_suite_ready sessions.sh
 need_wstool
 
-P=''
-cleanup() {
-	[[ -n $P && -e $state/$P.json ]] && $T 30 "$vmctl" stop "$P" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ex() { $T 60 "$vmctl" exec "$P" "$@"; }
 ses() { $T 60 "$vmctl" session "$@"; }
 talk() { $T 60 "$wstool" talk "$P" "$secret"; }
 # procs_of UID: how many processes of the guest run as UID (raw: the whole guest).
@@ -45,21 +38,7 @@ procs_of() {
 usage='usage: vmctl session create PORT UID [NAME] | destroy [--delete-home] PORT UID'
 
 # --- 1: start -------------------------------------------------------------------------
-run $T 120 "$vmctl" start
-if [[ $status -ne 0 ]]; then
-	echo "# vmctl start failed ($err); trying once more"
-	sleep 3
-	run $T 120 "$vmctl" start
-fi
-P=$out
-expect_status 0
-expect_out_match '^[0-9]+$'
-if [[ $status -ne 0 || ! $P =~ ^[0-9]+$ ]]; then
-	P=''
-	case_end "vmctl start boots a VM and prints its port"
-	echo "Bail out! vmctl start failed: $err"
-	exit 1
-fi
+vm_start_case "vmctl start boots a VM and prints its port"
 secret=$(vm_secret "$P")
 case_end "vmctl start boots a VM and prints its port"
 
@@ -181,10 +160,14 @@ case_end "is_running: true for a live process, false with its code once it was k
 # --- 10-12: destroy -------------------------------------------------------------------
 $T 60 "$vmctl" exec "$P" --uid 1001 -- sleep 600 >/dev/null 2>"$tmp/bg-err" &
 bg=$!
+# and one that left its process group and its parent: raw, in a new session
+run ex --uid 1001 --raw -- sh -c 'setsid sleep 700 </dev/null >/dev/null 2>&1 &'
+expect_status 0
 for _ in $(seq 100); do
-	[[ $(procs_of 1001) -gt 0 ]] && break
+	[[ $(procs_of 1001) -ge 3 ]] && break	# the sandbox's helper and sleep, and the other
 	sleep 0.1
 done
+[[ $(procs_of 1001) -ge 3 ]] || why+=("uid 1001 runs $(procs_of 1001) processes, not 3 or more")
 run ses destroy "$P" 1001
 expect_status 0
 expect_out ""
@@ -196,7 +179,7 @@ run procs_of 1001
 expect_out "0"
 run ex --raw -- ls -A /home/ann
 expect_out "secret.txt"
-case_end "session destroy kills the user's running commands (exit 137) and keeps its home"
+case_end "session destroy kills the user's running commands (exit 137), and what left their process group, and keeps its home"
 
 run ses create "$P" 1001 ann
 expect_out "/home/ann"
@@ -215,9 +198,5 @@ expect_err "vmctl: session_destroy: uid 1001 has no session."
 case_end "session destroy of a uid without a session exits 1 with vmd's sentence"
 
 # --- 13: stop -------------------------------------------------------------------------
-run $T 60 "$vmctl" stop "$P"
-expect_status 0
-[[ ! -e $state/$P.json ]] || why+=("$state/$P.json is left")
-case_end "vmctl stop powers the VM off and leaves no state"
-P=''
+vm_stop_case
 finish

@@ -24,14 +24,6 @@ plan 11
 vm_suite_ready shares.sh
 need_wstool
 
-P=''
-cleanup() {
-	[[ -n $P && -e $state/$P.json ]] && $T 30 "$vmctl" stop "$P" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ex() { $T 60 "$vmctl" exec "$P" "$@"; }
 talk() { $T 60 "$wstool" talk "$P" "$secret"; }
 usage_start='usage: vmctl start [IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N]'
 vms() { find "$state" -maxdepth 1 -name '*.json' 2>/dev/null | wc -l; }
@@ -72,22 +64,7 @@ $usage_start"
 case_end "start: bad TAGs (a \"/\", \"..\", 32 bytes, empty, a repeated one) exit 2 with the usage line"
 
 # --- 3: start -------------------------------------------------------------------------
-run $T 120 "$vmctl" start --share "$rw" rw --share-ro "$ro" ro
-if [[ $status -ne 0 ]]; then
-	echo "# vmctl start failed ($err); trying once more"
-	sleep 3
-	run $T 120 "$vmctl" start --share "$rw" rw --share-ro "$ro" ro
-fi
-P=$out
-expect_status 0
-expect_out_match '^[0-9]+$'
-expect_err ""
-if [[ $status -ne 0 || ! $P =~ ^[0-9]+$ ]]; then
-	P=''
-	case_end "vmctl start --share DIR rw --share-ro DIR2 ro boots and prints its port"
-	echo "Bail out! vmctl start failed: $err"
-	exit 1
-fi
+vm_start_case "vmctl start --share DIR rw --share-ro DIR2 ro boots and prints its port" --share "$rw" rw --share-ro "$ro" ro
 secret=$(vm_secret "$P")
 case_end "vmctl start --share DIR rw --share-ro DIR2 ro boots and prints its port"
 
@@ -167,9 +144,5 @@ exit {"id":10,"handle":"H","code":0}'
 case_end "mount: an unknown tag, and mount points outside /mnt or with \"..\", are -32602 and create nothing"
 
 # --- 11: stop -------------------------------------------------------------------------
-run $T 60 "$vmctl" stop "$P"
-expect_status 0
-[[ ! -e $state/$P.json ]] || why+=("$state/$P.json is left")
-case_end "vmctl stop powers the VM off and leaves no state"
-P=''
+vm_stop_case
 finish

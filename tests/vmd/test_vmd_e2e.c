@@ -1325,6 +1325,37 @@ static void test_sessions(struct client *c)
 	client_close(&other);
 	case_end("session_destroy kills the uid's processes on every connection and removes "
 		 "the home when asked");
+
+	/* The answer comes once the processes are reaped; the asker may be gone by then. */
+	expect_ok(c, send_req(c, PROTO_SESSION_CREATE, "\"uid\":1004"));
+	q = spawn(c, "\"command\":\"sleep\",\"args\":[\"100\"],\"uid\":1004");
+	sleep_ms(200);
+	client_open(&other, vmd.port);
+	send_req(&other, PROTO_SESSION_DESTROY, "\"uid\":1004");
+	client_close(&other);
+	for (long long end = now_ms() + 3000; !q->exited && now_ms() < end;) {
+		struct proto_error e;
+
+		if (ws_recv_reply(&c->w, &r, 100, &e) > 0) {
+			route(c, &r);
+			proto_reply_free(&r);
+		}
+	}
+	CHECK(q->exited && q->sig == 9, "the user's process: exited %d signal %d", q->exited,
+	      q->sig);
+	bool created = false;
+
+	for (long long end = now_ms() + 3000; !created && now_ms() < end; sleep_ms(20)) {
+		id = send_req(c, PROTO_SESSION_CREATE, "\"uid\":1004");
+		if (reply_to(c, id, &r) == 0) {
+			created = r.type == PROTO_OK;
+			proto_reply_free(&r);
+		}
+	}
+	CHECK(created, "uid 1004's session was never destroyed");
+	expect_ok(c, send_req(c, PROTO_SESSION_DESTROY, "\"uid\":1004,\"delete_home\":true"));
+	case_end("a session_destroy whose asker disconnects goes on: the processes die and "
+		 "the uid is free again");
 }
 
 /* fs_read or load_state: collect the data replies to id into *out. */
@@ -1628,7 +1659,7 @@ int main(int argc, char **argv)
 	/* as /home is: users must be able to reach their own home inside it */
 	chmod(home_root, 0755);
 
-	printf("1..59\n");
+	printf("1..60\n");
 	if (start_vmd(&vmd, "none") < 0) {
 		printf("# %s did not start\n", vmd_path);
 		nfailed++;

@@ -7,6 +7,7 @@
 
 const http = require('http');
 const { chromium } = require('playwright-core');
+const { timeKeys } = require('./typing.js');
 
 const link = process.env.LINK;
 const httpPort = Number(process.env.HTTP_PORT);
@@ -120,32 +121,7 @@ async function main() {
   });
 
   await check('keystroke-to-echo latency is measured in the page', async () => {
-    latencies = await page.evaluate(async (count) => {
-      const t = window.vmctlTerminal;
-      const out = [];
-      // The key has come back when the cursor's line ends in one more x.
-      const typed = (k) => {
-        const b = t.buffer.active;
-        return b.getLine(b.baseY + b.cursorY).translateToString(true).endsWith('x'.repeat(k));
-      };
-      for (let i = 0; i < count; i++) {
-        const echoed = new Promise((resolve) => {
-          const d = t.onWriteParsed(() => {
-            if (typed(i + 1)) {
-              d.dispose();
-              resolve();
-            }
-          });
-        });
-        const t0 = performance.now();
-        t.input('x', true);
-        await echoed;
-        out.push(performance.now() - t0);
-      }
-      t.input('\x15', true);   // Ctrl-U: the line is empty again
-      return out;
-    }, 30);
-    latencies.sort((a, b) => a - b);
+    latencies = await timeKeys(page, 30);
     assert(latencies.length === 30, 'no measurement');
     console.log(`# keystroke-to-echo latency over 30 keys: median ${latencies[15].toFixed(1)} ms, ` +
                 `max ${latencies[29].toFixed(1)} ms`);
