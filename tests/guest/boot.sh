@@ -4,14 +4,15 @@
 #
 # Plan
 #   1  the image boots to "vmd ready" on COM1 within $GUEST_BOOT_BOUND seconds (10)
-#   2  init starts vmd with --secret-file /run/vmd/secret --port 8080 --sandbox /bin/sandbox-helper
+#   2  init starts vmd with --secret-file /run/vmd/secret --port 8080 --sandbox /bin/sandbox-helper --own-uids
 #   3  the forwarded port answers on 127.0.0.1 and the host listens on no other address
 #   4  the forwarded port is not reachable on the host's other addresses
 #   5  the secret arrives intact in a 0600 root file that uid 65534 cannot read
 #   6  the fw_cfg copy of the secret is not readable by uid 65534 either
 #   7  every module in the load order is loaded
 #   8  eth0 is 10.0.2.15/24 with the default route via 10.0.2.2 and DNS 10.0.2.3
-#   9  proc, sysfs, cgroup2, devpts, /dev/shm, /tmp and /run are mounted
+#   9  proc, sysfs, cgroup2, devpts, /dev/shm, /tmp and /run are mounted, and the
+#      shared folder at /mnt/data
 #  10  a dynamically linked program runs with the libraries build-image copied
 #  11  system_powerdown makes QEMU exit with status 0 within 3 s
 #  12  vmd exiting powers the VM off: QEMU exits with status 0
@@ -36,9 +37,9 @@ fi
 case_end "the image boots to \"vmd ready\" on COM1 within $bound seconds"
 
 ask
-[[ $(field args) == "--secret-file /run/vmd/secret --port 8080 --sandbox /bin/sandbox-helper" ]] ||
+[[ $(field args) == "--secret-file /run/vmd/secret --port 8080 --sandbox /bin/sandbox-helper --own-uids" ]] ||
 	why+=("vmd got: $(field args)" "answer: $answer")
-case_end "init starts vmd with --secret-file /run/vmd/secret --port 8080 --sandbox /bin/sandbox-helper"
+case_end "init starts vmd with --secret-file /run/vmd/secret --port 8080 --sandbox /bin/sandbox-helper --own-uids"
 
 listeners=$(ss -Htln "sport = :$port" | awk '{ print $4 }')
 [[ -n $(field uid) ]] || why+=("no answer on 127.0.0.1:$port")
@@ -76,10 +77,10 @@ case_end "eth0 is 10.0.2.15/24 with the default route via 10.0.2.2 and DNS 10.0.
 
 mounts=" $(field mounts) "
 for m in /proc:proc /sys:sysfs /sys/fs/cgroup:cgroup2 /dev:devtmpfs /dev/pts:devpts \
-         /dev/shm:tmpfs /tmp:tmpfs /run:tmpfs; do
+         /dev/shm:tmpfs /tmp:tmpfs /run:tmpfs /mnt/data:9p; do
 	[[ $mounts == *" $m "* ]] || why+=("$m is not mounted")
 done
-case_end "proc, sysfs, cgroup2, devpts, /dev/shm, /tmp and /run are mounted"
+case_end "proc, sysfs, cgroup2, devpts, /dev/shm, /tmp and /run are mounted, and the shared folder at /mnt/data"
 
 [[ $(field helper) == helper-ok ]] || why+=("the dynamically linked helper said: $(field helper)")
 case_end "a dynamically linked program runs with the libraries build-image copied"

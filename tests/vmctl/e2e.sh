@@ -247,7 +247,7 @@ case_end "a getpid through int 0x80 kills the sandboxed command (SIGSYS, 159)"
 run ex -- ps </dev/null
 expect_status 0
 expect_out "PID   USER     COMMAND
-    1 1000     /bin/sandbox-helper --bind /home/sandbox:/home/sandbox --cwd /home/sandbox -- ps
+    1 1000     /bin/sandbox-helper --bind /home/sandbox:/home/sandbox --bind /mnt:/mnt --cwd /home/sandbox -- ps
     2 1000     ps"
 run ex -- probe pids </dev/null
 expect_out "pids: 1 2"
@@ -353,18 +353,18 @@ case_end "errors: exec to a port with no VM exits 1 with one sentence"
 run $T 30 "$vmctl" exec "$P" --bogus -- true
 expect_status 2
 expect_err "vmctl: exec takes no option --bogus.
-usage: vmctl exec PORT [--raw] [--tty] [--env K=V]... [--cwd P] -- CMD [ARG]..."
+usage: vmctl exec PORT [--raw] [--tty] [--uid N] [--env K=V]... [--cwd P] -- CMD [ARG]..."
 run $T 30 "$vmctl" start --memory abc
 expect_status 2
 expect_out ""
 expect_err 'vmctl: --memory wants a whole number from 64 to 65536, not "abc".
-usage: vmctl start [IMAGE] [--kernel K] [--initrd I] [--share HOST TAG]... [--memory MIB] [--cpus N]'
+usage: vmctl start [IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N]'
 run $T 30 "$vmctl" --bogus
 expect_status 2
 run $T 30 "$vmctl" exec "$P" --
 expect_status 2
 expect_err "vmctl: exec needs a command after --.
-usage: vmctl exec PORT [--raw] [--tty] [--env K=V]... [--cwd P] -- CMD [ARG]..."
+usage: vmctl exec PORT [--raw] [--tty] [--uid N] [--env K=V]... [--cwd P] -- CMD [ARG]..."
 case_end "errors: an unknown option or a bad value exits 2 with the usage line"
 
 run $T 30 "$vmctl" stop "$free"
