@@ -55,7 +55,8 @@ vm_cleanup() {
 trap vm_cleanup EXIT
 ex() { $T 60 "$vmctl" exec "$P" "$@"; }
 
-# vm_start_case NAME [START ARGS...]: the case that boots the suite's VM and sets P,
+# vm_start_case NAME [START ARGS...]: the case that boots the suite's VM and sets P
+# (and secret, its secret),
 # within VM_START_BOUND ms (15000). Someone may be rebuilding the guest right now: a
 # failed start is tried once more. The suite bails out when there is no VM.
 # start_ms: how long the start took.
@@ -86,7 +87,11 @@ vm_start_case() {
 		echo "Bail out! vmctl start failed: $err"
 		exit 1
 	fi
+	secret=$(vm_secret "$P")
 }
+
+# talk: wstool talk to the suite's VM (requests on stdin; see wstool.c).
+talk() { $T 60 "$wstool" talk "$P" "$secret"; }
 
 # vm_stop_case: the last case, vmctl stop powers the VM off and leaves no state.
 vm_stop_case() {

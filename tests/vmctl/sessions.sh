@@ -29,7 +29,6 @@ vm_suite_ready sessions.sh
 need_wstool
 
 ses() { $T 60 "$vmctl" session "$@"; }
-talk() { $T 60 "$wstool" talk "$P" "$secret"; }
 # procs_of UID: how many processes of the guest run as UID (raw: the whole guest).
 procs_of() {
 	ex --raw -- sh -c 'n=0; for d in /proc/[0-9]*; do
@@ -39,7 +38,6 @@ usage='usage: vmctl session create PORT UID [NAME] | destroy [--delete-home] POR
 
 # --- 1: start -------------------------------------------------------------------------
 vm_start_case "vmctl start boots a VM and prints its port"
-secret=$(vm_secret "$P")
 case_end "vmctl start boots a VM and prints its port"
 
 # --- 2-5: create ----------------------------------------------------------------------

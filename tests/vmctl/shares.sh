@@ -24,7 +24,6 @@ plan 11
 vm_suite_ready shares.sh
 need_wstool
 
-talk() { $T 60 "$wstool" talk "$P" "$secret"; }
 usage_start='usage: vmctl start [IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N]'
 vms() { find "$state" -maxdepth 1 -name '*.json' 2>/dev/null | wc -l; }
 
@@ -65,7 +64,6 @@ case_end "start: bad TAGs (a \"/\", \"..\", 32 bytes, empty, a repeated one) exi
 
 # --- 3: start -------------------------------------------------------------------------
 vm_start_case "vmctl start --share DIR rw --share-ro DIR2 ro boots and prints its port" --share "$rw" rw --share-ro "$ro" ro
-secret=$(vm_secret "$P")
 case_end "vmctl start --share DIR rw --share-ro DIR2 ro boots and prints its port"
 
 # --- 4-7: the shares at boot --------------------------------------------------------
