@@ -12,6 +12,7 @@ set ::top [file normalize [file join [file dirname [info script]] .. ..]]
 set ::case_no 0
 set ::failures 0
 set ::label ""
+set ::emulator_output ""
 
 # --- TAP -------------------------------------------------------------------------
 
@@ -77,7 +78,14 @@ proc read_exact {want {secs 5}} {
 		append got $more
 	}
 	if {$got eq $want} { return "" }
-	return "expected [show $want]\nreceived [show $got]"
+	return "expected [show $want]\nreceived [show $got][why_short]"
+}
+
+# After a short read: if the emulator has died, a paragraph saying so, else "".
+proc why_short {} {
+	set gone [emulator_gone]
+	if {$gone eq ""} { return "" }
+	return "\n$gone"
 }
 
 # Nothing more may arrive within `ms` milliseconds.
@@ -93,7 +101,7 @@ proc read_nothing {{ms 300}} {
 		}
 	}
 	if {$got eq ""} { return "" }
-	return "expected nothing more, received [show $got]"
+	return "expected nothing more, received [show $got][why_short]"
 }
 
 proc send_serial {bytes} { send -i $::serial -- $bytes }
@@ -103,6 +111,8 @@ proc send_serial {bytes} { send -i $::serial -- $bytes }
 # Boot image under QEMU on `machine`; COM1 and QMP on Unix sockets in a private folder.
 # Sets ::qemu (QEMU's spawn id), ::serial (COM1) and ::qmp_path.
 proc boot_qemu {image machine {format ""}} {
+	set ::emulator QEMU
+	set ::emulator_output ""
 	set ::dir [exec mktemp -d /tmp/clientapi-test.XXXXXX]
 	set ::qmp_path $::dir/qmp
 	set args [list --machine $machine --serial unix:$::dir/com1 --qmp $::qmp_path --snapshot]
@@ -111,10 +121,7 @@ proc boot_qemu {image machine {format ""}} {
 	set ::qemu $spawn_id
 	set ::qemu_pid [exp_pid -i $::qemu]
 	# QEMU creates the socket and waits for us before it starts the machine.
-	for {set i 0} {$i < 200 && ![file exists $::dir/com1]} {incr i} { after 50 }
-	if {![file exists $::dir/com1]} {
-		error "QEMU did not create its serial socket: [drain $::qemu]"
-	}
+	wait_for_emulator "its serial socket" 10 { file exists $::dir/com1 }
 	spawn -noecho socat STDIO UNIX-CONNECT:$::dir/com1
 	set ::serial $spawn_id
 }
@@ -122,7 +129,16 @@ proc boot_qemu {image machine {format ""}} {
 # Boot image under Bochs (rombios: enters with IF=0 and the UART unprogrammed), COM1 on
 # a TCP port on 127.0.0.1. Bochs has no power button. Sets ::qemu (Bochs's spawn id)
 # and ::serial. The image is copied: Bochs leaves a lock file beside the image it uses.
-proc boot_bochs {image} {
+# extra_config: bochsrc lines added at the end (a later line overrides an earlier one).
+#
+# Nothing of the host's sound or display set-up may matter: Bochs 2.7 starts a sound
+# mixer thread even with the speaker off, and on a machine without a sound card its
+# ALSA driver made it abort ("buffer overflow detected"), so every sound driver is the
+# dummy one. The display is rfb (Debian builds no "nogui"), which needs no X server
+# and, with timeout=0, waits for no viewer.
+proc boot_bochs {image {extra_config ""}} {
+	set ::emulator Bochs
+	set ::emulator_output ""
 	set ::dir [exec mktemp -d /tmp/clientapi-test.XXXXXX]
 	set ext [file extension $image]
 	file copy $image $::dir/disk$ext
@@ -144,20 +160,91 @@ vgaromimage: file=/usr/share/vgabios/vgabios.bin
 display_library: rfb, options="timeout=0"
 com1: enabled=1, mode=socket-server, dev=127.0.0.1:@PORT@
 speaker: enabled=0
+sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
 log: -
 panic: action=fatal
 error: action=report
 info: action=ignore
 clock: sync=none}]
+	# Lines the caller adds (the harness test breaks Bochs this way): a later line wins.
+	if {$extra_config ne ""} { puts $f $extra_config }
 	close $f
 	# The debugger build stops at a prompt before running: its rc file says continue.
 	set f [open $::dir/dbg.rc w]
 	puts $f c
 	close $f
-	spawn -noecho bochs -q -f $::dir/bochsrc -rc $::dir/dbg.rc
+	# A private HOME and no DISPLAY: no bochsrc or X server of this machine's is used.
+	spawn -noecho env -u DISPLAY HOME=$::dir bochs -q -f $::dir/bochsrc -rc $::dir/dbg.rc
 	set ::qemu $spawn_id
-	spawn -noecho socat STDIO TCP:127.0.0.1:$port,retry=100,interval=0.1
+	set ::qemu_pid [exp_pid -i $::qemu]
+	# Bochs serves one client on COM1, so a trial connection would take its place:
+	# wait until the kernel lists the port as listening instead.
+	wait_for_emulator "COM1 on 127.0.0.1:$port" 30 [list tcp_listening $port]
+	spawn -noecho socat STDIO TCP:127.0.0.1:$port
 	set ::serial $spawn_id
+}
+
+# Is a TCP socket on 127.0.0.1:port listening? (From /proc/net/tcp: local address
+# 0100007F:PORT, state 0A.)
+proc tcp_listening {port} {
+	set want [format {0100007F:%04X} $port]
+	set f [open /proc/net/tcp]
+	set table [read $f]
+	close $f
+	foreach line [lrange [split $table "\n"] 1 end] {
+		if {[lindex $line 1] eq $want && [lindex $line 3] eq "0A"} { return 1 }
+	}
+	return 0
+}
+
+# Poll `ready` (a Tcl command that returns a boolean) every 50 ms until it holds, while the emulator
+# (::qemu) runs. Raises an error that says which emulator died, how, and what it
+# printed last, or that `what` never came within `secs` seconds.
+proc wait_for_emulator {what secs ready} {
+	set deadline [expr {[clock milliseconds] + $secs * 1000}]
+	while {![uplevel 1 $ready]} {
+		set gone [emulator_gone]
+		if {$gone ne ""} { error $gone }
+		if {[clock milliseconds] > $deadline} {
+			error "$::emulator ran $secs s without $what appearing; it printed:\n[last_lines]"
+		}
+		after 50
+	}
+}
+
+# The emulator's last lines of output (at most 15), read now.
+proc last_lines {} {
+	append ::emulator_output [drain $::qemu]
+	set lines [split [string trim $::emulator_output] "\n"]
+	set text [join [lrange $lines end-14 end] "\n"]
+	if {$text eq ""} { return "(nothing)" }
+	return $text
+}
+
+# "" while the emulator runs; once it has exited, a sentence with its exit status and
+# its last lines of output.
+proc emulator_gone {} {
+	if {![info exists ::qemu] || $::qemu eq ""} { return "" }
+	if {[file exists /proc/$::qemu_pid] && ![string match "*) Z *" [zombie_state]]} {
+		return ""
+	}
+	set text [last_lines]
+	set w [wait -i $::qemu]
+	set ::qemu ""
+	if {[lindex $w 4] eq "CHILDKILLED"} {
+		set how "was killed by [lindex $w 5]"
+	} else {
+		set how "exited with status [lindex $w 3]"
+	}
+	return "$::emulator $how before the test was done; its last lines:\n$text"
+}
+
+# /proc/PID/stat of the emulator ("pid (comm) STATE ..."), or "" once it is reaped.
+proc zombie_state {} {
+	if {[catch {open /proc/$::qemu_pid/stat} f]} { return "" }
+	set stat [read $f]
+	close $f
+	return $stat
 }
 
 # Whatever a spawned process has printed so far (for error messages).

@@ -32,7 +32,7 @@ boot main --share "$tmp/share:data"
 if wait_line "vmd ready" "$bound"; then
 	echo "# vmd ready after $(elapsed "$t0") s"
 else
-	why+=("no \"vmd ready\" within $bound s; COM1 says: $(com1 | tail -n 5)")
+	not_seen "vmd ready" "$bound"
 fi
 case_end "the image boots to \"vmd ready\" on COM1 within $bound seconds"
 
@@ -101,7 +101,7 @@ if wait_line "vmd ready" "$bound"; then
 	com1 | grep -qx "init: vmd exited with status 143; powering off" ||
 		why+=("COM1: $(com1 | tail -n 3)")
 else
-	why+=("no \"vmd ready\": $(com1 | tail -n 3)")
+	not_seen "vmd ready" "$bound"
 fi
 case_end "vmd exiting powers the VM off: QEMU exits with status 0"
 
@@ -119,7 +119,7 @@ if wait_line "init: this image has no /bin/vmd; waiting for the power button" "$
 	wait_exit 3
 	[[ $qstatus -eq 0 ]] || why+=("QEMU ended with status $qstatus")
 else
-	why+=("COM1: $(com1 | tail -n 3)")
+	not_seen "init: this image has no /bin/vmd; waiting for the power button" "$bound"
 fi
 case_end "an image built --without-vmd says so and still powers off on system_powerdown"
 

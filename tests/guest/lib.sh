@@ -83,6 +83,20 @@ wait_line() {
 	done
 }
 
+# not_seen TEXT SECONDS: add to the case's reasons why wait_line TEXT failed: QEMU's
+# exit status and its own last lines when it died first, else what COM1 shows.
+not_seen() {
+	local name=${log##*/} status
+	if kill -0 "$qpid" 2>/dev/null; then
+		why+=("no \"$1\" on COM1 within $2 s; COM1 says:" "$(com1 | tail -n 5)")
+	else
+		wait "$qpid"
+		status=$?
+		why+=("QEMU exited with status $status before \"$1\" appeared; its last lines:"
+		      "$(tail -n 5 "$tmp/${name%.log}.qemu")" "COM1 says:" "$(com1 | tail -n 5)")
+	fi
+}
+
 # wait_exit SECONDS: wait for QEMU to end; sets qstatus (143 when it had to be killed).
 wait_exit() {
 	local watch
