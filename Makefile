@@ -13,9 +13,16 @@ CFLAGS    ?= -O2 -g
 XORRISO   ?= xorriso
 # QEMU machine type for the run targets (pc, q35, pc-i440fx-1.4, ...).
 MACHINE   ?= pc
-# Reproducible ISO dates: the last commit's time, or the epoch outside a git checkout.
-SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# The date in every image: the last commit's time, or the epoch outside a git checkout.
+# safe.directory: a checkout owned by another user must give the same date, not 0.
+SOURCE_DATE_EPOCH ?= $(shell git -c safe.directory='*' log -1 --format=%ct 2>/dev/null || echo 0)
 export SOURCE_DATE_EPOCH
+# A file whose time changes only when that date does: the images that carry the date
+# depend on it, so a new commit remakes them and a build's bytes never depend on when
+# it last started clean.
+DATE_STAMP = $(BUILD)/gen/source-date-epoch
+# Their recipes are here too: a change to this file remakes them.
+IMAGE_DEPS = $(DATE_STAMP) Makefile
 
 # The strict set is not optional: warnings are errors in every build, CI included.
 WARNINGS  = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
@@ -71,9 +78,10 @@ $(BUILD)/%.img: $(BUILD)/%.bin $(BUILD)/imgtool
 
 # The containers, written by imgtool from the raw disk. The qcow2 uses 512-byte clusters:
 # for a 1 MiB disk that holds one sector of code, they make a 3 KiB file.
-$(BUILD)/boot.qcow2: $(BUILD)/boot.img $(BUILD)/imgtool
+$(BUILD)/boot.qcow2: $(BUILD)/boot.img $(BUILD)/imgtool $(IMAGE_DEPS)
 	$(BUILD)/imgtool convert -o cluster_size=512 $< $@
-$(BUILD)/boot.vmdk $(BUILD)/boot.vhd $(BUILD)/boot.vdi: $(BUILD)/boot.%: $(BUILD)/boot.img $(BUILD)/imgtool
+$(BUILD)/boot.vmdk $(BUILD)/boot.vhd $(BUILD)/boot.vdi: $(BUILD)/boot.%: $(BUILD)/boot.img $(BUILD)/imgtool \
+                                                  $(IMAGE_DEPS)
 	$(BUILD)/imgtool convert $< $@
 
 # The same sources give the same bytes on any machine: these sums are stable.
@@ -82,15 +90,24 @@ $(BUILD)/SHA256SUMS: $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CON
 	    boot.vhd boot.vdi > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS
 
 # El Torito, no emulation, 4 virtual sectors loaded, and no boot-info-table (it would
-# overwrite bytes 8..63, which are code).
-$(BUILD)/boot.iso: $(BUILD)/boot.bin
+# overwrite bytes 8..63, which are code). xorriso records each file's owner, mode and
+# times: -r makes them root's and world-readable, and every file and folder gets
+# SOURCE_DATE_EPOCH as its date (xorriso itself takes only the volume's dates from it),
+# so the ISO does not depend on who built it, with which umask, or when.
+ISO_DATE = $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y%m%d%H%M%S00)
+$(BUILD)/boot.iso: $(BUILD)/boot.bin $(IMAGE_DEPS)
 	rm -rf $(BUILD)/iso.tmp $@.tmp
 	mkdir -p $(BUILD)/iso.tmp
 	cp $< $(BUILD)/iso.tmp/boot.bin
-	$(XORRISO) -as mkisofs -quiet -V CLIENTAPI -o $@.tmp -b boot.bin -c boot.cat \
-	    -no-emul-boot -boot-load-size 4 -no-pad $(BUILD)/iso.tmp
+	$(XORRISO) -as mkisofs -quiet -r --set_all_file_dates $(ISO_DATE) -V CLIENTAPI \
+	    -o $@.tmp -b boot.bin -c boot.cat -no-emul-boot -boot-load-size 4 -no-pad \
+	    $(BUILD)/iso.tmp
 	rm -rf $(BUILD)/iso.tmp
 	mv $@.tmp $@
+
+$(DATE_STAMP): FORCE | $(BUILD)/gen
+	@echo $(SOURCE_DATE_EPOCH) | cmp -s - $@ || echo $(SOURCE_DATE_EPOCH) >$@
+FORCE:
 
 # --- C tools ----------------------------------------------------------------------
 $(BUILD)/sizecheck: sizecheck/main.c $(SIZECHECK_LIB) $(COMMON_SRC) $(SIZECHECK_HDR) | $(BUILD)
