@@ -24,6 +24,10 @@ DATE_STAMP = $(BUILD)/gen/source-date-epoch
 # Their recipes are here too: a change to this file remakes them.
 IMAGE_DEPS = $(DATE_STAMP) Makefile
 
+# npm (build-web's xterm.js, the web tests' playwright-core) caches what it downloads
+# here rather than in ~/.npm: nothing a build or a test run needs lives outside BUILD.
+export npm_config_cache = $(abspath $(BUILD))/npm-cache
+
 # The strict set is not optional: warnings are errors in every build, CI included.
 WARNINGS  = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) -Icommon
