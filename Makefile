@@ -27,6 +27,11 @@ QEMU_BOOT  = host/qemu-boot
 
 # The error helpers every program links; the vmd protocol codec only vmd and vmctl.
 COMMON_SRC    = common/util.c common/text.c
+# The --version line of the six programs, from the header make writes (below); -I$(BUILD)
+# finds it as gen/version.h, so only the rules that list it can compile it.
+VERSION_SRC   = common/version.c
+VERSION_H     = $(BUILD)/gen/version.h
+VERSION_FLAGS = -I$(BUILD)
 PROTO_SRC     = common/proto.c
 SIZECHECK_LIB = $(filter-out sizecheck/main.c,$(wildcard sizecheck/*.c))
 SIZECHECK_HDR = $(wildcard sizecheck/*.h common/*.h)
@@ -51,7 +56,7 @@ TOOLS  = $(BUILD)/sizecheck $(BUILD)/imgtool $(BUILD)/vmctl $(BUILD)/web/index.h
 GUEST  = $(BUILD)/guest/vmlinuz $(BUILD)/guest/initrd.img
 
 .PHONY: all check size test bench run run-serial run-iso install uninstall clean help \
-        unit fuzz screenshot web-screenshot guest
+        unit fuzz screenshot web-screenshot guest FORCE
 .DELETE_ON_ERROR:
 
 all: $(IMAGES) $(TOOLS) $(GUEST)
@@ -93,32 +98,49 @@ $(BUILD)/boot.iso: $(BUILD)/boot.bin
 	mv $@.tmp $@
 
 # --- C tools ----------------------------------------------------------------------
-$(BUILD)/sizecheck: sizecheck/main.c $(SIZECHECK_LIB) $(COMMON_SRC) $(SIZECHECK_HDR) | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -o $@ sizecheck/main.c $(SIZECHECK_LIB) $(COMMON_SRC)
+# The version every program prints: VERSION and, in a checkout, git describe
+# (common/version.sh). Worked out on every make but replaced only when it changes, so a
+# second build of the same commit relinks nothing.
+$(VERSION_H): VERSION common/version.sh FORCE | $(BUILD)/gen
+	@v=$$(common/version.sh) && printf '%s\n%s\n' \
+	    '/* Written by make from VERSION and git describe (common/version.sh). */' \
+	    "#define CLIENTAPI_VERSION \"$$v\"" >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+FORCE:
 
-$(BUILD)/imgtool: imgtool/main.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_HDR) | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -o $@ imgtool/main.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_LIBS)
+$(BUILD)/sizecheck: sizecheck/main.c $(SIZECHECK_LIB) $(COMMON_SRC) $(SIZECHECK_HDR) \
+                    $(VERSION_SRC) $(VERSION_H) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(VERSION_FLAGS) -o $@ sizecheck/main.c $(SIZECHECK_LIB) $(COMMON_SRC) \
+	    $(VERSION_SRC)
+
+$(BUILD)/imgtool: imgtool/main.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_HDR) $(VERSION_SRC) \
+                  $(VERSION_H) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(VERSION_FLAGS) -o $@ imgtool/main.c $(IMGTOOL_LIB) $(COMMON_SRC) \
+	    $(VERSION_SRC) $(IMGTOOL_LIBS)
 
 # --- the sandbox: vmctl on the host, vmd and sandbox-helper in the guest ----------------
-$(BUILD)/vmctl: host/vmctl/main.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMCTL_HDR) | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -Ihost/vmctl -o $@ host/vmctl/main.c $(VMCTL_LIB) $(COMMON_SRC) \
-	    $(PROTO_SRC) $(WS_LIBS)
+$(BUILD)/vmctl: host/vmctl/main.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMCTL_HDR) \
+                $(VERSION_SRC) $(VERSION_H) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(VERSION_FLAGS) -Ihost/vmctl -o $@ host/vmctl/main.c $(VMCTL_LIB) \
+	    $(COMMON_SRC) $(PROTO_SRC) $(VERSION_SRC) $(WS_LIBS)
 
-$(BUILD)/guest/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMD_HDR) | $(BUILD)/guest
-	$(CC) $(ALL_CFLAGS) -Iguest/vmd -o $@ guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) \
-	    $(WS_LIBS)
+$(BUILD)/guest/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMD_HDR) \
+                    $(VERSION_SRC) $(VERSION_H) | $(BUILD)/guest
+	$(CC) $(ALL_CFLAGS) $(VERSION_FLAGS) -Iguest/vmd -o $@ guest/vmd/main.c $(VMD_LIB) \
+	    $(COMMON_SRC) $(PROTO_SRC) $(VERSION_SRC) $(WS_LIBS)
 
 # vmd under ASan and UBSan, for the end-to-end suite on the host.
-$(BUILD)/asan/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMD_HDR) | $(BUILD)/asan
-	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Iguest/vmd -o $@ guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) \
-	    $(PROTO_SRC) $(WS_LIBS)
+$(BUILD)/asan/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMD_HDR) \
+                   $(VERSION_SRC) $(VERSION_H) | $(BUILD)/asan
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) $(VERSION_FLAGS) -Iguest/vmd -o $@ guest/vmd/main.c \
+	    $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VERSION_SRC) $(WS_LIBS)
 
 # Static: every sandboxed command starts one, and under TCG the dynamic loader alone
 # (libseccomp and libc) took 30 ms of the helper's 90 ms; static, the helper takes 40.
 $(BUILD)/sandbox-helper: sandbox/main.c $(SANDBOX_LIB) $(COMMON_SRC) $(SANDBOX_HDR) \
-                         $(BUILD)/gen/filter_bpf.c | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -static -Isandbox -o $@ sandbox/main.c $(SANDBOX_LIB) $(COMMON_SRC) \
-	    $(BUILD)/gen/filter_bpf.c -lseccomp
+                         $(BUILD)/gen/filter_bpf.c $(VERSION_SRC) $(VERSION_H) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(VERSION_FLAGS) -static -Isandbox -o $@ sandbox/main.c $(SANDBOX_LIB) \
+	    $(COMMON_SRC) $(VERSION_SRC) $(BUILD)/gen/filter_bpf.c -lseccomp
 
 # The seccomp program, generated once here instead of in every sandboxed start.
 $(BUILD)/gen/filter-gen: sandbox/tools/filter-gen.c $(SANDBOX_LIB) $(COMMON_SRC) $(SANDBOX_HDR) \
