@@ -162,7 +162,7 @@ int vmd_cli_parse(int argc, char **argv, struct vmd_options *opt, struct msg *m)
 				break;
 		if (k == NOPTIONS) {
 			if (a[0] == '-')
-				return fail(m, "unknown option %s; see vmd --help.", a);
+				return fail(m, "unknown option \"%s\"; see vmd --help.", a);
 			return fail(m, "unexpected argument \"%s\"; vmd takes only options.", a);
 		}
 		if (seen[k])

@@ -58,7 +58,7 @@ case_end "KVM is chosen only where it can work, and QEMU_ACCEL / --accel overrid
 
 run "$qb" --frobnicate "$B/boot.img"
 expect_status 2
-expect_err "qemu-boot: unknown option --frobnicate.
+expect_err "qemu-boot: unknown option \"--frobnicate\".
 $hint"
 case_end "an unknown option is refused with a sentence and the usage line (status 2)"
 

@@ -158,8 +158,8 @@ static void missing_repeated_unknown_and_stray_arguments_are_errors(void **state
 	FAILS("--port needs a value (N).", "--secret-file", "/s", "--port");
 	FAILS("--port is given twice; give it once.",
 	      "--port", "1", "--port=2", "--secret-file", "/s");
-	FAILS("unknown option --verbose; see vmd --help.", "--verbose");
-	FAILS("unknown option --ports=1; see vmd --help.", "--ports=1");
+	FAILS("unknown option \"--verbose\"; see vmd --help.", "--verbose");
+	FAILS("unknown option \"--ports=1\"; see vmd --help.", "--ports=1");
 	FAILS("unexpected argument \"x\"; vmd takes only options.", "--secret-file", "/s", "x");
 	FAILS("--help takes no value.", "--help=1");
 }
