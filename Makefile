@@ -7,6 +7,8 @@ BUILD     ?= build
 # Install root, and a staging root for packagers that is prepended to it.
 PREFIX    ?= /usr/local
 DESTDIR   ?=
+# Manual pages go in its man1 and man8 (some systems keep them in $(PREFIX)/man).
+MANDIR    ?= $(PREFIX)/share/man
 NASM      ?= nasm
 CC        ?= cc
 CFLAGS    ?= -O2 -g
@@ -24,6 +26,9 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) -Icommon
 SANITIZE  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 QEMU_BOOT  = host/qemu-boot
+# Each program's manual page lives beside it.
+MAN1       = imgtool/imgtool.1 sizecheck/sizecheck.1 host/vmctl/vmctl.1 host/qemu-boot.1
+MAN8       = guest/vmd/vmd.8 sandbox/sandbox-helper.8
 
 # The error helpers every program links; the vmd protocol codec only vmd and vmctl.
 COMMON_SRC    = common/util.c common/text.c
@@ -149,6 +154,13 @@ $(BUILD)/gen/filter-gen: sandbox/tools/filter-gen.c $(SANDBOX_LIB) $(COMMON_SRC)
 
 $(BUILD)/gen/filter_bpf.c: $(BUILD)/gen/filter-gen
 	$< > $@.tmp && mv $@.tmp $@
+
+# The qemu-boot that make install installs: the same script with its version written
+# in, since no source tree is beside it to ask.
+$(BUILD)/gen/qemu-boot: $(QEMU_BOOT) $(VERSION_H) | $(BUILD)/gen
+	v=$$(common/version.sh) && sed "s|^release=\$$|release='$$v'|" $(QEMU_BOOT) >$@.tmp
+	grep -q "^release='.*'$$" $@.tmp
+	chmod 755 $@.tmp && mv $@.tmp $@
 
 # The terminal page of vmctl web: our sources and xterm.js, packed from npm at pinned
 # versions whose sha512 host/web/build-web checks; served locally, it works offline.
@@ -317,10 +329,10 @@ web-screenshot: $(BUILD)/vmctl $(BUILD)/web/index.html $(GUEST)
 	BUILD=$(BUILD) SHOT=docs/web.png bash tests/web/run.sh
 
 # --- install ------------------------------------------------------------------------
-install: all
+install: all $(BUILD)/gen/qemu-boot
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/clientapi
 	install -m 755 $(BUILD)/sizecheck $(BUILD)/imgtool $(DESTDIR)$(PREFIX)/bin/
-	install -m 755 $(QEMU_BOOT) $(DESTDIR)$(PREFIX)/bin/qemu-boot
+	install -m 755 $(BUILD)/gen/qemu-boot $(DESTDIR)$(PREFIX)/bin/qemu-boot
 	install -m 644 $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CONTAINERS) \
 	    $(BUILD)/boot-flat.vmdk $(BUILD)/SHA256SUMS $(DESTDIR)$(PREFIX)/share/clientapi/
 	install -m 755 $(BUILD)/vmctl $(DESTDIR)$(PREFIX)/bin/
@@ -329,11 +341,16 @@ install: all
 	    $(DESTDIR)$(PREFIX)/share/clientapi/guest/
 	install -d $(DESTDIR)$(PREFIX)/share/clientapi/web
 	install -m 644 $(BUILD)/web/* $(DESTDIR)$(PREFIX)/share/clientapi/web/
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/sizecheck $(DESTDIR)$(PREFIX)/bin/imgtool \
 	    $(DESTDIR)$(PREFIX)/bin/qemu-boot $(DESTDIR)$(PREFIX)/bin/vmctl
 	rm -rf $(DESTDIR)$(PREFIX)/share/clientapi
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
 
 clean:
 	rm -rf $(BUILD)
@@ -354,6 +371,7 @@ help:
 	@echo "make run-iso     boot boot.iso with a window and COM1 on this terminal"
 	@echo "make screenshot  redraw docs/screen.png from QEMU's screendump"
 	@echo "make web-screenshot  redraw docs/web.png: vmctl web in headless Chromium"
-	@echo "make install     to \$$(DESTDIR)\$$(PREFIX) (now $(DESTDIR)$(PREFIX))"
+	@echo "make install     the tools, images, guest and manual pages to \$$(DESTDIR)\$$(PREFIX)"
+	@echo "                 (now $(DESTDIR)$(PREFIX)); make uninstall removes them"
 	@echo "make clean       remove $(BUILD)/"
-	@echo "Settings: BUILD PREFIX DESTDIR NASM CC CFLAGS XORRISO MACHINE"
+	@echo "Settings: BUILD PREFIX DESTDIR MANDIR NASM CC CFLAGS XORRISO MACHINE"
