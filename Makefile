@@ -7,6 +7,8 @@ BUILD     ?= build
 # Install root, and a staging root for packagers that is prepended to it.
 PREFIX    ?= /usr/local
 DESTDIR   ?=
+# Manual pages go in its man1 and man8 (some systems keep them in $(PREFIX)/man).
+MANDIR    ?= $(PREFIX)/share/man
 NASM      ?= nasm
 CC        ?= cc
 CFLAGS    ?= -O2 -g
@@ -35,9 +37,17 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) -Icommon
 SANITIZE  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 QEMU_BOOT  = host/qemu-boot
+# Each program's manual page lives beside it.
+MAN1       = imgtool/imgtool.1 sizecheck/sizecheck.1 host/vmctl/vmctl.1 host/qemu-boot.1
+MAN8       = guest/vmd/vmd.8 sandbox/sandbox-helper.8
 
 # The error helpers every program links; the vmd protocol codec only vmd and vmctl.
 COMMON_SRC    = common/util.c common/text.c
+# The --version line of the six programs, from the header make writes (below); -I$(BUILD)
+# finds it as gen/version.h, so only the rules that list it can compile it.
+VERSION_SRC   = common/version.c
+VERSION_H     = $(BUILD)/gen/version.h
+VERSION_FLAGS = -I$(BUILD)
 PROTO_SRC     = common/proto.c
 SIZECHECK_LIB = $(filter-out sizecheck/main.c,$(wildcard sizecheck/*.c))
 SIZECHECK_HDR = $(wildcard sizecheck/*.h common/*.h)
@@ -62,7 +72,7 @@ TOOLS  = $(BUILD)/sizecheck $(BUILD)/imgtool $(BUILD)/vmctl $(BUILD)/web/index.h
 GUEST  = $(BUILD)/guest/vmlinuz $(BUILD)/guest/initrd.img
 
 .PHONY: all check size test bench run run-serial run-iso install uninstall clean help \
-        unit fuzz screenshot web-screenshot guest
+        unit fuzz screenshot web-screenshot guest FORCE
 .DELETE_ON_ERROR:
 
 all: $(IMAGES) $(TOOLS) $(GUEST)
@@ -114,32 +124,49 @@ $(DATE_STAMP): FORCE | $(BUILD)/gen
 FORCE:
 
 # --- C tools ----------------------------------------------------------------------
-$(BUILD)/sizecheck: sizecheck/main.c $(SIZECHECK_LIB) $(COMMON_SRC) $(SIZECHECK_HDR) | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -o $@ sizecheck/main.c $(SIZECHECK_LIB) $(COMMON_SRC)
+# The version every program prints: VERSION and, in a checkout, git describe
+# (common/version.sh). Worked out on every make but replaced only when it changes, so a
+# second build of the same commit relinks nothing.
+$(VERSION_H): VERSION common/version.sh FORCE | $(BUILD)/gen
+	@v=$$(common/version.sh) && printf '%s\n%s\n' \
+	    '/* Written by make from VERSION and git describe (common/version.sh). */' \
+	    "#define CLIENTAPI_VERSION \"$$v\"" >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+FORCE:
 
-$(BUILD)/imgtool: imgtool/main.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_HDR) | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -o $@ imgtool/main.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_LIBS)
+$(BUILD)/sizecheck: sizecheck/main.c $(SIZECHECK_LIB) $(COMMON_SRC) $(SIZECHECK_HDR) \
+                    $(VERSION_SRC) $(VERSION_H) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(VERSION_FLAGS) -o $@ sizecheck/main.c $(SIZECHECK_LIB) $(COMMON_SRC) \
+	    $(VERSION_SRC)
+
+$(BUILD)/imgtool: imgtool/main.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_HDR) $(VERSION_SRC) \
+                  $(VERSION_H) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(VERSION_FLAGS) -o $@ imgtool/main.c $(IMGTOOL_LIB) $(COMMON_SRC) \
+	    $(VERSION_SRC) $(IMGTOOL_LIBS)
 
 # --- the sandbox: vmctl on the host, vmd and sandbox-helper in the guest ----------------
-$(BUILD)/vmctl: host/vmctl/main.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMCTL_HDR) | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -Ihost/vmctl -o $@ host/vmctl/main.c $(VMCTL_LIB) $(COMMON_SRC) \
-	    $(PROTO_SRC) $(WS_LIBS)
+$(BUILD)/vmctl: host/vmctl/main.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMCTL_HDR) \
+                $(VERSION_SRC) $(VERSION_H) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(VERSION_FLAGS) -Ihost/vmctl -o $@ host/vmctl/main.c $(VMCTL_LIB) \
+	    $(COMMON_SRC) $(PROTO_SRC) $(VERSION_SRC) $(WS_LIBS)
 
-$(BUILD)/guest/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMD_HDR) | $(BUILD)/guest
-	$(CC) $(ALL_CFLAGS) -Iguest/vmd -o $@ guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) \
-	    $(WS_LIBS)
+$(BUILD)/guest/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMD_HDR) \
+                    $(VERSION_SRC) $(VERSION_H) | $(BUILD)/guest
+	$(CC) $(ALL_CFLAGS) $(VERSION_FLAGS) -Iguest/vmd -o $@ guest/vmd/main.c $(VMD_LIB) \
+	    $(COMMON_SRC) $(PROTO_SRC) $(VERSION_SRC) $(WS_LIBS)
 
 # vmd under ASan and UBSan, for the end-to-end suite on the host.
-$(BUILD)/asan/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMD_HDR) | $(BUILD)/asan
-	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Iguest/vmd -o $@ guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) \
-	    $(PROTO_SRC) $(WS_LIBS)
+$(BUILD)/asan/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMD_HDR) \
+                   $(VERSION_SRC) $(VERSION_H) | $(BUILD)/asan
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) $(VERSION_FLAGS) -Iguest/vmd -o $@ guest/vmd/main.c \
+	    $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VERSION_SRC) $(WS_LIBS)
 
 # Static: every sandboxed command starts one, and under TCG the dynamic loader alone
 # (libseccomp and libc) took 30 ms of the helper's 90 ms; static, the helper takes 40.
 $(BUILD)/sandbox-helper: sandbox/main.c $(SANDBOX_LIB) $(COMMON_SRC) $(SANDBOX_HDR) \
-                         $(BUILD)/gen/filter_bpf.c | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -static -Isandbox -o $@ sandbox/main.c $(SANDBOX_LIB) $(COMMON_SRC) \
-	    $(BUILD)/gen/filter_bpf.c -lseccomp
+                         $(BUILD)/gen/filter_bpf.c $(VERSION_SRC) $(VERSION_H) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(VERSION_FLAGS) -static -Isandbox -o $@ sandbox/main.c $(SANDBOX_LIB) \
+	    $(COMMON_SRC) $(VERSION_SRC) $(BUILD)/gen/filter_bpf.c -lseccomp
 
 # The seccomp program, generated once here instead of in every sandboxed start.
 $(BUILD)/gen/filter-gen: sandbox/tools/filter-gen.c $(SANDBOX_LIB) $(COMMON_SRC) $(SANDBOX_HDR) \
@@ -148,6 +175,13 @@ $(BUILD)/gen/filter-gen: sandbox/tools/filter-gen.c $(SANDBOX_LIB) $(COMMON_SRC)
 
 $(BUILD)/gen/filter_bpf.c: $(BUILD)/gen/filter-gen
 	$< > $@.tmp && mv $@.tmp $@
+
+# The qemu-boot that make install installs: the same script with its version written
+# in, since no source tree is beside it to ask.
+$(BUILD)/gen/qemu-boot: $(QEMU_BOOT) $(VERSION_H) | $(BUILD)/gen
+	v=$$(common/version.sh) && sed "s|^release=\$$|release='$$v'|" $(QEMU_BOOT) >$@.tmp
+	grep -q "^release='.*'$$" $@.tmp
+	chmod 755 $@.tmp && mv $@.tmp $@
 
 # The terminal page of vmctl web: our sources and xterm.js, packed from npm at pinned
 # versions whose sha512 host/web/build-web checks; served locally, it works offline.
@@ -316,10 +350,10 @@ web-screenshot: $(BUILD)/vmctl $(BUILD)/web/index.html $(GUEST)
 	BUILD=$(BUILD) SHOT=docs/web.png bash tests/web/run.sh
 
 # --- install ------------------------------------------------------------------------
-install: all
+install: all $(BUILD)/gen/qemu-boot
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/clientapi
 	install -m 755 $(BUILD)/sizecheck $(BUILD)/imgtool $(DESTDIR)$(PREFIX)/bin/
-	install -m 755 $(QEMU_BOOT) $(DESTDIR)$(PREFIX)/bin/qemu-boot
+	install -m 755 $(BUILD)/gen/qemu-boot $(DESTDIR)$(PREFIX)/bin/qemu-boot
 	install -m 644 $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CONTAINERS) \
 	    $(BUILD)/boot-flat.vmdk $(BUILD)/SHA256SUMS $(DESTDIR)$(PREFIX)/share/clientapi/
 	install -m 755 $(BUILD)/vmctl $(DESTDIR)$(PREFIX)/bin/
@@ -328,11 +362,16 @@ install: all
 	    $(DESTDIR)$(PREFIX)/share/clientapi/guest/
 	install -d $(DESTDIR)$(PREFIX)/share/clientapi/web
 	install -m 644 $(BUILD)/web/* $(DESTDIR)$(PREFIX)/share/clientapi/web/
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/sizecheck $(DESTDIR)$(PREFIX)/bin/imgtool \
 	    $(DESTDIR)$(PREFIX)/bin/qemu-boot $(DESTDIR)$(PREFIX)/bin/vmctl
 	rm -rf $(DESTDIR)$(PREFIX)/share/clientapi
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
 
 clean:
 	rm -rf $(BUILD)
@@ -353,6 +392,7 @@ help:
 	@echo "make run-iso     boot boot.iso with a window and COM1 on this terminal"
 	@echo "make screenshot  redraw docs/screen.png from QEMU's screendump"
 	@echo "make web-screenshot  redraw docs/web.png: vmctl web in headless Chromium"
-	@echo "make install     to \$$(DESTDIR)\$$(PREFIX) (now $(DESTDIR)$(PREFIX))"
+	@echo "make install     the tools, images, guest and manual pages to \$$(DESTDIR)\$$(PREFIX)"
+	@echo "                 (now $(DESTDIR)$(PREFIX)); make uninstall removes them"
 	@echo "make clean       remove $(BUILD)/"
-	@echo "Settings: BUILD PREFIX DESTDIR NASM CC CFLAGS XORRISO MACHINE"
+	@echo "Settings: BUILD PREFIX DESTDIR MANDIR NASM CC CFLAGS XORRISO MACHINE"

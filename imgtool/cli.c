@@ -35,6 +35,8 @@ static int unknown_command(const char *name, struct msg *m)
 		list_append(list, sizeof list, &len, i, cli_ncommands, cli_commands[i].name);
 	if (!name)
 		return fail(m, "no command given; the commands are %s.", list);
+	if (name[0] == '-')
+		return fail(m, "unknown option \"%s\"; the commands are %s.", name, list);
 	return fail(m, "unknown command \"%s\"; the commands are %s.", name, list);
 }
 
@@ -61,11 +63,15 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 	bool dashdash = false;
 
 	memset(c, 0, sizeof *c);
+	/* --help and --version win over any mistake on the same line, before "--". */
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0)
 			break;
 		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			c->help = true;
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			c->version = true;
 			return 0;
 		}
 	if (argc < 2 || argv[1][0] == '-')
@@ -122,6 +128,8 @@ void cli_usage(FILE *out)
 	for (size_t i = 0; i < cli_ncommands; i++)
 		fprintf(out, "  imgtool %s %s\n      %s\n", cli_commands[i].name,
 			cli_commands[i].usage, cli_commands[i].summary);
+	fprintf(out, "  imgtool --help | -h\n      Show this help.\n"
+		     "  imgtool --version\n      Show the version.\n");
 	fprintf(out, "\nFormats (-O, or OUTPUT's extension), and their -o options:\n");
 	for (size_t i = 0; i < nformats; i++) {
 		const struct format *f = formats[i];

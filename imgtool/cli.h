@@ -27,8 +27,9 @@ extern const struct command cli_commands[];
 extern const size_t cli_ncommands;
 
 struct cli {
-	const struct command *cmd;	/* NULL with help */
-	bool help;
+	const struct command *cmd;	/* NULL with help or version */
+	bool help;			/* -h, --help: the full usage */
+	bool version;			/* --version */
 	const char *arg[2];		/* INPUT OUTPUT, or IMAGE */
 	const struct format *out_fmt;	/* -O, or NULL: from OUTPUT's name */
 	struct opts opts;		/* -o, and --force */

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "util.h"
+#include "version.h"
 
 int main(int argc, char **argv)
 {
@@ -22,6 +23,9 @@ int main(int argc, char **argv)
 	}
 	if (c.help) {
 		cli_usage(stdout);
+		rc = 0;
+	} else if (c.version) {
+		print_version(stdout, prog_name);
 		rc = 0;
 	} else {
 		rc = c.cmd->run(&c, &m);

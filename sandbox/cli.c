@@ -225,10 +225,15 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 	memset(c, 0, sizeof *c);
 	c->uid = CLI_DEFAULT_ID;
 	c->hostname = CLI_DEFAULT_HOSTNAME;
-	/* --help wins over any mistake on the same line, as long as it is an option. */
+	/* --help and --version win over any mistake on the same line, as long as they are
+	 * options. */
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		if (is_help(argv[i])) {
 			c->help = true;
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			c->version = true;
 			return 0;
 		}
 	}
@@ -287,7 +292,8 @@ void cli_usage(FILE *out)
 			 options[i].repeat ? "..." : "");
 		fprintf(out, "  %-22s %s\n", head, options[i].help);
 	}
-	fprintf(out, "  %-22s %s\n\n", "--help, -h", "show this help");
+	fprintf(out, "  %-22s %s\n", "--help, -h", "show this help");
+	fprintf(out, "  %-22s %s\n\n", "--version", "show the version");
 	fprintf(out, "Exit status: the command's own. When the command is killed by signal N,\n"
 		     "sandbox-helper kills itself with N, so that its parent sees the same death (a\n"
 		     "shell shows 128+N). %d when sandbox-helper itself fails (a bad option, or a\n"

@@ -37,7 +37,8 @@ struct cli_mount {
 };
 
 struct cli {
-	bool help;
+	bool help;		/* -h, --help */
+	bool version;		/* --version */
 	uid_t uid;
 	gid_t gid;		/* the uid unless --gid says otherwise */
 	bool network;		/* stay in the caller's network namespace */

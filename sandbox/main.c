@@ -33,6 +33,7 @@
 #include "init.h"
 #include "signals.h"
 #include "userns.h"
+#include "version.h"
 
 /* Descriptors 0-2 must exist: the ones opened later must not be taken for stdio. */
 static void ensure_stdio(void)
@@ -190,8 +191,11 @@ int main(int argc, char **argv)
 		cli_hint(stderr);
 		return EXIT_HELPER;
 	}
-	if (cli.help) {
-		cli_usage(stdout);
+	if (cli.help || cli.version) {
+		if (cli.help)
+			cli_usage(stdout);
+		else
+			print_version(stdout, prog_name);
 		return fflush(stdout) == 0 && !ferror(stdout) ? 0 : EXIT_HELPER;
 	}
 	ensure_stdio();

@@ -116,10 +116,14 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 
 	memset(c, 0, sizeof *c);
 	c->budget = CLI_BUDGET_DEFAULT;
-	/* --help wins over any mistake on the same line. */
+	/* --help and --version win over any mistake on the same line. */
 	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		if (is_help(argv[i])) {
 			c->help = true;
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			c->version = true;
 			return 0;
 		}
 	}
@@ -135,8 +139,8 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 			if (budget_option(value, &budget, c, m) < 0)
 				return -1;
 		} else if (options && arg[0] == '-' && arg[1] != '\0') {
-			return fail(m, "unknown option \"%.40s\"; the options are --budget N and --help.",
-				    arg);
+			return fail(m, "unknown option \"%.40s\"; the options are --budget N, --help "
+				    "and --version.", arg);
 		} else if (!c->cmd) {
 			if (find_command(arg, c, m) < 0)
 				return -1;
@@ -175,7 +179,8 @@ void cli_usage(FILE *out)
 		fprintf(out, "  %s %-*s %s %s\n      %s\n", CLI_PROG, w,
 			cli_commands[i].name, OPTIONS, cli_commands[i].args,
 			cli_commands[i].summary);
-	fprintf(out, "  %s --help | -h\n      Show this help.\n\n", CLI_PROG);
+	fprintf(out, "  %s --help | -h\n      Show this help.\n", CLI_PROG);
+	fprintf(out, "  %s --version\n      Show the version.\n\n", CLI_PROG);
 	fprintf(out, "--budget N is the size BOOT.BIN must have, in bytes: a whole number from 1 to %d (default %d).\n",
 		CLI_BUDGET_MAX, CLI_BUDGET_DEFAULT);
 	fprintf(out, "Exit status: 0 when all is well, 1 when a check fails or a file cannot be read, 2 for a usage error.\n");

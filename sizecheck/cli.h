@@ -27,8 +27,9 @@ struct command {
 };
 
 struct cli {
-	const struct command *cmd;	/* NULL with --help */
-	bool help;
+	const struct command *cmd;	/* NULL with --help or --version */
+	bool help;			/* -h, --help: the full usage */
+	bool version;			/* --version */
 	unsigned long budget;
 	const char *bin, *map, *image;	/* what cmd->args names, in order */
 };

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "cli.h"
 #include "util.h"
+#include "version.h"
 
 int main(int argc, char **argv)
 {
@@ -21,6 +22,8 @@ int main(int argc, char **argv)
 	}
 	if (cli.help)
 		cli_usage(stdout);
+	else if (cli.version)
+		print_version(stdout, prog_name);
 	else if (cli.cmd->handler(&cli, stdout, &m) < 0)
 		die("%s", m.text);
 	/* A report that did not reach its reader is a failure too. */

@@ -17,7 +17,7 @@
 #define DEFAULT_SHARE_ROOT "/mnt"
 
 enum opt_id { OPT_PORT, OPT_SECRET_FILE, OPT_SANDBOX, OPT_BIND, OPT_HOME_ROOT, OPT_BIN_DIR,
-	      OPT_SHARE_ROOT, OPT_OWN_UIDS, OPT_HELP };
+	      OPT_SHARE_ROOT, OPT_OWN_UIDS, OPT_HELP, OPT_VERSION };
 
 static const struct option_row {
 	enum opt_id id;
@@ -44,6 +44,7 @@ static const struct option_row {
 	  "the session uids are vmd's alone (the guest): session_destroy kills every "
 	  "process of the uid, also those that left their process group" },
 	{ OPT_HELP, "--help", NULL, "print this help and exit" },
+	{ OPT_VERSION, "--version", NULL, "print the version and exit" },
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -55,10 +56,18 @@ void vmd_cli_usage(FILE *f)
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		char left[40];
 
-		snprintf(left, sizeof left, "%s%s%s", options[i].name,
-			 options[i].arg ? " " : "", options[i].arg ? options[i].arg : "");
+		snprintf(left, sizeof left, "%s%s%s%s", options[i].name,
+			 options[i].arg ? " " : "", options[i].arg ? options[i].arg : "",
+			 options[i].id == OPT_HELP ? ", -h" : "");
 		fprintf(f, "  %-24s %s\n", left, options[i].help);
 	}
+	fprintf(f, "Exit status: 0 when stopped by SIGTERM or SIGINT, 1 when vmd cannot start (the\n"
+		   "secret file, the port), 2 for a usage error.\n");
+}
+
+void vmd_cli_hint(FILE *f)
+{
+	fprintf(f, "usage: vmd --secret-file PATH [OPTION]... (vmd --help lists the options)\n");
 }
 
 static int parse_port(const char *v, int *port, struct msg *m)
@@ -118,6 +127,9 @@ static int apply(const struct option_row *o, const char *v, struct vmd_options *
 	case OPT_HELP:
 		opt->help = true;
 		return 0;
+	case OPT_VERSION:
+		opt->version = true;
+		return 0;
 	}
 	return 0;
 }
@@ -129,6 +141,17 @@ int vmd_cli_parse(int argc, char **argv, struct vmd_options *opt, struct msg *m)
 	*opt = (struct vmd_options){ .port = DEFAULT_PORT, .sandbox = DEFAULT_SANDBOX,
 				     .bind = DEFAULT_BIND, .home_root = DEFAULT_HOME_ROOT,
 				     .bin_dir = DEFAULT_BIN_DIR, .share_root = DEFAULT_SHARE_ROOT };
+	/* -h, --help and --version win over any mistake on the same line. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			opt->help = true;
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			opt->version = true;
+			return 0;
+		}
+	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *eq = strchr(a, '='), *v = NULL;
 		size_t len = eq ? (size_t)(eq - a) : strlen(a);
@@ -139,7 +162,7 @@ int vmd_cli_parse(int argc, char **argv, struct vmd_options *opt, struct msg *m)
 				break;
 		if (k == NOPTIONS) {
 			if (a[0] == '-')
-				return fail(m, "unknown option %s; see vmd --help.", a);
+				return fail(m, "unknown option \"%s\"; see vmd --help.", a);
 			return fail(m, "unexpected argument \"%s\"; vmd takes only options.", a);
 		}
 		if (seen[k])
@@ -158,7 +181,7 @@ int vmd_cli_parse(int argc, char **argv, struct vmd_options *opt, struct msg *m)
 		if (apply(&options[k], v, opt, m) < 0)
 			return -1;
 	}
-	if (!opt->help && !opt->secret_file)
+	if (!opt->secret_file)
 		return fail(m, "--secret-file is required: clients must present the secret "
 			    "it holds.");
 	return 0;

@@ -18,13 +18,16 @@ struct vmd_options {
 	const char *bin_dir;		/* where binary_install writes, /usr/local/bin */
 	const char *share_root;		/* where shares are mounted, /mnt */
 	bool own_uids;			/* --own-uids */
-	bool help;			/* --help: print usage and exit 0 */
+	bool help;			/* -h, --help: print usage and exit 0 */
+	bool version;			/* --version: print the version and exit 0 */
 };
 
 /* Parse argv into o; -1 with one sentence in m on bad input. */
 int vmd_cli_parse(int argc, char **argv, struct vmd_options *o, struct msg *m);
 /* The usage text, one line per option, from the option table. */
 void vmd_cli_usage(FILE *f);
+/* The line printed after a usage error. */
+void vmd_cli_hint(FILE *f);
 
 /* Read the secret: exactly 64 hex digits, optionally followed by one newline.
  * The message on failure never quotes the file's content. */

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "version.h"
 #include "vmd.h"
 
 /* Descriptors vmd may hold: each process takes up to three. lws sizes its tables
@@ -71,10 +72,18 @@ int main(int argc, char **argv)
 	 * freed heap is kept. */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 8 << 20);
-	if (vmd_cli_parse(argc, argv, &o, &m) < 0)
-		die("%s", m.text);
-	if (o.help) {
-		vmd_cli_usage(stdout);
+	if (vmd_cli_parse(argc, argv, &o, &m) < 0) {
+		warn("%s", m.text);
+		vmd_cli_hint(stderr);
+		return 2;
+	}
+	if (o.help || o.version) {
+		if (o.help)
+			vmd_cli_usage(stdout);
+		else
+			print_version(stdout, prog_name);
+		if (fflush(stdout) == EOF || ferror(stdout))
+			die_errno("cannot write to standard output");
 		return 0;
 	}
 	if (vmd_secret_load(o.secret_file, vmd.secret, &m) < 0)

@@ -45,6 +45,8 @@ static int unknown_command(const char *name, struct msg *m)
 		list_append(list, sizeof list, &len, i, vmctl_ncommands, vmctl_commands[i].name);
 	if (!name)
 		return fail(m, "no command given; the commands are %s.", list);
+	if (name[0] == '-')
+		return fail(m, "unknown option \"%s\"; the commands are %s.", name, list);
 	return fail(m, "unknown command \"%s\"; the commands are %s.", name, list);
 }
 
@@ -361,9 +363,13 @@ int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m)
 	int i = 2;
 
 	memset(a, 0, sizeof *a);
+	/* --help and --version win over any mistake on the same line, before "--". */
 	for (int k = 1; k < argc && strcmp(argv[k], "--"); k++)
 		if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
 			a->help = true;
+			return 0;
+		} else if (strcmp(argv[k], "--version") == 0) {
+			a->version = true;
 			return 0;
 		}
 	if (argc < 2 || argv[1][0] == '-')
@@ -410,6 +416,8 @@ void vmctl_usage(FILE *out)
 		fprintf(out, "  vmctl %s%s%s\n      %s\n", vmctl_commands[i].name,
 			*vmctl_commands[i].usage ? " " : "", vmctl_commands[i].usage,
 			vmctl_commands[i].summary);
+	fprintf(out, "  vmctl --help | -h\n      Show this help.\n"
+		     "  vmctl --version\n      Show the version.\n");
 	fprintf(out,
 		"\nA sandbox is a QEMU VM whose vmd serves 127.0.0.1:PORT only, and only to\n"
 		"clients that hold its secret (kept in the user's 0600 state file). Commands run\n"

@@ -35,8 +35,9 @@ struct share {
 };
 
 struct vmctl_args {
-	const struct vmctl_command *cmd;	/* NULL with help */
-	bool help;
+	const struct vmctl_command *cmd;	/* NULL with help or version */
+	bool help;				/* -h, --help: the full usage */
+	bool version;				/* --version */
 
 	/* start */
 	const char *image;		/* a user's own disk, or NULL */

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "util.h"
+#include "version.h"
 
 int main(int argc, char **argv)
 {
@@ -20,11 +21,15 @@ int main(int argc, char **argv)
 	}
 	if (a.help) {
 		vmctl_usage(stdout);
-		return 0;
+		rc = 0;
+	} else if (a.version) {
+		print_version(stdout, prog_name);
+		rc = 0;
+	} else {
+		rc = a.cmd->run(&a, &m);
+		if (rc < 0)
+			die("%s", m.text);
 	}
-	rc = a.cmd->run(&a, &m);
-	if (rc < 0)
-		die("%s", m.text);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		die_errno("cannot write to standard output");
 	return rc;

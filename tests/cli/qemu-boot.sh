@@ -7,17 +7,19 @@
 #   3  unix:PATH puts COM1 on a socket QEMU waits on; --qmp adds a QMP socket
 #   4  commas in paths are doubled for QEMU's option syntax
 #   5  KVM is chosen only where it can work, and QEMU_ACCEL / --accel override it
-#   6  an unknown option is refused with a sentence (status 2)
+#   6  an unknown option is refused with a sentence and the usage line (status 2)
 #   7  an unknown format name is refused and the known ones are listed
-#   8  a missing image is refused
+#   8  a missing image is refused (status 1)
 #   9  an image whose format cannot be told from its name asks for --format
 #  10  --snapshot leaves the image untouched and unlocked
 #  11  a kernel boots with its initramfs, forwards bound to 127.0.0.1, fw_cfg and 9p shares
 #  12  bad kernel-boot values are refused with a sentence each
+#  13  nothing to boot is a usage error, not the whole help on stderr
 source "$(dirname "$0")/../tap.sh"
 B=${BUILD:-build}
 qb=host/qemu-boot
-plan 12
+plan 13
+hint='usage: qemu-boot [options] [IMAGE] [-- QEMU-ARGS...] (qemu-boot --help lists the options)'
 
 run "$qb" --dry-run --machine q35 "$B/boot.img"
 expect_status 0
@@ -56,23 +58,26 @@ case_end "KVM is chosen only where it can work, and QEMU_ACCEL / --accel overrid
 
 run "$qb" --frobnicate "$B/boot.img"
 expect_status 2
-expect_err "qemu-boot: unknown option --frobnicate (try --help)."
-case_end "an unknown option is refused with a sentence (status 2)"
+expect_err "qemu-boot: unknown option \"--frobnicate\".
+$hint"
+case_end "an unknown option is refused with a sentence and the usage line (status 2)"
 
 run "$qb" --dry-run --format floppy "$B/boot.img"
 expect_status 2
-expect_err "qemu-boot: unknown format floppy: expected raw, qcow2, vmdk, vpc, vdi or iso."
+expect_err "qemu-boot: unknown format floppy: expected raw, qcow2, vmdk, vpc, vdi or iso.
+$hint"
 case_end "an unknown format name is refused and the known ones are listed"
 
 run "$qb" --dry-run "$tmp/none.img"
-expect_status 2
+expect_status 1
 expect_err "qemu-boot: cannot read the image $tmp/none.img."
-case_end "a missing image is refused"
+case_end "a missing image is refused (status 1)"
 
 cp "$B/boot.img" "$tmp/disk.raw"
 run "$qb" --dry-run "$tmp/disk.raw"
 expect_status 2
-expect_err "qemu-boot: cannot tell the format of $tmp/disk.raw from its name; pass --format."
+expect_err "qemu-boot: cannot tell the format of $tmp/disk.raw from its name; pass --format.
+$hint"
 case_end "an image whose format cannot be told from its name asks for --format"
 
 run "$qb" --dry-run --snapshot "$B/boot.img"
@@ -98,23 +103,27 @@ expect_status 0
 	why+=("the share of $tmp/a:b,c with tag ro, read-write, is not in: $out")
 case_end "a kernel boots with its initramfs, forwards bound to 127.0.0.1, fw_cfg and 9p shares"
 
-bad() { run "$qb" --dry-run "$@"; expect_status 2; }
-bad --kernel "$B/boot.bin" --forward 80
-expect_err 'qemu-boot: --forward wants HOSTPORT:GUESTPORT, not "80".'
-bad --kernel "$B/boot.bin" --memory lots
-expect_err 'qemu-boot: --memory wants MiB as a whole number, not "lots".'
-bad --append quiet "$B/boot.img"
-expect_err "qemu-boot: --initrd and --append need --kernel."
-bad --kernel "$B/boot.bin" --share "$tmp/none:tag"
-expect_err "qemu-boot: cannot share $tmp/none: it is not a folder."
-bad --kernel "$B/boot.bin" --share "$tmp"
-expect_err "qemu-boot: --share wants PATH:TAG, PATH:TAG:rw or PATH:TAG:ro, not \"$tmp\"."
-bad --kernel "$B/boot.bin" --share "$tmp:0123456789012345678901234567890a"
-expect_err 'qemu-boot: --share: the tag "0123456789012345678901234567890a" is longer than 31 bytes.'
-bad --kernel "$B/boot.bin" --fw-cfg "opt/x"
-expect_err 'qemu-boot: --fw-cfg wants NAME=FILE, not "opt/x".'
-bad --kernel "$tmp/none"
-expect_err "qemu-boot: cannot read the kernel $tmp/none."
+# bad SENTENCE ARGS...: a usage error, status 2 and the usage line; unusable SENTENCE
+# ARGS...: a file that is not there, status 1 and the sentence alone.
+bad() { local want=$1; shift; run "$qb" --dry-run "$@"; expect_status 2; expect_err "qemu-boot: $want
+$hint"; }
+unusable() { local want=$1; shift; run "$qb" --dry-run "$@"; expect_status 1; expect_err "qemu-boot: $want"; }
+bad '--forward wants HOSTPORT:GUESTPORT, not "80".' --kernel "$B/boot.bin" --forward 80
+bad '--memory wants MiB as a whole number, not "lots".' --kernel "$B/boot.bin" --memory lots
+bad "--initrd and --append need --kernel." --append quiet "$B/boot.img"
+unusable "cannot share $tmp/none: it is not a folder." --kernel "$B/boot.bin" --share "$tmp/none:tag"
+bad "--share wants PATH:TAG, PATH:TAG:rw or PATH:TAG:ro, not \"$tmp\"." --kernel "$B/boot.bin" --share "$tmp"
+bad '--share: the tag "0123456789012345678901234567890a" is longer than 31 bytes.' \
+	--kernel "$B/boot.bin" --share "$tmp:0123456789012345678901234567890a"
+bad '--fw-cfg wants NAME=FILE, not "opt/x".' --kernel "$B/boot.bin" --fw-cfg "opt/x"
+unusable "cannot read the kernel $tmp/none." --kernel "$tmp/none"
 case_end "bad kernel-boot values are refused with a sentence each"
+
+run "$qb" --dry-run --snapshot
+expect_status 2
+expect_out ""
+expect_err "qemu-boot: nothing to boot: give an IMAGE or --kernel.
+$hint"
+case_end "nothing to boot is a usage error, not the whole help on stderr"
 
 finish

@@ -158,6 +158,8 @@ static void test_command_line_mistakes_are_one_sentence_each(void **state)
 	} cases[] = {
 		{ ARGC("frob"), ARGV("frob"),
 		  "unknown command \"frob\"; the commands are convert, info and check." },
+		{ ARGC("--frob", "convert"), ARGV("--frob", "convert"),
+		  "unknown option \"--frob\"; the commands are convert, info and check." },
 		{ 1, (char *[]){ "imgtool", NULL },
 		  "no command given; the commands are convert, info and check." },
 		{ ARGC("convert", "a"), ARGV("convert", "a"), "convert needs an OUTPUT." },
@@ -187,6 +189,27 @@ static void test_command_line_mistakes_are_one_sentence_each(void **state)
 	}
 }
 
+static void test_help_and_version_win_anywhere_before_the_dashes(void **state)
+{
+	struct cli c;
+	struct msg m = { "" };
+
+	(void)state;
+	assert_int_equal(PARSE(&c, &m, "--version"), 0);
+	assert_true(c.version);
+	assert_false(c.help);
+	assert_null(c.cmd);
+	assert_int_equal(PARSE(&c, &m, "convert", "-O", "floppy", "--version"), 0);
+	assert_true(c.version);
+	assert_int_equal(PARSE(&c, &m, "frob", "-h"), 0);
+	assert_true(c.help);
+	assert_false(c.version);
+	assert_int_equal(PARSE(&c, &m, "info", "--", "--version"), 0);
+	assert_false(c.version);
+	assert_string_equal(c.arg[0], "--version");
+	cli_free(&c);
+}
+
 static void test_help_lists_every_format_from_the_table(void **state)
 {
 	char *text;
@@ -204,6 +227,8 @@ static void test_help_lists_every_format_from_the_table(void **state)
 	}
 	for (size_t i = 0; i < cli_ncommands; i++)
 		assert_non_null(strstr(text, cli_commands[i].usage));
+	assert_non_null(strstr(text, "\n  imgtool --help | -h\n      Show this help.\n"
+				     "  imgtool --version\n      Show the version.\n"));
 	free(text);
 }
 
@@ -569,6 +594,7 @@ int main(void)
 		TH_TEST(test_power_of_two_option_takes_suffixes_and_refuses_others),
 		TH_TEST(test_convert_takes_format_options_and_two_operands),
 		TH_TEST(test_command_line_mistakes_are_one_sentence_each),
+		TH_TEST(test_help_and_version_win_anywhere_before_the_dashes),
 		TH_TEST(test_help_lists_every_format_from_the_table),
 		TH_TEST(test_boot_program_becomes_a_signed_1_mib_disk),
 		TH_TEST(test_odd_boot_programs_are_refused_unless_forced),

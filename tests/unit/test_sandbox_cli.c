@@ -156,6 +156,21 @@ static void test_help_wins_over_mistakes_before_the_command(void **state)
 	assert_true(cli.help);
 }
 
+static void test_version_wins_over_mistakes_before_the_command(void **state)
+{
+	(void)state;
+	expect_ok(ARGV("--version"));
+	assert_true(cli.version);
+	assert_false(cli.help);
+	expect_ok(ARGV("--uid", "0", "--version", "--", "x"));
+	assert_true(cli.version);
+	expect_ok(ARGV("--", "sh", "--version"));
+	assert_false(cli.version);
+	assert_string_equal(cli.cmd[1], "--version");
+	expect_error(ARGV("--version=1", "--", "x"),
+		     "unknown option \"--version=1\"; sandbox-helper --help lists the options.");
+}
+
 static void test_help_after_the_separator_belongs_to_the_command(void **state)
 {
 	(void)state;
@@ -368,7 +383,8 @@ static void test_usage_lists_every_option(void **state)
 	const char *first = "usage: sandbox-helper [OPTIONS] -- CMD [ARGS...]\n";
 	const char *names[] = { "--uid N", "--gid N", "--network", "--ro-bind SRC:DST...",
 				"--bind SRC:DST...", "--tmpfs PATH...", "--cwd PATH",
-				"--env NAME=VALUE...", "--hostname NAME", "--help, -h" };
+				"--env NAME=VALUE...", "--hostname NAME", "--help, -h",
+				"--version" };
 
 	(void)state;
 	assert_non_null(f);
@@ -445,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_env_repeats_and_keeps_the_whole_assignment),
 		cmocka_unit_test(test_cwd_and_hostname),
 		cmocka_unit_test(test_help_wins_over_mistakes_before_the_command),
+		cmocka_unit_test(test_version_wins_over_mistakes_before_the_command),
 		cmocka_unit_test(test_help_after_the_separator_belongs_to_the_command),
 		cmocka_unit_test(test_dashes_after_the_separator_belong_to_the_command),
 		cmocka_unit_test(test_missing_separator_and_command),

@@ -1143,7 +1143,7 @@ static void test_cli_unknown_option_is_an_error(void **state)
 	(void)state;
 	assert_int_equal(PARSE(&c, &m, "size", "-v", "b", "m"), -1);
 	assert_string_equal(m.text,
-			    "unknown option \"-v\"; the options are --budget N and --help.");
+			    "unknown option \"-v\"; the options are --budget N, --help and --version.");
 }
 
 static void test_cli_help_wins_wherever_it_is(void **state)
@@ -1159,6 +1159,23 @@ static void test_cli_help_wins_wherever_it_is(void **state)
 	assert_true(c.help);
 	assert_int_equal(PARSE(&c, &m, "frob", "--budget", "x", "-h"), 0);
 	assert_true(c.help);
+}
+
+static void test_cli_version_wins_wherever_it_is_before_the_dashes(void **state)
+{
+	struct cli c;
+	struct msg m;
+
+	(void)state;
+	assert_int_equal(PARSE(&c, &m, "--version"), 0);
+	assert_true(c.version);
+	assert_false(c.help);
+	assert_null(c.cmd);
+	assert_int_equal(PARSE(&c, &m, "frob", "--budget", "x", "--version"), 0);
+	assert_true(c.version);
+	assert_int_equal(PARSE(&c, &m, "size", "--", "--version", "m"), 0);
+	assert_false(c.version);
+	assert_string_equal(c.bin, "--version");
 }
 
 static void test_cli_usage_lists_every_command_of_the_table(void **state)
@@ -1178,6 +1195,8 @@ static void test_cli_usage_lists_every_command_of_the_table(void **state)
 		"      Check BOOT.BIN, its map and the disk IMAGE; show the budget per routine.\n"
 		"  sizecheck --help | -h\n"
 		"      Show this help.\n"
+		"  sizecheck --version\n"
+		"      Show the version.\n"
 		"\n"
 		"--budget N is the size BOOT.BIN must have, in bytes: a whole number from 1 to 65536 (default 256).\n"
 		"Exit status: 0 when all is well, 1 when a check fails or a file cannot be read, 2 for a usage error.\n");
@@ -1281,6 +1300,7 @@ int main(void)
 		T(test_cli_budget_without_value_is_an_error),
 		T(test_cli_unknown_option_is_an_error),
 		T(test_cli_help_wins_wherever_it_is),
+		T(test_cli_version_wins_wherever_it_is_before_the_dashes),
 		T(test_cli_usage_lists_every_command_of_the_table),
 		T(test_cli_hint_is_the_subcommand_usage_when_known),
 		T(test_cli_table_operands_fit_the_struct),

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -159,6 +161,41 @@ static void test_help_wins_before_dashes_only(void **state)
 	assert_string_equal(a.argv[1], "--help");
 }
 
+static void test_version_wins_before_dashes_only(void **state)
+{
+	struct vmctl_args a;
+	struct msg m = { "" };
+
+	(void)state;
+	assert_int_equal(PARSE(&a, &m, "--version"), 0);
+	assert_true(a.version);
+	assert_false(a.help);
+	assert_null(a.cmd);
+	assert_int_equal(PARSE(&a, &m, "start", "--memory", "1", "--version"), 0);
+	assert_true(a.version);
+	assert_int_equal(PARSE(&a, &m, "exec", "1", "--", "sh", "--version"), 0);
+	assert_false(a.version);
+	assert_string_equal(a.argv[1], "--version");
+}
+
+static void test_usage_ends_with_help_and_version(void **state)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	assert_non_null(f);
+	vmctl_usage(f);
+	fclose(f);
+	for (size_t i = 0; i < vmctl_ncommands; i++)
+		assert_non_null(strstr(text, vmctl_commands[i].usage));
+	assert_non_null(strstr(text, "      List the sandboxes this user runs.\n"
+				     "  vmctl --help | -h\n      Show this help.\n"
+				     "  vmctl --version\n      Show the version.\n\n"));
+	free(text);
+}
+
 static void test_mistakes_are_one_sentence_each(void **state)
 {
 	const struct {
@@ -170,6 +207,8 @@ static void test_mistakes_are_one_sentence_each(void **state)
 		  "no command given; the commands are start, exec, install, cp, session, web, stop and list." },
 		{ ARGC("boot"), ARGV("boot"),
 		  "unknown command \"boot\"; the commands are start, exec, install, cp, session, web, stop and list." },
+		{ ARGC("--boot"), ARGV("--boot"),
+		  "unknown option \"--boot\"; the commands are start, exec, install, cp, session, web, stop and list." },
 		{ ARGC("start", "--memory", "10"), ARGV("start", "--memory", "10"),
 		  "--memory wants a whole number from 64 to 65536, not \"10\"." },
 		{ ARGC("start", "--memory", "64", "--memory", "128"),
@@ -350,6 +389,8 @@ int main(void)
 		cmocka_unit_test(test_session_creates_with_a_name_and_destroys_with_delete_home),
 		cmocka_unit_test(test_install_names_are_checked_on_the_host),
 		cmocka_unit_test(test_help_wins_before_dashes_only),
+		cmocka_unit_test(test_version_wins_before_dashes_only),
+		cmocka_unit_test(test_usage_ends_with_help_and_version),
 		cmocka_unit_test(test_mistakes_are_one_sentence_each),
 	};
 

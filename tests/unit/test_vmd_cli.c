@@ -101,6 +101,35 @@ static void help_needs_no_secret(void **state)
 	(void)state;
 	assert_int_equal(PARSE(&o, &m, "--help"), 0);
 	assert_true(o.help);
+	assert_false(o.version);
+	assert_int_equal(PARSE(&o, &m, "-h"), 0);
+	assert_true(o.help);
+}
+
+static void version_needs_no_secret(void **state)
+{
+	struct vmd_options o;
+	struct msg m;
+
+	(void)state;
+	assert_int_equal(PARSE(&o, &m, "--version"), 0);
+	assert_true(o.version);
+	assert_false(o.help);
+	FAILS("--version takes no value.", "--version=1");
+}
+
+static void help_and_version_win_over_mistakes(void **state)
+{
+	struct vmd_options o;
+	struct msg m;
+
+	(void)state;
+	assert_int_equal(PARSE(&o, &m, "--port", "0", "--verbose", "--help"), 0);
+	assert_true(o.help);
+	assert_int_equal(PARSE(&o, &m, "stray", "-h"), 0);
+	assert_true(o.help);
+	assert_int_equal(PARSE(&o, &m, "--port", "x", "--version"), 0);
+	assert_true(o.version);
 }
 
 static void bad_values_name_the_option_and_the_value(void **state)
@@ -129,8 +158,8 @@ static void missing_repeated_unknown_and_stray_arguments_are_errors(void **state
 	FAILS("--port needs a value (N).", "--secret-file", "/s", "--port");
 	FAILS("--port is given twice; give it once.",
 	      "--port", "1", "--port=2", "--secret-file", "/s");
-	FAILS("unknown option --verbose; see vmd --help.", "--verbose");
-	FAILS("unknown option --ports=1; see vmd --help.", "--ports=1");
+	FAILS("unknown option \"--verbose\"; see vmd --help.", "--verbose");
+	FAILS("unknown option \"--ports=1\"; see vmd --help.", "--ports=1");
 	FAILS("unexpected argument \"x\"; vmd takes only options.", "--secret-file", "/s", "x");
 	FAILS("--help takes no value.", "--help=1");
 }
@@ -149,7 +178,25 @@ static void usage_lists_every_option(void **state)
 	assert_non_null(strstr(text, "  --secret-file PATH "));
 	assert_non_null(strstr(text, "  --sandbox PATH|none "));
 	assert_non_null(strstr(text, "  --bind ADDR "));
-	assert_non_null(strstr(text, "  --help "));
+	assert_non_null(strstr(text, "\n  --help, -h               print this help and exit\n"
+				     "  --version                print the version and exit\n"));
+	assert_non_null(strstr(text, "\nExit status: 0 when stopped by SIGTERM or SIGINT, 1 when "
+				     "vmd cannot start (the\nsecret file, the port), 2 for a usage "
+				     "error.\n"));
+	free(text);
+}
+
+static void hint_points_at_help(void **state)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	vmd_cli_hint(f);
+	fclose(f);
+	assert_string_equal(text, "usage: vmd --secret-file PATH [OPTION]... "
+				  "(vmd --help lists the options)\n");
 	free(text);
 }
 
@@ -233,10 +280,13 @@ int main(void)
 		cmocka_unit_test(defaults_are_port_8080_all_addresses_and_the_helper),
 		cmocka_unit_test(every_option_is_read_in_both_forms),
 		cmocka_unit_test(help_needs_no_secret),
+		cmocka_unit_test(version_needs_no_secret),
+		cmocka_unit_test(help_and_version_win_over_mistakes),
 		cmocka_unit_test(home_root_bin_dir_and_share_root_are_absolute_folders),
 		cmocka_unit_test(bad_values_name_the_option_and_the_value),
 		cmocka_unit_test(missing_repeated_unknown_and_stray_arguments_are_errors),
 		cmocka_unit_test(usage_lists_every_option),
+		cmocka_unit_test(hint_points_at_help),
 		cmocka_unit_test_teardown(a_secret_is_64_hex_digits_and_maybe_a_newline,
 					  remove_file),
 		cmocka_unit_test_teardown(a_malformed_secret_is_refused_without_quoting_it,
