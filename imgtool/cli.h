@@ -30,6 +30,7 @@ struct cli {
 	const struct command *cmd;	/* NULL with help */
 	bool help;
 	const char *arg[2];		/* INPUT OUTPUT, or IMAGE */
+	const struct format *in_fmt;	/* -f, or NULL: probe INPUT or IMAGE */
 	const struct format *out_fmt;	/* -O, or NULL: from OUTPUT's name */
 	struct opts opts;		/* -o, and --force */
 	bool json;			/* info --json */

@@ -33,7 +33,7 @@ int cmd_convert(const struct cli *c, struct msg *m)
 	if (opts_validate(&c->opts, fmt->opts, fmt->name, m) < 0 ||
 	    same_file(c->arg[0], c->arg[1], m) < 0)
 		return -1;
-	if (image_open(c->arg[0], c->opts.force, &src, m) < 0)
+	if (image_open(c->arg[0], c->in_fmt, c->opts.force, &src, m) < 0)
 		return -1;
 	rc = fmt->write(src, c->arg[1], &c->opts, m);
 	disk_close(src);
@@ -46,7 +46,7 @@ int cmd_info(const struct cli *c, struct msg *m)
 	struct disk *d;
 	uint64_t stored;
 
-	if (image_open(c->arg[0], true, &d, m) < 0)
+	if (image_open(c->arg[0], c->in_fmt, true, &d, m) < 0)
 		return -1;
 	if (disk_stored_bytes(d, &stored, m) < 0) {
 		disk_close(d);
@@ -105,7 +105,7 @@ int cmd_check(const struct cli *c, struct msg *m)
 	struct disk *d;
 	int rc;
 
-	if (image_open(c->arg[0], true, &d, m) < 0)
+	if (image_open(c->arg[0], c->in_fmt, true, &d, m) < 0)
 		return -1;
 	if (d->check)
 		d->check(d, &f);
