@@ -7,7 +7,7 @@
 #include "text.h"
 
 const struct command cli_commands[] = {
-	{ "convert", "[-f FORMAT] [-O FORMAT] [-o KEY=VALUE,...] [--force] INPUT OUTPUT",
+	{ "convert", "[-f FORMAT] [-O FORMAT] [-o KEY=VALUE,...] [-p] [--force] INPUT OUTPUT",
 	  "Write INPUT (a raw disk, a boot.bin or any image below) as OUTPUT.", 2,
 	  cmd_convert },
 	{ "info", "[-f FORMAT] [--json] IMAGE",
@@ -98,6 +98,10 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 			if (!(v = value_of(argc, argv, &i, "-o", 2, m)) ||
 			    opts_parse(&c->opts, v, m) < 0)
 				return -1;
+		} else if (!dashdash && is_convert && strcmp(a, "-p") == 0) {
+			if (c->progress)
+				return fail(m, "-p is given twice; give it once.");
+			c->progress = true;
 		} else if (!dashdash && is_convert && strcmp(a, "--force") == 0) {
 			c->opts.force = true;
 		} else if (!dashdash && c->cmd->run == cmd_info && strcmp(a, "--json") == 0) {
@@ -148,7 +152,7 @@ void cli_usage(FILE *out)
 		"%s.\n"
 		"A name ending in .bin is a boot program (256 bytes, or a 512-byte sector ending\n"
 		"in 0x55AA) and becomes a 1 MiB disk with the signature at 510. Outputs are\n"
-		"written whole or not at all.\n"
+		"written whole or not at all; -p shows how far a conversion is, on a terminal.\n"
 		"UUIDs and timestamps are derived from the content and SOURCE_DATE_EPOCH, so the\n"
 		"same input gives the same bytes.\n"
 		"Exit status: 0 done, 1 failed (or faults found), 2 usage error.\n", foreign);

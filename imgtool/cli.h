@@ -34,6 +34,7 @@ struct cli {
 	const struct format *out_fmt;	/* -O, or NULL: from OUTPUT's name */
 	struct opts opts;		/* -o, and --force */
 	bool json;			/* info --json */
+	bool progress;			/* convert -p */
 };
 
 /* Parse argv; on failure m says why (and c->cmd, when known, picks the usage line). */

@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "disk.h"
 #include "format.h"
+#include "progress.h"
 #include "report.h"
 
 /* Refuse to write over the input: the write would read what it is destroying. */
@@ -25,6 +27,7 @@ static int same_file(const char *in, const char *out, struct msg *m)
 int cmd_convert(const struct cli *c, struct msg *m)
 {
 	const struct format *fmt = c->out_fmt;
+	struct progress progress;
 	struct disk *src;
 	int rc;
 
@@ -35,7 +38,14 @@ int cmd_convert(const struct cli *c, struct msg *m)
 		return -1;
 	if (image_open(c->arg[0], c->in_fmt, c->opts.force, &src, m) < 0)
 		return -1;
+	/* Only a person watching a terminal wants the line redrawn; a log does not. */
+	if (c->progress && isatty(STDERR_FILENO)) {
+		progress_start(&progress, stderr, src->size);
+		src->progress = &progress;
+	}
 	rc = fmt->write(src, c->arg[1], &c->opts, m);
+	if (src->progress)
+		progress_end(&progress, rc == 0);
 	disk_close(src);
 	return rc;
 }

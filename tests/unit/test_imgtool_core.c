@@ -1,9 +1,10 @@
 /* test_imgtool_core.c - imgtool's shared pieces: options, the command line, output
  * all-or-nothing, raw disks and boot programs, probing and the signatures it refuses,
- * the unit walk, identities. */
+ * the unit walk and its progress line, identities. */
 #include "cli.h"
 #include "ident.h"
 #include "output.h"
+#include "progress.h"
 #include "raw.h"
 
 #include <dirent.h>
@@ -174,6 +175,20 @@ static void test_f_names_the_input_format_of_every_command(void **state)
 	cli_free(&c);
 }
 
+static void test_convert_p_asks_for_progress(void **state)
+{
+	struct cli c;
+	struct msg m = { "" };
+
+	(void)state;
+	assert_int_equal(PARSE(&c, &m, "convert", "-p", "-O", "qcow2", "in.img", "out"), 0);
+	assert_true(c.progress);
+	cli_free(&c);
+	assert_int_equal(PARSE(&c, &m, "convert", "in.img", "out.qcow2"), 0);
+	assert_false(c.progress);
+	cli_free(&c);
+}
+
 static void test_command_line_mistakes_are_one_sentence_each(void **state)
 {
 	const struct {
@@ -204,6 +219,9 @@ static void test_command_line_mistakes_are_one_sentence_each(void **state)
 		{ ARGC("check", "a", "-f"), ARGV("check", "a", "-f"), "-f needs a value." },
 		{ ARGC("convert", "-f", "vhdx", "a", "b"), ARGV("convert", "-f", "vhdx", "a", "b"),
 		  "unknown format \"vhdx\"; the formats are raw, vhd, vdi, vmdk and qcow2." },
+		{ ARGC("convert", "-p", "-p", "a", "b"), ARGV("convert", "-p", "-p", "a", "b"),
+		  "-p is given twice; give it once." },
+		{ ARGC("info", "-p", "a"), ARGV("info", "-p", "a"), "info takes no option -p." },
 	};
 
 	(void)state;
@@ -535,6 +553,81 @@ static void test_digest_differs_when_one_byte_differs(void **state)
 	assert_memory_not_equal(&a, &b, sizeof a);
 }
 
+/* The text a progress line has drawn so far (open_memstream's buffer is current after
+ * a flush; progress flushes after every draw). */
+static const char *drawn(FILE *f, char **buf)
+{
+	fflush(f);
+	return *buf;
+}
+
+static void test_progress_redraws_each_whole_percent_and_ends_the_line(void **state)
+{
+	struct progress p;
+	char *buf;
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	progress_start(&p, f, 1000000);
+	assert_string_equal(drawn(f, &buf), "\r    (0.00/100%)");
+	progress_update(&p, 500000);
+	assert_string_equal(drawn(f, &buf), "\r    (0.00/100%)\r    (50.00/100%)");
+	/* Less than a percent more, as if it had just drawn however slow this machine is:
+	 * nothing. */
+	p.last.tv_sec += 3600;
+	progress_update(&p, 505000);
+	progress_update(&p, 509999);
+	assert_string_equal(drawn(f, &buf), "\r    (0.00/100%)\r    (50.00/100%)");
+	/* The same, once 100 ms have passed: drawn. */
+	p.last.tv_sec -= 7200;
+	progress_update(&p, 505000);
+	assert_string_equal(drawn(f, &buf),
+			    "\r    (0.00/100%)\r    (50.00/100%)\r    (50.50/100%)");
+	/* Never back, and 100.00 only when all of it is done. */
+	progress_update(&p, 400000);
+	progress_update(&p, 999999);
+	progress_end(&p, true);
+	assert_string_equal(drawn(f, &buf),
+			    "\r    (0.00/100%)\r    (50.00/100%)\r    (50.50/100%)"
+			    "\r    (99.99/100%)\r    (100.00/100%)\n");
+	fclose(f);
+	free(buf);
+
+	/* A failed conversion ends the line where it stopped, for the error to follow. */
+	f = open_memstream(&buf, &len);
+	progress_start(&p, f, 0);
+	progress_end(&p, false);
+	assert_string_equal(drawn(f, &buf), "\r    (0.00/100%)\n");
+	fclose(f);
+	free(buf);
+}
+
+static void test_the_unit_walk_reports_progress_past_holes_and_data(void **state)
+{
+	unsigned char one = 1;
+	struct seen s = { .n = 0 };
+	struct progress p;
+	struct disk *d;
+	struct msg m = { "" };
+	char *buf;
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	th_raw("p.img", 4 << 20, (uint64_t)(2 << 20), &one, (size_t)1, UINT64_MAX);
+	d = th_open(th_path("p.img"));
+	progress_start(&p, f, d->size);
+	d->progress = &p;
+	assert_int_equal(disk_each_data(d, 65536, record, &s, NULL, &m), 0);
+	/* The hole to 2 MiB, the 64 KiB unit holding the byte, the hole to the end. */
+	assert_string_equal(drawn(f, &buf), "\r    (0.00/100%)\r    (50.00/100%)"
+					    "\r    (51.56/100%)\r    (100.00/100%)");
+	disk_close(d);
+	fclose(f);
+	free(buf);
+}
+
 /* --- identities ------------------------------------------------------------------------------ */
 
 static void test_uuid_text_round_trips_and_guid_order_swaps_three_fields(void **state)
@@ -726,6 +819,7 @@ int main(void)
 		TH_TEST(test_power_of_two_option_takes_suffixes_and_refuses_others),
 		TH_TEST(test_convert_takes_format_options_and_two_operands),
 		TH_TEST(test_f_names_the_input_format_of_every_command),
+		TH_TEST(test_convert_p_asks_for_progress),
 		TH_TEST(test_command_line_mistakes_are_one_sentence_each),
 		TH_TEST(test_help_lists_every_format_from_the_table),
 		TH_TEST(test_boot_program_becomes_a_signed_1_mib_disk),
@@ -738,6 +832,8 @@ int main(void)
 		TH_TEST(test_raw_disk_of_odd_size_reads_as_padded_to_a_sector),
 		TH_TEST(test_each_data_visits_only_units_with_data),
 		TH_TEST(test_digest_differs_when_one_byte_differs),
+		TH_TEST(test_progress_redraws_each_whole_percent_and_ends_the_line),
+		TH_TEST(test_the_unit_walk_reports_progress_past_holes_and_data),
 		TH_TEST(test_uuid_text_round_trips_and_guid_order_swaps_three_fields),
 		TH_TEST(test_derived_uuids_are_stable_and_differ_by_role_and_format),
 		TH_TEST(test_uuid_option_refuses_bad_and_null_uuids),
