@@ -7,12 +7,12 @@
 #include "text.h"
 
 const struct command cli_commands[] = {
-	{ "convert", "[-O FORMAT] [-o KEY=VALUE,...] [--force] INPUT OUTPUT",
+	{ "convert", "[-f FORMAT] [-O FORMAT] [-o KEY=VALUE,...] [-p] [--force] INPUT OUTPUT",
 	  "Write INPUT (a raw disk, a boot.bin or any image below) as OUTPUT.", 2,
 	  cmd_convert },
-	{ "info", "[--json] IMAGE",
+	{ "info", "[-f FORMAT] [--json] IMAGE",
 	  "Show the format, sizes, allocation, UUIDs and geometry of IMAGE.", 1, cmd_info },
-	{ "check", "IMAGE",
+	{ "check", "[-f FORMAT] IMAGE",
 	  "Check the structure of IMAGE: one sentence per fault, exit 1 if any.", 1,
 	  cmd_check },
 };
@@ -86,6 +86,13 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 
 		if (!dashdash && strcmp(a, "--") == 0) {
 			dashdash = true;
+		} else if (!dashdash && strncmp(a, "-f", 2) == 0) {
+			if (c->in_fmt)
+				return fail(m, "-f is given twice; give it once.");
+			if (!(v = value_of(argc, argv, &i, "-f", 2, m)))
+				return -1;
+			if (!(c->in_fmt = format_by_name(v, m)))
+				return -1;
 		} else if (!dashdash && is_convert && strncmp(a, "-O", 2) == 0) {
 			if (c->out_fmt)
 				return fail(m, "-O is given twice; give it once.");
@@ -97,6 +104,10 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 			if (!(v = value_of(argc, argv, &i, "-o", 2, m)) ||
 			    opts_parse(&c->opts, v, m) < 0)
 				return -1;
+		} else if (!dashdash && is_convert && strcmp(a, "-p") == 0) {
+			if (c->progress)
+				return fail(m, "-p is given twice; give it once.");
+			c->progress = true;
 		} else if (!dashdash && is_convert && strcmp(a, "--force") == 0) {
 			c->opts.force = true;
 		} else if (!dashdash && c->cmd->run == cmd_info && strcmp(a, "--json") == 0) {
@@ -124,13 +135,16 @@ void cli_free(struct cli *c)
 
 void cli_usage(FILE *out)
 {
+	char foreign[256];
+
+	foreign_list(foreign, sizeof foreign);
 	fprintf(out, "usage:\n");
 	for (size_t i = 0; i < cli_ncommands; i++)
 		fprintf(out, "  imgtool %s %s\n      %s\n", cli_commands[i].name,
 			cli_commands[i].usage, cli_commands[i].summary);
 	fprintf(out, "  imgtool --help | -h\n      Show this help.\n"
 		     "  imgtool --version\n      Show the version.\n");
-	fprintf(out, "\nFormats (-O, or OUTPUT's extension), and their -o options:\n");
+	fprintf(out, "\nFormats (for -f and -O, or OUTPUT's extension), and their -o options:\n");
 	for (size_t i = 0; i < nformats; i++) {
 		const struct format *f = formats[i];
 
@@ -141,12 +155,15 @@ void cli_usage(FILE *out)
 			fprintf(out, "           -o %s=%s\n", s->key, s->values);
 	}
 	fprintf(out,
-		"\nINPUT's format is found from its content; a name ending in .bin is a boot\n"
-		"program (256 bytes, or a 512-byte sector ending in 0x55AA) and becomes a 1 MiB\n"
-		"disk with the signature at 510. Outputs are written whole or not at all.\n"
+		"\nINPUT's format is found from its content unless -f names it (-f raw reads any\n"
+		"file as a raw disk). Images imgtool knows but does not read are refused by name:\n"
+		"%s.\n"
+		"A name ending in .bin is a boot program (256 bytes, or a 512-byte sector ending\n"
+		"in 0x55AA) and becomes a 1 MiB disk with the signature at 510. Outputs are\n"
+		"written whole or not at all; -p shows how far a conversion is, on a terminal.\n"
 		"UUIDs and timestamps are derived from the content and SOURCE_DATE_EPOCH, so the\n"
 		"same input gives the same bytes.\n"
-		"Exit status: 0 done, 1 failed (or faults found), 2 usage error.\n");
+		"Exit status: 0 done, 1 failed (or faults found), 2 usage error.\n", foreign);
 }
 
 void cli_hint(FILE *out, const struct cli *c)

@@ -31,9 +31,11 @@ struct cli {
 	bool help;			/* -h, --help: the full usage */
 	bool version;			/* --version */
 	const char *arg[2];		/* INPUT OUTPUT, or IMAGE */
+	const struct format *in_fmt;	/* -f, or NULL: probe INPUT or IMAGE */
 	const struct format *out_fmt;	/* -O, or NULL: from OUTPUT's name */
 	struct opts opts;		/* -o, and --force */
 	bool json;			/* info --json */
+	bool progress;			/* convert -p */
 };
 
 /* Parse argv; on failure m says why (and c->cmd, when known, picks the usage line). */

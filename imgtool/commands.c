@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "disk.h"
 #include "format.h"
+#include "progress.h"
 #include "report.h"
 
 /* Refuse to write over the input: the write would read what it is destroying. */
@@ -25,6 +27,7 @@ static int same_file(const char *in, const char *out, struct msg *m)
 int cmd_convert(const struct cli *c, struct msg *m)
 {
 	const struct format *fmt = c->out_fmt;
+	struct progress progress;
 	struct disk *src;
 	int rc;
 
@@ -33,9 +36,16 @@ int cmd_convert(const struct cli *c, struct msg *m)
 	if (opts_validate(&c->opts, fmt->opts, fmt->name, m) < 0 ||
 	    same_file(c->arg[0], c->arg[1], m) < 0)
 		return -1;
-	if (image_open(c->arg[0], c->opts.force, &src, m) < 0)
+	if (image_open(c->arg[0], c->in_fmt, c->opts.force, &src, m) < 0)
 		return -1;
+	/* Only a person watching a terminal wants the line redrawn; a log does not. */
+	if (c->progress && isatty(STDERR_FILENO)) {
+		progress_start(&progress, stderr, src->size);
+		src->progress = &progress;
+	}
 	rc = fmt->write(src, c->arg[1], &c->opts, m);
+	if (src->progress)
+		progress_end(&progress, rc == 0);
 	disk_close(src);
 	return rc;
 }
@@ -46,7 +56,7 @@ int cmd_info(const struct cli *c, struct msg *m)
 	struct disk *d;
 	uint64_t stored;
 
-	if (image_open(c->arg[0], true, &d, m) < 0)
+	if (image_open(c->arg[0], c->in_fmt, true, &d, m) < 0)
 		return -1;
 	if (disk_stored_bytes(d, &stored, m) < 0) {
 		disk_close(d);
@@ -105,7 +115,7 @@ int cmd_check(const struct cli *c, struct msg *m)
 	struct disk *d;
 	int rc;
 
-	if (image_open(c->arg[0], true, &d, m) < 0)
+	if (image_open(c->arg[0], c->in_fmt, true, &d, m) < 0)
 		return -1;
 	if (d->check)
 		d->check(d, &f);

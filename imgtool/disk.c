@@ -11,6 +11,7 @@
 #include <linux/fs.h>
 
 #include "format.h"
+#include "progress.h"
 
 int infile_open(struct infile *f, const char *path, struct msg *m)
 {
@@ -251,6 +252,8 @@ int disk_each_data(struct disk *d, size_t unit, unit_fn fn, void *ctx,
 		}
 		if (!stored) {
 			off += run;
+			if (d->progress)
+				progress_update(d->progress, off);
 			continue;
 		}
 		/* Every unit that the stored run touches, from the unit holding off. */
@@ -265,6 +268,8 @@ int disk_each_data(struct disk *d, size_t unit, unit_fn fn, void *ctx,
 					digest_unit(sum, u, buf, len);
 				rc = fn(ctx, u, buf, len, m);
 			}
+			if (rc == 0 && d->progress)
+				progress_update(d->progress, u + len);
 		}
 		/* Resume after the last unit visited, not inside it. */
 		off = end % unit ? end - end % unit + unit : end;

@@ -39,6 +39,7 @@ void infile_data(const struct infile *f, uint64_t off, uint64_t limit, uint64_t 
 struct format;
 struct info;
 struct faults;
+struct progress;
 
 /* A virtual disk read from an image. A reader allocates its own struct with a
  * struct disk first and fills in the operations. */
@@ -46,6 +47,7 @@ struct disk {
 	const struct format *fmt;
 	uint64_t size;			/* virtual size in bytes */
 	struct infile file;		/* the image file itself (closed by disk_close) */
+	struct progress *progress;	/* convert -p: disk_each_data reports to it; or NULL */
 
 	/* Read [off, off + len) of the virtual disk; the caller keeps it in bounds.
 	 * Unstored ranges read as zeros. */
@@ -84,7 +86,8 @@ typedef int (*unit_fn)(void *ctx, uint64_t off, const unsigned char *data, size_
 
 /* Visit every unit of d that holds a non-zero byte, in order. Unstored ranges are
  * skipped unread; stored units of zeros are read and skipped. unit is a multiple of
- * 512. If sum is not NULL it receives the content digest. */
+ * 512. If sum is not NULL it receives the content digest. Every writer walks its
+ * source this way, once, so this is where d->progress hears how far it has got. */
 int disk_each_data(struct disk *d, size_t unit, unit_fn fn, void *ctx,
 		   struct digest *sum, struct msg *m);
 

@@ -39,15 +39,33 @@ extern const struct format fmt_raw, fmt_vhd, fmt_vdi, fmt_vmdk, fmt_qcow2;
 extern const struct format *const formats[];
 extern const size_t nformats;
 
+/* A container imgtool knows by its signature but does not read. qemu-img probes each
+ * of these by its signature too, so reading one as raw would hand the user a disk
+ * that is not the one QEMU sees. */
+struct foreign {
+	const char *name;	/* as the refusal names it: "x is a VHDX image" */
+	const char *magic;	/* the signature's bytes (it may hold NULs) */
+	size_t len;
+	bool at_end;		/* at the start of the file's last 512 bytes, not at 0 */
+};
+
+extern const struct foreign foreign_formats[];
+extern const size_t nforeign;
+
 /* By name or alias; NULL with a sentence listing the known names. */
 const struct format *format_by_name(const char *name, struct msg *m);
 /* By the end of an output path; NULL with a sentence asking for -O. */
 const struct format *format_by_path(const char *path, struct msg *m);
 /* "raw, vhd, vdi, vmdk and qcow2". */
 void format_list(char *buf, size_t size);
+/* The names of foreign_formats, each once: "VHDX, QED, ... and DMG". */
+void foreign_list(char *buf, size_t size);
 
-/* Open any image: a container its magic names, else a raw disk. A path ending in
- * .bin is a boot program: see raw.h. */
-int image_open(const char *path, bool force, struct disk **d, struct msg *m);
+/* Open an image as the format as (-f), or with as NULL, as the container its
+ * signature names, else as a raw disk. A signature of foreign_formats is refused by
+ * name: "x is a VHDX image; imgtool reads raw, ...". Without as, a path ending in .bin
+ * is a boot program (see raw.h); force is for those. */
+int image_open(const char *path, const struct format *as, bool force, struct disk **d,
+	       struct msg *m);
 
 #endif

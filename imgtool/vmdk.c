@@ -1519,7 +1519,8 @@ static bool is_descriptor(const unsigned char *head, size_t n)
 static bool vmdk_probe(const struct infile *f, const unsigned char *head, size_t n)
 {
 	(void)f;
-	if (n >= 4 && (memcmp(head, MAGIC, 4) == 0 || memcmp(head, "COWD", 4) == 0))
+	/* Not "COWD": image_open refuses those by name before it asks the readers. */
+	if (n >= 4 && memcmp(head, MAGIC, 4) == 0)
 		return true;
 	return is_descriptor(head, n);
 }

@@ -20,10 +20,16 @@
 #  16  a failed convert leaves the old output untouched and no temporary file
 #  17  check on a good image says so, exit 0
 #  18  info --json gives the facts as JSON
+#  19  -f given twice is refused (status 2)
+#  20  a wrong -f gives that format's own sentence, not a guess
+#  21  -f raw reads a .bin as the bytes it holds, not as a boot program
+#  22  convert -p on a terminal redraws a progress line to 100% and ends it
+#  23  convert -p prints nothing when stderr is not a terminal
+#  24  a failed convert -p ends the progress line before the error
 source "$(dirname "$0")/../tap.sh"
 B=${BUILD:-build}
 it=$B/imgtool
-plan 18
+plan 24
 as_nobody() { if [[ $(id -u) -eq 0 ]]; then setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; else "$@"; fi; }
 chmod 755 "$tmp"
 
@@ -72,7 +78,7 @@ case_end "a boot.bin longer than the 1 MiB disk is refused even with --force"
 run "$it" convert -O floppy "$B/boot.img" "$tmp/x"
 expect_status 2
 expect_err 'imgtool: unknown format "floppy"; the formats are raw, vhd, vdi, vmdk and qcow2.
-usage: imgtool convert [-O FORMAT] [-o KEY=VALUE,...] [--force] INPUT OUTPUT'
+usage: imgtool convert [-f FORMAT] [-O FORMAT] [-o KEY=VALUE,...] [-p] [--force] INPUT OUTPUT'
 case_end "an unknown format name lists the known ones (status 2)"
 
 run "$it" convert "$B/boot.img" "$tmp/disk.xyz"
@@ -148,5 +154,48 @@ expect_status 0
 [[ $out == "{"*'"format": "qcow2"'*'"virtual-size": 1048576'*'"file-size": 3072'*"}" ]] ||
 	why+=("not the expected JSON: $out")
 case_end "info --json gives the facts as JSON"
+
+run "$it" info -f raw -f vdi "$B/boot.img"
+expect_status 2
+expect_err 'imgtool: -f is given twice; give it once.
+usage: imgtool info [-f FORMAT] [--json] IMAGE'
+case_end "-f given twice is refused (status 2)"
+
+truncate -s 1M "$tmp/zeros.img"
+run "$it" convert -f vdi "$tmp/zeros.img" "$tmp/zeros.qcow2"
+expect_status 1
+expect_err "imgtool: $tmp/zeros.img is not a usable VDI image: its signature is 0x00000000, not 0xbeda107f."
+[[ ! -e $tmp/zeros.qcow2 ]] || why+=("an output was written anyway")
+case_end "a wrong -f gives that format's own sentence, not a guess"
+
+head -c 1000 "$B/boot.img" >"$tmp/disk.bin"
+run "$it" convert -f raw "$tmp/disk.bin" "$tmp/disk.img"
+expect_status 0
+[[ $(stat -c %s "$tmp/disk.img") == 1024 ]] || why+=("not the 1000 bytes padded to a sector")
+cmp -s -n 1000 "$tmp/disk.bin" "$tmp/disk.img" || why+=("the bytes changed")
+case_end "-f raw reads a .bin as the bytes it holds, not as a boot program"
+
+# A 4 GiB disk with 64 KiB of data at 3000 MiB: the walk jumps the hole to 73.24%, the
+# data does not move it by a hundredth, and the last hole takes it to 100%. script(1)
+# gives imgtool a terminal; the terminal turns each newline into \r\n.
+truncate -s 4G "$tmp/big.img"
+seq 1 20000 | head -c 65536 | dd of="$tmp/big.img" bs=1M seek=3000 conv=notrunc status=none
+run script -qec "$it convert -p -O raw $tmp/big.img $tmp/big-out.img" /dev/null </dev/null
+expect_status 0
+expect_out $'\r    (0.00/100%)\r    (73.24/100%)\r    (100.00/100%)\r'
+cmp -s "$tmp/big.img" "$tmp/big-out.img" || why+=("the converted disk differs")
+case_end "convert -p on a terminal redraws a progress line to 100% and ends it"
+
+run "$it" convert -p -O raw "$tmp/big.img" "$tmp/big-out.img"
+expect_status 0
+expect_out ""
+expect_err ""
+rm -f "$tmp/big.img" "$tmp/big-out.img"
+case_end "convert -p prints nothing when stderr is not a terminal"
+
+run script -qec "$it convert -p -O raw $B/boot.img /dev/full" /dev/null </dev/null
+expect_status 1
+expect_out $'\r    (0.00/100%)\r\nimgtool: cannot write /dev/full: No space left on device\r'
+case_end "a failed convert -p ends the progress line before the error"
 
 finish

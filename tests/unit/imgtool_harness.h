@@ -143,23 +143,30 @@ static inline struct disk *th_open(const char *path)
 	struct disk *d = NULL;
 	struct msg m = { "" };
 
-	if (image_open(path, false, &d, &m) < 0)
+	if (image_open(path, NULL, false, &d, &m) < 0)
 		fail_msg("opening %s: %s", path, m.text);
 	return d;
 }
 
-/* The message opening path fails with (asserting that it fails). */
-static inline const char *th_open_error(const char *path)
+/* The message opening path as fmt (-f; NULL probes) fails with (asserting that it
+ * fails). */
+static inline const char *th_open_as_error(const char *path, const struct format *fmt)
 {
 	static struct msg m;
 	struct disk *d = NULL;
 
 	memset(&m, 0, sizeof m);
-	if (image_open(path, false, &d, &m) == 0) {
+	if (image_open(path, fmt, false, &d, &m) == 0) {
 		disk_close(d);
 		fail_msg("%s opened, but should not have", path);
 	}
 	return m.text;
+}
+
+/* The message opening path fails with (asserting that it fails). */
+static inline const char *th_open_error(const char *path)
+{
+	return th_open_as_error(path, NULL);
 }
 
 /* The message reading [off, off + len) of the image at path fails with (it must open). */

@@ -1,8 +1,10 @@
 /* test_imgtool_core.c - imgtool's shared pieces: options, the command line, output
- * all-or-nothing, raw disks and boot programs, the unit walk, identities. */
+ * all-or-nothing, raw disks and boot programs, probing and the signatures it refuses,
+ * the unit walk and its progress line, identities. */
 #include "cli.h"
 #include "ident.h"
 #include "output.h"
+#include "progress.h"
 #include "raw.h"
 
 #include <dirent.h>
@@ -149,6 +151,44 @@ static void test_convert_takes_format_options_and_two_operands(void **state)
 	cli_free(&c);
 }
 
+static void test_f_names_the_input_format_of_every_command(void **state)
+{
+	struct cli c;
+	struct msg m = { "" };
+
+	(void)state;
+	assert_int_equal(PARSE(&c, &m, "convert", "-f", "vpc", "in.vhd", "out.img"), 0);
+	assert_ptr_equal(c.in_fmt, &fmt_vhd);
+	assert_null(c.out_fmt);
+	cli_free(&c);
+	assert_int_equal(PARSE(&c, &m, "info", "-fraw", "--json", "x.vhdx"), 0);
+	assert_ptr_equal(c.in_fmt, &fmt_raw);
+	assert_true(c.json);
+	cli_free(&c);
+	assert_int_equal(PARSE(&c, &m, "check", "x", "-f", "qcow2"), 0);
+	assert_ptr_equal(c.in_fmt, &fmt_qcow2);
+	assert_string_equal(c.arg[0], "x");
+	cli_free(&c);
+	/* Without -f the input is probed. */
+	assert_int_equal(PARSE(&c, &m, "convert", "a", "b"), 0);
+	assert_null(c.in_fmt);
+	cli_free(&c);
+}
+
+static void test_convert_p_asks_for_progress(void **state)
+{
+	struct cli c;
+	struct msg m = { "" };
+
+	(void)state;
+	assert_int_equal(PARSE(&c, &m, "convert", "-p", "-O", "qcow2", "in.img", "out"), 0);
+	assert_true(c.progress);
+	cli_free(&c);
+	assert_int_equal(PARSE(&c, &m, "convert", "in.img", "out.qcow2"), 0);
+	assert_false(c.progress);
+	cli_free(&c);
+}
+
 static void test_command_line_mistakes_are_one_sentence_each(void **state)
 {
 	const struct {
@@ -176,6 +216,14 @@ static void test_command_line_mistakes_are_one_sentence_each(void **state)
 		  "info takes no option --force." },
 		{ ARGC("check", "--json", "a"), ARGV("check", "--json", "a"),
 		  "check takes no option --json." },
+		{ ARGC("info", "-f", "raw", "-f", "vdi", "a"), ARGV("info", "-f", "raw", "-f", "vdi", "a"),
+		  "-f is given twice; give it once." },
+		{ ARGC("check", "a", "-f"), ARGV("check", "a", "-f"), "-f needs a value." },
+		{ ARGC("convert", "-f", "vhdx", "a", "b"), ARGV("convert", "-f", "vhdx", "a", "b"),
+		  "unknown format \"vhdx\"; the formats are raw, vhd, vdi, vmdk and qcow2." },
+		{ ARGC("convert", "-p", "-p", "a", "b"), ARGV("convert", "-p", "-p", "a", "b"),
+		  "-p is given twice; give it once." },
+		{ ARGC("info", "-p", "a"), ARGV("info", "-p", "a"), "info takes no option -p." },
 	};
 
 	(void)state;
@@ -229,6 +277,8 @@ static void test_help_lists_every_format_from_the_table(void **state)
 		assert_non_null(strstr(text, cli_commands[i].usage));
 	assert_non_null(strstr(text, "\n  imgtool --help | -h\n      Show this help.\n"
 				     "  imgtool --version\n      Show the version.\n"));
+	assert_non_null(strstr(text, "refused by name:\nVHDX, QED, Parallels, LUKS, qcow version 1, "
+				     "VMDK COWD, Bochs, cloop and DMG.\n"));
 	free(text);
 }
 
@@ -268,22 +318,22 @@ static void test_odd_boot_programs_are_refused_unless_forced(void **state)
 	th_raw("b.bin", 512, (uint64_t)0, sector, sizeof sector, UINT64_MAX);
 	th_raw("e.bin", 0, UINT64_MAX);
 	th_raw("huge.bin", (1 << 20) + 1, UINT64_MAX);
-	assert_int_equal(image_open(th_path("a.bin"), false, &d, &m), -1);
+	assert_int_equal(image_open(th_path("a.bin"), NULL, false, &d, &m), -1);
 	assert_string_equal(strstr(m.text, "a.bin"),
 			    "a.bin is 300 bytes; a boot program is 256 bytes (or a 512-byte sector "
 			    "ending in 0x55 0xAA). --force takes it anyway.");
-	assert_int_equal(image_open(th_path("b.bin"), false, &d, &m), -1);
+	assert_int_equal(image_open(th_path("b.bin"), NULL, false, &d, &m), -1);
 	assert_string_equal(strstr(m.text, "b.bin"),
 			    "b.bin is a 512-byte sector without the boot signature 0x55 0xAA at "
 			    "510; --force takes it as it is.");
-	assert_int_equal(image_open(th_path("e.bin"), true, &d, &m), -1);
+	assert_int_equal(image_open(th_path("e.bin"), NULL, true, &d, &m), -1);
 	assert_string_equal(strstr(m.text, "e.bin"), "e.bin is empty; a boot program is 256 bytes.");
-	assert_int_equal(image_open(th_path("huge.bin"), true, &d, &m), -1);
+	assert_int_equal(image_open(th_path("huge.bin"), NULL, true, &d, &m), -1);
 	assert_string_equal(strstr(m.text, "huge.bin"),
 			    "huge.bin is 1048577 bytes: more than the 1 MiB disk it would boot from.");
-	assert_int_equal(image_open(th_path("a.bin"), true, &d, &m), 0);
+	assert_int_equal(image_open(th_path("a.bin"), NULL, true, &d, &m), 0);
 	disk_close(d);
-	assert_int_equal(image_open(th_path("b.bin"), true, &d, &m), 0);
+	assert_int_equal(image_open(th_path("b.bin"), NULL, true, &d, &m), 0);
 	disk_close(d);
 }
 
@@ -294,14 +344,14 @@ static void test_missing_and_empty_inputs_say_so(void **state)
 	char want[512];
 
 	(void)state;
-	assert_int_equal(image_open(th_path("none.img"), false, &d, &m), -1);
+	assert_int_equal(image_open(th_path("none.img"), NULL, false, &d, &m), -1);
 	snprintf(want, sizeof want, "cannot open %s: No such file or directory", th_path("none.img"));
 	assert_string_equal(m.text, want);
 	th_raw("empty.img", 0, UINT64_MAX);
-	assert_int_equal(image_open(th_path("empty.img"), false, &d, &m), -1);
+	assert_int_equal(image_open(th_path("empty.img"), NULL, false, &d, &m), -1);
 	snprintf(want, sizeof want, "%s is empty: there is no disk in it.", th_path("empty.img"));
 	assert_string_equal(m.text, want);
-	assert_int_equal(image_open(th_dir, false, &d, &m), -1);
+	assert_int_equal(image_open(th_dir, NULL, false, &d, &m), -1);
 	snprintf(want, sizeof want, "%s is a folder, not a disk image.", th_dir);
 	assert_string_equal(m.text, want);
 }
@@ -337,6 +387,131 @@ static void test_raw_disk_of_odd_size_reads_as_padded_to_a_sector(void **state)
 	for (int i = 0; i < 512; i++)
 		assert_int_equal(sector[i], i >= 388 && i < 488 ? 7 : 0);
 	disk_close(d);
+}
+
+/* --- signatures imgtool knows and does not read ----------------------------------------------- */
+
+/* Each signature, as the formats' own documents put it (FORMATS.md), restated here
+ * rather than taken from the table, so that a wrong row is caught. */
+static const struct {
+	const char *magic;
+	size_t len;
+	bool at_end;		/* at the start of the last 512 bytes */
+	const char *name;
+} signatures[] = {
+	{ "vhdxfile", 8, false, "VHDX" },
+	{ "QED\0", 4, false, "QED" },
+	{ "WithoutFreeSpace", 16, false, "Parallels" },
+	{ "WithouFreSpacExt", 16, false, "Parallels" },
+	{ "LUKS\xba\xbe\0\1", 8, false, "LUKS" },
+	{ "LUKS\xba\xbe\0\2", 8, false, "LUKS" },
+	{ "QFI\xfb\0\0\0\1", 8, false, "qcow version 1" },
+	{ "COWD\1\0\0\0", 8, false, "VMDK COWD" },
+	{ "Bochs Virtual HD Image\0", 23, false, "Bochs" },
+	{ "#!/bin/sh\n#V2.0 Format\nmodprobe cloop file=$0", 45, false, "cloop" },
+	{ "koly\0\0\0\4\0\0\2\0", 12, true, "DMG" },
+};
+
+static void test_every_known_unread_signature_is_refused_by_name_and_f_raw_reads_it(void **state)
+{
+	unsigned char *data = th_pattern(65536, 3);
+
+	(void)state;
+	/* Parallels and LUKS are two rows here; Parallels is two in the table too. */
+	assert_int_equal(nforeign, sizeof signatures / sizeof signatures[0] - 1);
+	for (size_t k = 0; k < sizeof signatures / sizeof signatures[0]; k++) {
+		const char *path = th_path("foreign.img");
+		uint64_t at = signatures[k].at_end ? 65536 - 512 : 0;
+		struct disk *d, *raw;
+		struct msg m = { "" };
+		unsigned char back[65536];
+
+		memcpy(data + at, signatures[k].magic, signatures[k].len);
+		th_raw("foreign.img", 65536, (uint64_t)0, data, (size_t)65536, UINT64_MAX);
+		assert_string_equal(th_open_error(path),
+				    th_text("%s is a %s image; imgtool reads raw, vhd, vdi, vmdk and "
+					    "qcow2 (-f raw reads it as a raw disk).", path,
+					    signatures[k].name));
+		assert_int_equal(image_open(path, &fmt_raw, false, &raw, &m), 0);
+		assert_ptr_equal(raw->fmt, &fmt_raw);
+		assert_int_equal(raw->size, 65536);
+		assert_int_equal(disk_read(raw, back, sizeof back, 0, &m), 0);
+		assert_memory_equal(back, data, sizeof back);
+		disk_close(raw);
+		/* The same bytes one further into the file are no signature: a raw disk. */
+		memmove(data + at + 1, data + at, signatures[k].len);
+		data[at] = 0x90;
+		th_raw("foreign.img", 65536, (uint64_t)0, data, (size_t)65536, UINT64_MAX);
+		d = th_open(path);
+		assert_ptr_equal(d->fmt, &fmt_raw);
+		disk_close(d);
+		memset(data + at, 0x5A, signatures[k].len + 1);
+	}
+	free(data);
+}
+
+static void test_near_misses_of_the_signatures_read_as_what_they_are(void **state)
+{
+	unsigned char q4[512] = "QFI\xfb\0\0\0\4";
+	const char *p;
+	struct disk *d;
+
+	(void)state;
+	/* A signature cut short by the end of the file is not one. */
+	p = th_raw("short.img", 7, (uint64_t)0, "vhdxfil", (size_t)7, UINT64_MAX);
+	d = th_open(p);
+	assert_ptr_equal(d->fmt, &fmt_raw);
+	disk_close(d);
+	/* A DMG trailer anywhere but the last 512 bytes is data. */
+	p = th_raw("koly.img", 4096, (uint64_t)0, "koly", (size_t)4, (uint64_t)3072, "koly",
+		   (size_t)4, UINT64_MAX);
+	d = th_open(p);
+	assert_ptr_equal(d->fmt, &fmt_raw);
+	disk_close(d);
+	/* A shell script is no cloop image without cloop's second line. */
+	p = th_raw("sh.img", 512, (uint64_t)0, "#!/bin/sh\necho hi\n", (size_t)18, UINT64_MAX);
+	d = th_open(p);
+	assert_ptr_equal(d->fmt, &fmt_raw);
+	disk_close(d);
+	/* qcow2's magic with a version no format has stays qcow2's to refuse. */
+	p = th_raw("v4.qcow2", 512, (uint64_t)0, q4, sizeof q4, UINT64_MAX);
+	assert_string_equal(th_open_error(p),
+			    th_text("%s is not a usable qcow2 image: its version is 4; imgtool "
+				    "reads versions 2 and 3.", p));
+}
+
+static void test_f_opens_as_that_format_without_probing(void **state)
+{
+	const char *boot = th_boot_disk("disk.img"), *q;
+	unsigned char prog[256];
+	struct disk *d;
+	struct msg m = { "" };
+
+	(void)state;
+	/* A wrong -f is that format's own refusal, not a guess. */
+	assert_string_equal(th_open_as_error(boot, &fmt_qcow2),
+			    th_text("%s is not a usable qcow2 image: it does not start with the "
+				    "magic QFI\\xfb.", boot));
+	q = th_write_ok(&fmt_qcow2, "", boot, th_path("disk.qcow2"));
+	assert_int_equal(image_open(q, &fmt_qcow2, false, &d, &m), 0);
+	assert_ptr_equal(d->fmt, &fmt_qcow2);
+	disk_close(d);
+	/* -f raw takes a container's own bytes as the disk. */
+	assert_int_equal(image_open(q, &fmt_raw, false, &d, &m), 0);
+	assert_ptr_equal(d->fmt, &fmt_raw);
+	assert_int_equal(d->size, th_size(q));
+	disk_close(d);
+	/* And a .bin as the bytes it holds, not as a boot program on a 1 MiB disk. */
+	memset(prog, 0x90, sizeof prog);
+	th_raw("prog.bin", 256, (uint64_t)0, prog, sizeof prog, UINT64_MAX);
+	assert_int_equal(image_open(th_path("prog.bin"), &fmt_raw, false, &d, &m), 0);
+	assert_int_equal(d->size, 512);
+	assert_null(d->info);
+	disk_close(d);
+	/* An empty file is empty whatever -f says. */
+	th_raw("empty.img", 0, UINT64_MAX);
+	assert_string_equal(th_open_as_error(th_path("empty.img"), &fmt_raw),
+			    th_text("%s is empty: there is no disk in it.", th_path("empty.img")));
 }
 
 /* --- the unit walk and the digest ----------------------------------------------------------- */
@@ -401,6 +576,81 @@ static void test_digest_differs_when_one_byte_differs(void **state)
 	assert_int_equal(disk_each_data(d, 65536, record, &s, &b, &m), 0);
 	disk_close(d);
 	assert_memory_not_equal(&a, &b, sizeof a);
+}
+
+/* The text a progress line has drawn so far (open_memstream's buffer is current after
+ * a flush; progress flushes after every draw). */
+static const char *drawn(FILE *f, char **buf)
+{
+	fflush(f);
+	return *buf;
+}
+
+static void test_progress_redraws_each_whole_percent_and_ends_the_line(void **state)
+{
+	struct progress p;
+	char *buf;
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	progress_start(&p, f, 1000000);
+	assert_string_equal(drawn(f, &buf), "\r    (0.00/100%)");
+	progress_update(&p, 500000);
+	assert_string_equal(drawn(f, &buf), "\r    (0.00/100%)\r    (50.00/100%)");
+	/* Less than a percent more, as if it had just drawn however slow this machine is:
+	 * nothing. */
+	p.last.tv_sec += 3600;
+	progress_update(&p, 505000);
+	progress_update(&p, 509999);
+	assert_string_equal(drawn(f, &buf), "\r    (0.00/100%)\r    (50.00/100%)");
+	/* The same, once 100 ms have passed: drawn. */
+	p.last.tv_sec -= 7200;
+	progress_update(&p, 505000);
+	assert_string_equal(drawn(f, &buf),
+			    "\r    (0.00/100%)\r    (50.00/100%)\r    (50.50/100%)");
+	/* Never back, and 100.00 only when all of it is done. */
+	progress_update(&p, 400000);
+	progress_update(&p, 999999);
+	progress_end(&p, true);
+	assert_string_equal(drawn(f, &buf),
+			    "\r    (0.00/100%)\r    (50.00/100%)\r    (50.50/100%)"
+			    "\r    (99.99/100%)\r    (100.00/100%)\n");
+	fclose(f);
+	free(buf);
+
+	/* A failed conversion ends the line where it stopped, for the error to follow. */
+	f = open_memstream(&buf, &len);
+	progress_start(&p, f, 0);
+	progress_end(&p, false);
+	assert_string_equal(drawn(f, &buf), "\r    (0.00/100%)\n");
+	fclose(f);
+	free(buf);
+}
+
+static void test_the_unit_walk_reports_progress_past_holes_and_data(void **state)
+{
+	unsigned char one = 1;
+	struct seen s = { .n = 0 };
+	struct progress p;
+	struct disk *d;
+	struct msg m = { "" };
+	char *buf;
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	th_raw("p.img", 4 << 20, (uint64_t)(2 << 20), &one, (size_t)1, UINT64_MAX);
+	d = th_open(th_path("p.img"));
+	progress_start(&p, f, d->size);
+	d->progress = &p;
+	assert_int_equal(disk_each_data(d, 65536, record, &s, NULL, &m), 0);
+	/* The hole to 2 MiB, the 64 KiB unit holding the byte, the hole to the end. */
+	assert_string_equal(drawn(f, &buf), "\r    (0.00/100%)\r    (50.00/100%)"
+					    "\r    (51.56/100%)\r    (100.00/100%)");
+	disk_close(d);
+	fclose(f);
+	free(buf);
 }
 
 /* --- identities ------------------------------------------------------------------------------ */
@@ -593,16 +843,23 @@ int main(void)
 		TH_TEST(test_choice_option_lists_its_values),
 		TH_TEST(test_power_of_two_option_takes_suffixes_and_refuses_others),
 		TH_TEST(test_convert_takes_format_options_and_two_operands),
+		TH_TEST(test_f_names_the_input_format_of_every_command),
+		TH_TEST(test_convert_p_asks_for_progress),
 		TH_TEST(test_command_line_mistakes_are_one_sentence_each),
 		TH_TEST(test_help_and_version_win_anywhere_before_the_dashes),
 		TH_TEST(test_help_lists_every_format_from_the_table),
 		TH_TEST(test_boot_program_becomes_a_signed_1_mib_disk),
 		TH_TEST(test_odd_boot_programs_are_refused_unless_forced),
 		TH_TEST(test_missing_and_empty_inputs_say_so),
+		TH_TEST(test_every_known_unread_signature_is_refused_by_name_and_f_raw_reads_it),
+		TH_TEST(test_near_misses_of_the_signatures_read_as_what_they_are),
+		TH_TEST(test_f_opens_as_that_format_without_probing),
 		TH_TEST(test_raw_round_trip_keeps_holes),
 		TH_TEST(test_raw_disk_of_odd_size_reads_as_padded_to_a_sector),
 		TH_TEST(test_each_data_visits_only_units_with_data),
 		TH_TEST(test_digest_differs_when_one_byte_differs),
+		TH_TEST(test_progress_redraws_each_whole_percent_and_ends_the_line),
+		TH_TEST(test_the_unit_walk_reports_progress_past_holes_and_data),
 		TH_TEST(test_uuid_text_round_trips_and_guid_order_swaps_three_fields),
 		TH_TEST(test_derived_uuids_are_stable_and_differ_by_role_and_format),
 		TH_TEST(test_uuid_option_refuses_bad_and_null_uuids),

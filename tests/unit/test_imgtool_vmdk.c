@@ -581,6 +581,7 @@ static void test_probe_takes_kdmv_and_descriptors_but_not_other_formats(void **s
 		{ "# Disk DescriptorFile\nversion=1\n", true },
 		{ "\xEF\xBB\xBF\n# Disk DescriptorFile\n", true },
 		{ "QFI\xfb", false },
+		{ "COWD", false },
 		{ "conectix", false },
 		{ "<<< Oracle VM VirtualBox Disk Image >>>\n", false },
 		{ "version=1\n", false },
@@ -746,6 +747,9 @@ static void test_cowd_extents_are_refused_by_name(void **state)
 
 	(void)state;
 	assert_string_equal(th_open_error(p),
+			    th_text("%s is a VMDK COWD image; imgtool reads raw, vhd, vdi, vmdk "
+				    "and qcow2 (-f raw reads it as a raw disk).", p));
+	assert_string_equal(th_open_as_error(p, &fmt_vmdk),
 			    th_text("%s is not a usable VMDK image: it is an ESX Server 2 sparse "
 				    "extent (\"COWD\"), which imgtool does not read.", p));
 }
