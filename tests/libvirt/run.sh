@@ -59,7 +59,8 @@ case_end() {
 		echo "ok $n - $1"
 	else
 		echo "not ok $n - $1"
-		printf '# %s\n' "${why[@]}"
+		# Every line of every reason as a TAP comment, so that none reads as a result.
+		printf '%s\n' "${why[@]}" | sed 's/^/# /'
 		failures=$((failures + 1))
 	fi
 	why=()
