@@ -192,11 +192,14 @@ $(BUILD)/web/index.html: host/web/build-web $(WEB_SRC) | $(BUILD)
 # The guest: Debian's kernel and busybox (downloaded once into build/guest/debs),
 # vmd and sandbox-helper with their libraries, in an initramfs made without root.
 guest: $(GUEST)
-$(GUEST): guest/build-image guest/init guest/cmdline guest/fstab $(wildcard guest/*.conf) \
+# One run of build-image makes both files (&: so that make -j does not run it twice).
+$(GUEST) &: guest/build-image guest/init guest/cmdline guest/fstab $(wildcard guest/*.conf) \
           $(BUILD)/guest/vmd \
           $(BUILD)/sandbox-helper
 	guest/build-image --out $(BUILD)/guest --vmd $(BUILD)/guest/vmd \
 	    --sandbox-helper $(BUILD)/sandbox-helper
+	@# vmlinuz keeps the package's date: without this, make would remake the guest each time.
+	touch $(GUEST)
 
 $(BUILD)/asan/test_common_text: tests/unit/test_common_text.c $(COMMON_SRC) common/text.h \
                                 | $(BUILD)/asan
