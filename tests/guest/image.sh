@@ -50,15 +50,22 @@ case_end "an option given twice is refused"
 clean=$tmp/clean
 mkdir -p "$clean/cache"
 cp "$CACHE"/*.deb "$clean/cache/" 2>/dev/null
-as_user=()
+as_user=() src=.
 if [[ $(id -u) -eq 0 ]]; then
 	chmod 755 "$tmp"
 	chown -R 65534:65534 "$clean"
 	as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	# The user must read the sources too: a clone under /root (0700) it cannot, so it
+	# builds from a copy of guest/ and the stand-in vmd in a folder it can read.
+	src=$tmp/src
+	mkdir -p "$src/tests/guest"
+	cp -r guest "$src/"
+	cp tests/guest/fake-vmd "$src/tests/guest/"
+	chmod -R a+rX "$src"
 fi
 t=$(now)
-run "${as_user[@]}" env SOURCE_DATE_EPOCH=1700000000 "$bi" --out "$clean" \
-	--vmd tests/guest/fake-vmd --sandbox-helper /usr/bin/env
+run "${as_user[@]}" env SOURCE_DATE_EPOCH=1700000000 "$src/$bi" --out "$clean" \
+	--vmd "$src/tests/guest/fake-vmd" --sandbox-helper /usr/bin/env
 expect_status 0
 for f in vmlinuz initrd.img cmdline; do
 	[[ -s $clean/$f ]] || why+=("no $clean/$f")
