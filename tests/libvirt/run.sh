@@ -36,6 +36,8 @@
 set -uo pipefail
 
 cd "$(dirname "$0")/../.."
+# TAP's cases from tap.sh (its own EXIT trap is replaced below: cleanup removes $tmp too).
+source tests/tap.sh
 B=${BUILD:-build}
 prefix=clientapi-test-
 state=/run/clientapi-libvirt-test
@@ -47,24 +49,10 @@ containers=(img iso qcow2 vmdk vhd vdi)
 declare -A driver=([img]=driver.type=raw [iso]=device=cdrom,driver.type=raw
                    [qcow2]=driver.type=qcow2 [vmdk]=driver.type=vmdk [vhd]=driver.type=vpc
                    [vdi]=driver.type=vdi)
-n=0 failures=0 why=()
 suite_t0=$(date +%s%N)
 
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 vsh() { timeout 30 virsh -q "$@"; }
-
-case_end() {
-	n=$((n + 1))
-	if [[ ${#why[@]} -eq 0 ]]; then
-		echo "ok $n - $1"
-	else
-		echo "not ok $n - $1"
-		# Every line of every reason as a TAP comment, so that none reads as a result.
-		printf '%s\n' "${why[@]}" | sed 's/^/# /'
-		failures=$((failures + 1))
-	fi
-	why=()
-}
 
 # --- the daemons ------------------------------------------------------------------
 
@@ -147,6 +135,7 @@ remove_ours() {
 cleanup() {
 	remove_ours
 	stop_daemons
+	rm -rf "$tmp"
 }
 
 # --- the README's commands -----------------------------------------------------------
