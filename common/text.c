@@ -40,3 +40,13 @@ int parse_long_in(const char *s, long lo, long hi, long *out)
 	*out = v;
 	return 0;
 }
+
+enum help_flag help_flag(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return HELP_USAGE;
+		else if (strcmp(argv[i], "--version") == 0)
+			return HELP_VERSION;
+	return HELP_NONE;
+}

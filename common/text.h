@@ -15,4 +15,9 @@ void list_append(char *buf, size_t size, size_t *len, size_t i, size_t n, const 
  * (empty, trailing characters, out of range). */
 int parse_long_in(const char *s, long lo, long hi, long *out);
 
+/* What a command line asks with -h, --help or --version, which win over any mistake
+ * on it: the first of them among argv[1..] before a "--", or HELP_NONE. */
+enum help_flag { HELP_NONE, HELP_USAGE, HELP_VERSION };
+enum help_flag help_flag(int argc, char **argv);
+
 #endif

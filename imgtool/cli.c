@@ -59,21 +59,15 @@ static const char *value_of(int argc, char **argv, int *i, const char *name, siz
 
 int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 {
+	enum help_flag flag = help_flag(argc, argv);
 	int nargs = 0;
 	bool dashdash = false;
 
 	memset(c, 0, sizeof *c);
-	/* --help and --version win over any mistake on the same line, before "--". */
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			c->help = true;
-			return 0;
-		} else if (strcmp(argv[i], "--version") == 0) {
-			c->version = true;
-			return 0;
-		}
+	c->help = flag == HELP_USAGE;
+	c->version = flag == HELP_VERSION;
+	if (flag != HELP_NONE)
+		return 0;
 	if (argc < 2 || argv[1][0] == '-')
 		return unknown_command(argc < 2 ? NULL : argv[1], m);
 	c->cmd = find_command(argv[1]);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fatal.h"
+#include "text.h"
 
 struct option_def {
 	const char *name;
@@ -191,11 +192,6 @@ static const struct option_def options[] = {
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
-static bool is_help(const char *arg)
-{
-	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
-}
-
 /* The option arg names, as "--name" or "--name=value"; NULL if none. */
 static const struct option_def *find_option(const char *arg, const char **inline_value)
 {
@@ -218,6 +214,7 @@ static const struct option_def *find_option(const char *arg, const char **inline
 
 int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 {
+	enum help_flag flag = help_flag(argc, argv);
 	const char *given[NOPTIONS] = { NULL };
 	bool gid_given = false;
 	int i;
@@ -225,18 +222,10 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 	memset(c, 0, sizeof *c);
 	c->uid = CLI_DEFAULT_ID;
 	c->hostname = CLI_DEFAULT_HOSTNAME;
-	/* --help and --version win over any mistake on the same line, as long as they are
-	 * options. */
-	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		if (is_help(argv[i])) {
-			c->help = true;
-			return 0;
-		}
-		if (strcmp(argv[i], "--version") == 0) {
-			c->version = true;
-			return 0;
-		}
-	}
+	c->help = flag == HELP_USAGE;
+	c->version = flag == HELP_VERSION;
+	if (flag != HELP_NONE)
+		return 0;
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		const char *arg = argv[i], *value;
 		const struct option_def *o = find_option(arg, &value);

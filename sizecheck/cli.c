@@ -46,11 +46,6 @@ static void join_names(char *buf, size_t size, const char *sep, const char *last
 	}
 }
 
-static bool is_help(const char *arg)
-{
-	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
-}
-
 static bool is_budget(const char *arg)
 {
 	return strcmp(arg, "--budget") == 0 || strncmp(arg, "--budget=", 9) == 0;
@@ -107,6 +102,7 @@ static int find_command(const char *name, struct cli *c, struct msg *m)
 /* Options may come anywhere before "--"; the first other word is the subcommand. */
 int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 {
+	enum help_flag flag = help_flag(argc, argv);
 	const char **slot[CLI_MAX_OPERANDS] = { &c->bin, &c->map, &c->image };
 	const char *budget = NULL;
 	size_t nop = 0, want = 0;
@@ -116,17 +112,10 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 
 	memset(c, 0, sizeof *c);
 	c->budget = CLI_BUDGET_DEFAULT;
-	/* --help and --version win over any mistake on the same line. */
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		if (is_help(argv[i])) {
-			c->help = true;
-			return 0;
-		}
-		if (strcmp(argv[i], "--version") == 0) {
-			c->version = true;
-			return 0;
-		}
-	}
+	c->help = flag == HELP_USAGE;
+	c->version = flag == HELP_VERSION;
+	if (flag != HELP_NONE)
+		return 0;
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 

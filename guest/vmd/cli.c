@@ -141,7 +141,8 @@ int vmd_cli_parse(int argc, char **argv, struct vmd_options *opt, struct msg *m)
 	*opt = (struct vmd_options){ .port = DEFAULT_PORT, .sandbox = DEFAULT_SANDBOX,
 				     .bind = DEFAULT_BIND, .home_root = DEFAULT_HOME_ROOT,
 				     .bin_dir = DEFAULT_BIN_DIR, .share_root = DEFAULT_SHARE_ROOT };
-	/* -h, --help and --version win over any mistake on the same line. */
+	/* -h, --help and --version win over any mistake on the same line. vmd takes no
+	 * "--", so every word counts (text.h's help_flag stops at one). */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			opt->help = true;

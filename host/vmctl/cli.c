@@ -360,18 +360,14 @@ static int parse_session(int argc, char **argv, int i, struct vmctl_args *a, str
 
 int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m)
 {
+	enum help_flag flag = help_flag(argc, argv);
 	int i = 2;
 
 	memset(a, 0, sizeof *a);
-	/* --help and --version win over any mistake on the same line, before "--". */
-	for (int k = 1; k < argc && strcmp(argv[k], "--"); k++)
-		if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
-			a->help = true;
-			return 0;
-		} else if (strcmp(argv[k], "--version") == 0) {
-			a->version = true;
-			return 0;
-		}
+	a->help = flag == HELP_USAGE;
+	a->version = flag == HELP_VERSION;
+	if (flag != HELP_NONE)
+		return 0;
 	if (argc < 2 || argv[1][0] == '-')
 		return unknown_command(argc < 2 ? NULL : argv[1], m);
 	for (size_t k = 0; k < vmctl_ncommands; k++)

@@ -74,6 +74,21 @@ static void test_words_are_counted_across_blanks(void **state)
 	assert_int_equal(count_words("  a\tb  c "), 3);
 }
 
+static void test_help_and_version_win_before_the_dashes_only(void **state)
+{
+	char *none[] = { "prog", "convert", "a", "b" };
+	char *help[] = { "prog", "--bogus", "-h" };
+	char *first[] = { "prog", "--version", "--help" };
+	char *after[] = { "prog", "run", "--", "--help", "--version" };
+
+	(void)state;
+	assert_int_equal(help_flag(4, none), HELP_NONE);
+	assert_int_equal(help_flag(3, help), HELP_USAGE);
+	assert_int_equal(help_flag(3, first), HELP_VERSION);
+	assert_int_equal(help_flag(5, after), HELP_NONE);
+	assert_int_equal(help_flag(1, none), HELP_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -82,6 +97,7 @@ int main(void)
 		cmocka_unit_test(test_whole_numbers_in_range_parse),
 		cmocka_unit_test(test_anything_else_is_refused_and_leaves_the_value),
 		cmocka_unit_test(test_words_are_counted_across_blanks),
+		cmocka_unit_test(test_help_and_version_win_before_the_dashes_only),
 	};
 
 	return cmocka_run_group_tests_name("common text helpers", tests, NULL, NULL);
