@@ -120,8 +120,8 @@ $(BUILD)/boot.iso: $(BUILD)/boot.bin $(IMAGE_DEPS)
 	mv $@.tmp $@
 
 $(DATE_STAMP): FORCE | $(BUILD)/gen
-	@echo $(SOURCE_DATE_EPOCH) | cmp -s - $@ || echo $(SOURCE_DATE_EPOCH) >$@
-FORCE:
+	@echo $(SOURCE_DATE_EPOCH) >$@.tmp
+	@$(replace_if_changed)
 
 # --- C tools ----------------------------------------------------------------------
 # The version every program prints: VERSION and, in a checkout, git describe
@@ -131,7 +131,11 @@ $(VERSION_H): VERSION common/version.sh FORCE | $(BUILD)/gen
 	@v=$$(common/version.sh) && printf '%s\n%s\n' \
 	    '/* Written by make from VERSION and git describe (common/version.sh). */' \
 	    "#define CLIENTAPI_VERSION \"$$v\"" >$@.tmp
-	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+	@$(replace_if_changed)
+# Files that are worked out on every make (FORCE) but must change only when their
+# content does, so that what depends on them is remade only then: the recipe writes
+# $@.tmp, and this puts it in place or throws it away.
+replace_if_changed = if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 FORCE:
 
 $(BUILD)/sizecheck: sizecheck/main.c $(SIZECHECK_LIB) $(COMMON_SRC) $(SIZECHECK_HDR) \
@@ -179,7 +183,8 @@ $(BUILD)/gen/filter_bpf.c: $(BUILD)/gen/filter-gen
 # The qemu-boot that make install installs: the same script with its version written
 # in, since no source tree is beside it to ask.
 $(BUILD)/gen/qemu-boot: $(QEMU_BOOT) $(VERSION_H) | $(BUILD)/gen
-	v=$$(common/version.sh) && sed "s|^release=\$$|release='$$v'|" $(QEMU_BOOT) >$@.tmp
+	v=$$(sed -n 's/^#define CLIENTAPI_VERSION "\(.*\)"$$/\1/p' $(VERSION_H)) && \
+	    sed "s|^release=\$$|release='$$v'|" $(QEMU_BOOT) >$@.tmp
 	grep -q "^release='.*'$$" $@.tmp
 	chmod 755 $@.tmp && mv $@.tmp $@
 
@@ -192,13 +197,14 @@ $(BUILD)/web/index.html: host/web/build-web $(WEB_SRC) | $(BUILD)
 # The guest: Debian's kernel and busybox (downloaded once into build/guest/debs),
 # vmd and sandbox-helper with their libraries, in an initramfs made without root.
 guest: $(GUEST)
-# One run of build-image makes both files (&: so that make -j does not run it twice).
+# One run of build-image makes both files (&: so that make -j does not run it twice);
+# vmlinuz keeps the package's date, so both are touched, or make would remake them
+# every time.
 $(GUEST) &: guest/build-image guest/init guest/cmdline guest/fstab $(wildcard guest/*.conf) \
           $(BUILD)/guest/vmd \
           $(BUILD)/sandbox-helper
 	guest/build-image --out $(BUILD)/guest --vmd $(BUILD)/guest/vmd \
 	    --sandbox-helper $(BUILD)/sandbox-helper
-	@# vmlinuz keeps the package's date: without this, make would remake the guest each time.
 	touch $(GUEST)
 
 $(BUILD)/asan/test_common_text: tests/unit/test_common_text.c $(COMMON_SRC) common/text.h \
