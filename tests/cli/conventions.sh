@@ -24,11 +24,7 @@ if [[ -e $root/.git ]] &&
 	version+=" ($describe)"
 fi
 
-# Each program, and where the build (or the tree, for the script) has it.
-programs=(imgtool sizecheck vmctl vmd sandbox-helper qemu-boot)
-declare -A path=([imgtool]=$B/imgtool [sizecheck]=$B/sizecheck [vmctl]=$B/vmctl
-                 [vmd]=$B/guest/vmd [sandbox-helper]=$B/sandbox-helper
-                 [qemu-boot]=$root/host/qemu-boot)
+source "$root/tests/programs.sh"
 
 [[ $release =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || why+=("VERSION holds \"$release\", not a release like 0.9.0")
 [[ $version == "$release"* ]] || why+=("the version $version does not begin with $release")

@@ -17,8 +17,7 @@ plan 5
 
 [[ $B == /* ]] || B=$PWD/$B
 dest=$tmp/root
-man1=(imgtool/imgtool.1 sizecheck/sizecheck.1 host/vmctl/vmctl.1 host/qemu-boot.1)
-man8=(guest/vmd/vmd.8 sandbox/sandbox-helper.8)
+source "$root/tests/programs.sh"
 bins=(imgtool sizecheck vmctl)
 # A make of its own: not a job of the make that may be running this suite.
 mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$root" BUILD="$B" "$@"; }
@@ -33,9 +32,9 @@ for b in "${bins[@]}" qemu-boot; do
 done
 case_end "make install DESTDIR=... PREFIX=/usr succeeds and rebuilds none of the programs"
 
-for f in "${man1[@]/#/1:}" "${man8[@]/#/8:}"; do
-	s=${f%%:*} f=${f#*:}
-	got=$dest/usr/share/man/man$s/${f##*/}
+for p in "${programs[@]}"; do
+	f=${page[$p]}
+	got=$dest/usr/share/man/man${f##*.}/${f##*/}
 	if [[ ! -f $got ]]; then
 		why+=("no $got")
 		continue
@@ -45,8 +44,8 @@ for f in "${man1[@]/#/1:}" "${man8[@]/#/8:}"; do
 done
 case_end "the manual pages land in share/man/man1 and man8, mode 644, as written"
 
-for f in "${man1[@]}" "${man8[@]}"; do
-	name=${f##*/} page=$dest/usr/share/man/man${f##*.}/${f##*/}
+for p in "${programs[@]}"; do
+	f=${page[$p]} name=${f##*/} page=$dest/usr/share/man/man${f##*.}/${f##*/}
 	title=$(tr '[:lower:]' '[:upper:]' <<<"${name%.*}")
 	run env MANWIDTH=80 man --warnings -P cat -l "$page"
 	expect_status 0

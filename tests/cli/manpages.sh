@@ -23,13 +23,7 @@ B=${BUILD:-build}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 plan 9
 
-programs=(imgtool sizecheck vmctl qemu-boot vmd sandbox-helper)
-declare -A page=([imgtool]=imgtool/imgtool.1 [sizecheck]=sizecheck/sizecheck.1
-                 [vmctl]=host/vmctl/vmctl.1 [qemu-boot]=host/qemu-boot.1
-                 [vmd]=guest/vmd/vmd.8 [sandbox-helper]=sandbox/sandbox-helper.8)
-declare -A path=([imgtool]=$B/imgtool [sizecheck]=$B/sizecheck [vmctl]=$B/vmctl
-                 [qemu-boot]=$root/host/qemu-boot [vmd]=$B/guest/vmd
-                 [sandbox-helper]=$B/sandbox-helper)
+source "$root/tests/programs.sh"
 
 need() { command -v "$1" >/dev/null || why+=("$1 is not installed (ci/install-deps installs it)"); }
 
