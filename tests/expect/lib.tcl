@@ -197,9 +197,9 @@ proc tcp_listening {port} {
 	return 0
 }
 
-# Poll `ready` (a Tcl command that returns a boolean) every 50 ms until it holds, while the emulator
-# (::qemu) runs. Raises an error that says which emulator died, how, and what it
-# printed last, or that `what` never came within `secs` seconds.
+# Poll `ready` (a Tcl command that returns a boolean) every 50 ms until it holds,
+# while the emulator (::qemu) runs. Raises an error that says which emulator died, how,
+# and what it printed last, or that `what` never came within `secs` seconds.
 proc wait_for_emulator {what secs ready} {
 	set deadline [expr {[clock milliseconds] + $secs * 1000}]
 	while {![uplevel 1 $ready]} {
@@ -225,8 +225,11 @@ proc last_lines {} {
 # its last lines of output.
 proc emulator_gone {} {
 	if {![info exists ::qemu] || $::qemu eq ""} { return "" }
-	if {[file exists /proc/$::qemu_pid] && ![string match "*) Z *" [zombie_state]]} {
-		return ""
+	# Running while /proc has it and it is not a zombie ("pid (comm) Z ...").
+	if {![catch {open /proc/$::qemu_pid/stat} f]} {
+		set stat [read $f]
+		close $f
+		if {![string match "*) Z *" $stat]} { return "" }
 	}
 	set text [last_lines]
 	set w [wait -i $::qemu]
@@ -237,14 +240,6 @@ proc emulator_gone {} {
 		set how "exited with status [lindex $w 3]"
 	}
 	return "$::emulator $how before the test was done; its last lines:\n$text"
-}
-
-# /proc/PID/stat of the emulator ("pid (comm) STATE ..."), or "" once it is reaped.
-proc zombie_state {} {
-	if {[catch {open /proc/$::qemu_pid/stat} f]} { return "" }
-	set stat [read $f]
-	close $f
-	return $stat
 }
 
 # Whatever a spawned process has printed so far (for error messages).

@@ -45,7 +45,7 @@ free_port() {
 # boot NAME [--kernel-append TEXT] [--initrd FILE] [qemu-boot options]: start the
 # image in $G in the background, on the machine $GUEST_MACHINE (default pc). Sets qpid
 # (QEMU's pid: qemu-boot execs it), port (the host end of the forward), log (COM1),
-# qmp (its socket) and t0 (the start time).
+# qout (what QEMU itself printed), qmp (its socket) and t0 (the start time).
 boot() {
 	local name=$1 append initrd=$G/initrd.img
 	append=$(<"$G/cmdline")
@@ -57,12 +57,12 @@ boot() {
 		*)               break ;;
 		esac
 	done
-	log=$tmp/$name.log qmp=$tmp/$name.qmp port=$(free_port)
+	log=$tmp/$name.log qout=$tmp/$name.qemu qmp=$tmp/$name.qmp port=$(free_port)
 	t0=$(now)
 	host/qemu-boot --kernel "$G/vmlinuz" --initrd "$initrd" --append "$append" \
 		--machine "${GUEST_MACHINE:-pc}" --memory 128 --tb-size 64 --forward "$port:8080" \
 		--fw-cfg "opt/vmd/secret=$tmp/secret" --serial "file:$log" --qmp "$qmp" "$@" \
-		</dev/null >"$tmp/$name.qemu" 2>&1 &
+		</dev/null >"$qout" 2>&1 &
 	qpid=$!
 	qpids+=("$qpid")
 }
@@ -86,14 +86,14 @@ wait_line() {
 # not_seen TEXT SECONDS: add to the case's reasons why wait_line TEXT failed: QEMU's
 # exit status and its own last lines when it died first, else what COM1 shows.
 not_seen() {
-	local name=${log##*/} status
+	local status
 	if kill -0 "$qpid" 2>/dev/null; then
 		why+=("no \"$1\" on COM1 within $2 s; COM1 says:" "$(com1 | tail -n 5)")
 	else
 		wait "$qpid"
 		status=$?
 		why+=("QEMU exited with status $status before \"$1\" appeared; its last lines:"
-		      "$(tail -n 5 "$tmp/${name%.log}.qemu")" "COM1 says:" "$(com1 | tail -n 5)")
+		      "$(tail -n 5 "$qout")" "COM1 says:" "$(com1 | tail -n 5)")
 	fi
 }
 
