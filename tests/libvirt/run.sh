@@ -219,7 +219,7 @@ for machine in "${machines[@]}"; do
 		t0=$(date +%s%N)
 		if ! timeout 300 "${cmd[@]}" >"$dir/virt-install.out" 2>&1; then
 			why+=("virt-install failed: ${cmd[*]}")
-			mapfile -t -O ${#why[@]} why < <(tail -n 5 "$dir/virt-install.out")
+			why+=("$(tail -n 5 "$dir/virt-install.out")")
 		else
 			installed_ms=$(ms_since "$t0")
 			for ((i = 0; i < 600; i++)); do
@@ -233,7 +233,7 @@ for machine in "${machines[@]}"; do
 		if [[ ${#why[@]} -eq 0 ]]; then
 			if ! out=$(expect tests/libvirt/console.exp "$name" hello 2>&1); then
 				why+=("virsh console $name, typing hello CR:")
-				mapfile -t -O ${#why[@]} why <<<"$out"
+				why+=("$out")
 			fi
 			want="${banner}hello"$'\r\n'"olleh"$'\r\n$ '
 			[[ $(cat "$serial") == "$want" ]] ||
@@ -256,10 +256,10 @@ for machine in "${machines[@]}"; do
 		fi
 		if [[ ${#why[@]} -gt 0 ]]; then
 			why+=("the domain's log, $qemu_logs/$name.log, ends:")
-			mapfile -t -O ${#why[@]} why < <(tail -n 8 "$qemu_logs/$name.log" 2>/dev/null)
+			why+=("$(tail -n 8 "$qemu_logs/$name.log" 2>/dev/null)")
 			if [[ -s $state/libvirtd.log ]]; then
 				why+=("libvirtd's log ends:")
-				mapfile -t -O ${#why[@]} why < <(tail -n 4 "$state/libvirtd.log")
+				why+=("$(tail -n 4 "$state/libvirtd.log")")
 			fi
 			vsh destroy "$name" >/dev/null 2>&1
 			vsh undefine "$name" >/dev/null 2>&1
