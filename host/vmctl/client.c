@@ -186,18 +186,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 /* The loop sleeps until an event: a deadline is one, scheduled on lws's timer list.
- * The timer touches no connection: closing it from inside the timer (LWS_TO_KILL_SYNC)
- * left lws 4.1 waiting out its own 20-30 s timeouts when the context was destroyed,
- * and marking it to be closed (LWS_TO_KILL_ASYNC) crashed in lws's timer list, about
- * one time in a hundred, when a server had hung up during the handshake and lws was
- * already closing the connection. The caller's loop ends on timed_out and destroying
- * the context closes what is left. */
+ * The connection is only marked to be closed: closing it from inside the timer
+ * (LWS_TO_KILL_SYNC) left lws 4.1 waiting out its own 20-30 s timeouts when the
+ * context was destroyed. c->ws is a live connection here (WSI_DESTROY clears it). */
 static void on_deadline(lws_sorted_usec_list_t *sul)
 {
 	struct client *c = (struct client *)sul;	/* deadline is the first member */
 
 	c->timed_out = true;
 	snprintf(c->why, sizeof c->why, "it did not answer in time");
+	if (c->ws)
+		lws_set_timeout(c->ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 	/* lws_service() runs timers inside its wait and then waits on: with nothing
 	 * else to wake it (the killed connection was its only descriptor), it slept
 	 * on for 30 s, and a third of vmctl starts took 31 s. Wake it, so the caller's
