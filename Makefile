@@ -49,6 +49,8 @@ VERSION_SRC   = common/version.c
 VERSION_H     = $(BUILD)/gen/version.h
 VERSION_FLAGS = -I$(BUILD)
 PROTO_SRC     = common/proto.c
+# The handshake's proofs (HMAC-SHA256): vmd, vmctl and the tests' WebSocket client.
+AUTH_SRC      = common/auth.c common/sha256.c
 SIZECHECK_LIB = $(filter-out sizecheck/main.c,$(wildcard sizecheck/*.c))
 SIZECHECK_HDR = $(wildcard sizecheck/*.h common/*.h)
 IMGTOOL_LIB   = $(filter-out imgtool/main.c,$(wildcard imgtool/*.c))
@@ -149,21 +151,21 @@ $(BUILD)/imgtool: imgtool/main.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_HDR) $(V
 	    $(VERSION_SRC) $(IMGTOOL_LIBS)
 
 # --- the sandbox: vmctl on the host, vmd and sandbox-helper in the guest ----------------
-$(BUILD)/vmctl: host/vmctl/main.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMCTL_HDR) \
+$(BUILD)/vmctl: host/vmctl/main.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) $(VMCTL_HDR) \
                 $(VERSION_SRC) $(VERSION_H) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) $(VERSION_FLAGS) -Ihost/vmctl -o $@ host/vmctl/main.c $(VMCTL_LIB) \
-	    $(COMMON_SRC) $(PROTO_SRC) $(VERSION_SRC) $(WS_LIBS)
+	    $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) $(VERSION_SRC) $(WS_LIBS)
 
-$(BUILD)/guest/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMD_HDR) \
+$(BUILD)/guest/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) $(VMD_HDR) \
                     $(VERSION_SRC) $(VERSION_H) | $(BUILD)/guest
 	$(CC) $(ALL_CFLAGS) $(VERSION_FLAGS) -Iguest/vmd -o $@ guest/vmd/main.c $(VMD_LIB) \
-	    $(COMMON_SRC) $(PROTO_SRC) $(VERSION_SRC) $(WS_LIBS)
+	    $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) $(VERSION_SRC) $(WS_LIBS)
 
 # vmd under ASan and UBSan, for the end-to-end suite on the host.
-$(BUILD)/asan/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMD_HDR) \
+$(BUILD)/asan/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) $(VMD_HDR) \
                    $(VERSION_SRC) $(VERSION_H) | $(BUILD)/asan
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) $(VERSION_FLAGS) -Iguest/vmd -o $@ guest/vmd/main.c \
-	    $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VERSION_SRC) $(WS_LIBS)
+	    $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) $(VERSION_SRC) $(WS_LIBS)
 
 # Static: every sandboxed command starts one, and under TCG the dynamic loader alone
 # (libseccomp and libc) took 30 ms of the helper's 90 ms; static, the helper takes 40.
@@ -211,6 +213,10 @@ $(BUILD)/asan/test_common_text: tests/unit/test_common_text.c $(COMMON_SRC) comm
                                 | $(BUILD)/asan
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -o $@ $< $(COMMON_SRC) -lcmocka
 
+$(BUILD)/asan/test_common_auth: tests/unit/test_common_auth.c $(AUTH_SRC) common/auth.h \
+                                common/sha256.h | $(BUILD)/asan
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) -o $@ $< $(AUTH_SRC) -lcmocka
+
 $(BUILD)/asan/test_sizecheck: tests/unit/test_sizecheck.c $(SIZECHECK_LIB) $(COMMON_SRC) \
                               $(SIZECHECK_HDR) | $(BUILD)/asan
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Isizecheck -o $@ $< $(SIZECHECK_LIB) $(COMMON_SRC) -lcmocka
@@ -234,15 +240,15 @@ $(BUILD)/asan/test_proto: tests/unit/test_proto.c $(PROTO_SRC) $(COMMON_SRC) com
                           | $(BUILD)/asan
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -o $@ $< $(PROTO_SRC) $(COMMON_SRC) -lcjson -lcmocka
 
-$(BUILD)/asan/test_vmd%: tests/unit/test_vmd%.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMD_HDR) \
-                         | $(BUILD)/asan
+$(BUILD)/asan/test_vmd%: tests/unit/test_vmd%.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) \
+                         $(VMD_HDR) | $(BUILD)/asan
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Iguest/vmd -o $@ $< $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) \
-	    $(WS_LIBS) -lcmocka
+	    $(AUTH_SRC) $(WS_LIBS) -lcmocka
 
 $(BUILD)/asan/test_vmctl%: tests/unit/test_vmctl%.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) \
-                           $(VMCTL_HDR) | $(BUILD)/asan
+                           $(AUTH_SRC) $(VMCTL_HDR) | $(BUILD)/asan
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Ihost/vmctl -o $@ $< $(VMCTL_LIB) $(COMMON_SRC) \
-	    $(PROTO_SRC) $(WS_LIBS) -lcmocka
+	    $(PROTO_SRC) $(AUTH_SRC) $(WS_LIBS) -lcmocka
 
 $(BUILD)/asan/test_sandbox%: tests/unit/test_sandbox%.c $(SANDBOX_LIB) $(COMMON_SRC) \
                              $(SANDBOX_HDR) $(BUILD)/gen/filter_bpf.c | $(BUILD)/asan
@@ -258,17 +264,18 @@ $(BUILD)/fuzz/fuzz_frame: tests/fuzz/fuzz_frame.c $(PROTO_SRC) $(COMMON_SRC) com
 
 # vmd's end-to-end client (it speaks raw WebSocket, bad frames included) and its benchmark.
 $(BUILD)/tests/test_vmd_e2e: $(BUILD)/tests/%: tests/vmd/%.c \
-        tests/vmd/wsclient.c tests/vmd/wsclient.h $(COMMON_SRC) $(PROTO_SRC) common/proto.h \
-        | $(BUILD)/tests
+        tests/vmd/wsclient.c tests/vmd/wsclient.h $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) \
+        common/proto.h common/auth.h | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -Itests/vmd -o $@ $< tests/vmd/wsclient.c $(COMMON_SRC) $(PROTO_SRC) \
-	    -lcjson -lm
+	    $(AUTH_SRC) -lcjson -lm
 
 # vmctl's end-to-end suite: a raw client of vmd (bad frames, the secret), and the
 # isolation probe, static so that it runs in the guest.
 $(BUILD)/tests/wstool: tests/vmctl/wstool.c tests/vmd/wsclient.c tests/vmd/wsclient.h \
-                       $(COMMON_SRC) $(PROTO_SRC) common/proto.h | $(BUILD)/tests
+                       $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) common/proto.h common/auth.h \
+                       | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -Itests/vmd -o $@ $< tests/vmd/wsclient.c $(COMMON_SRC) $(PROTO_SRC) \
-	    -lcjson -lm
+	    $(AUTH_SRC) -lcjson -lm
 
 $(BUILD)/tests/probe-static: tests/sandbox/probe.c | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -static -o $@ $<
