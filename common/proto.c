@@ -23,6 +23,7 @@ static const struct proto_type_info types[] = {
 	{ PROTO_IS_RUNNING, "is_running", PROTO_REQUEST, true },
 	{ PROTO_SESSION_DESTROY, "session_destroy", PROTO_REQUEST, true },
 	{ PROTO_CLOSE_STDIN, "close_stdin", PROTO_REQUEST, true },
+	{ PROTO_AUTH, "auth", PROTO_REQUEST, true },
 	{ PROTO_FILE_PUT, "file_put", PROTO_REQUEST, true },
 	{ PROTO_FILE_DATA, "file_data", PROTO_REQUEST, true },
 	{ PROTO_FILE_END, "file_end", PROTO_REQUEST, true },
@@ -732,6 +733,8 @@ static int parse_fields(const cJSON *obj, struct proto_request *r, struct proto_
 		return get_handle(obj, r->type, &r->handle, e);
 	case PROTO_PING:	/* only its optional id */
 		return 0;
+	case PROTO_AUTH:
+		return get_string(obj, r->type, "proof", true, &r->proof, e);
 	default:
 		return parse_part2(obj, r, e);
 	}

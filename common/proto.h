@@ -39,6 +39,7 @@ enum proto_type {
 	PROTO_IS_RUNNING = 0x0B,
 	PROTO_SESSION_DESTROY = 0x0C,
 	PROTO_CLOSE_STDIN = 0x0D,
+	PROTO_AUTH = 0x0E,		/* the client's proof: a connection's first frame */
 	PROTO_FILE_PUT = 0x10,
 	PROTO_FILE_DATA = 0x11,
 	PROTO_FILE_END = 0x12,
@@ -64,6 +65,7 @@ enum proto_code {
 	PROTO_E_HANDLE = -32001,	/* no such handle on this connection */
 	PROTO_E_SPAWN = -32002,		/* the process could not be started */
 	PROTO_E_EXITED = -32003,	/* exited, or its stdin is closed */
+	PROTO_E_AUTH = -32004,		/* the client has not proved it holds the secret */
 	PROTO_E_INTERNAL = -32000,	/* any other failure in vmd */
 };
 
@@ -192,6 +194,8 @@ struct proto_request {
 	const char *path;
 	bool has_mode;
 	uint32_t mode;		/* file_put, permission bits only (0 to 0777) */
+	/* auth: the client's proof (docs/PROTOCOL.md, Authentication) */
+	const char *proof;
 	/* mount, unmount */
 	const char *tag;
 	const char *mount_point;

@@ -1,6 +1,10 @@
 /* server.c - the libwebsockets side: listening, authenticating the upgrade, and
  * routing the loop's events to sessions and processes.
  *
+ * A connection is served only once the client has proved it holds the VM's secret,
+ * after vmd has proved the same to it (auth.h): the upgrade carries the client's
+ * nonce, the answer ours and our proof, and the client's first frame its proof.
+ *
  * Two protocols share the one vhost: "vmd", the WebSocket protocol (also the
  * HTTP handler, since it is first), and "vmd-fd", which the adopted pipes, PTY
  * masters and the signalfd are bound to.
@@ -10,36 +14,89 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "auth.h"
+
 struct vmd vmd;
 
-/* The user data libwebsockets keeps per connection: our session. */
+/* The user data libwebsockets keeps per connection: our session, and until it
+ * exists the handshake's proofs (see auth.h). */
 struct conn {
 	struct session *s;
+	char nonce[AUTH_HEX + 1];		/* ours, sent in the upgrade's answer */
+	char server_proof[AUTH_HEX + 1];	/* sent with it */
+	char client_proof[AUTH_HEX + 1];	/* what the client's first frame must hold */
 };
 
-/* Constant-time: the time taken does not depend on how much of the secret a
- * guess got right. */
-static bool authorized(struct lws *wsi)
-{
-	char hdr[VMD_SECRET_LEN + 16];
-	static const char scheme[] = "Bearer ";
-	const size_t want = sizeof scheme - 1 + VMD_SECRET_LEN;
-	unsigned diff = 0;
+/* How long a connection may stay open without proving it holds the secret. */
+#define AUTH_TIMEOUT_S 10
 
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) != (int)want ||
-	    lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION) != (int)want)
+/* The client's nonce from the upgrade request: exactly 64 lowercase hex digits. */
+static bool client_nonce(struct lws *wsi, char out[AUTH_HEX + 1])
+{
+	const int nlen = (int)sizeof AUTH_NONCE_HEADER - 1;
+
+	return lws_hdr_custom_length(wsi, AUTH_NONCE_HEADER, nlen) == AUTH_HEX &&
+	       lws_hdr_custom_copy(wsi, out, AUTH_HEX + 1, AUTH_NONCE_HEADER, nlen) == AUTH_HEX &&
+	       auth_hex_valid(out, AUTH_HEX);
+}
+
+/* Our nonce and both proofs for this connection; false when the request has no
+ * nonce (or the kernel no random bytes). */
+static bool prepare_proofs(struct lws *wsi, struct conn *c)
+{
+	char nc[AUTH_HEX + 1];
+
+	if (!client_nonce(wsi, nc) || auth_nonce(c->nonce) < 0)
 		return false;
-	/* the scheme name is case-insensitive (RFC 7235) */
-	if (strncasecmp(hdr, scheme, sizeof scheme - 1))
-		diff = 1;
-	for (size_t i = 0; i < VMD_SECRET_LEN; i++)
-		diff |= (unsigned)(hdr[sizeof scheme - 1 + i] ^ vmd.secret[i]);
-	explicit_bzero(hdr, sizeof hdr);
-	return diff == 0;
+	auth_proof(vmd.secret, AUTH_SERVER, nc, c->nonce, c->server_proof);
+	auth_proof(vmd.secret, AUTH_CLIENT, nc, c->nonce, c->client_proof);
+	return true;
+}
+
+/* The upgrade's answer carries our nonce and proof. */
+static int add_proof_headers(struct lws *wsi, const struct conn *c,
+			     struct lws_process_html_args *args)
+{
+	unsigned char *p = (unsigned char *)args->p, *end = p + args->max_len;
+
+	if (lws_add_http_header_by_name(wsi, (const unsigned char *)AUTH_NONCE_HEADER,
+					(const unsigned char *)c->nonce, AUTH_HEX, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)AUTH_PROOF_HEADER,
+					(const unsigned char *)c->server_proof, AUTH_HEX, &p,
+					end))
+		return -1;
+	args->max_len -= (int)(p - (unsigned char *)args->p);
+	args->p = (char *)p;
+	return 0;
+}
+
+void server_authenticate(struct session *s, const uint8_t *msg, size_t len)
+{
+	struct proto_request req;
+	struct proto_error e;
+	bool decoded = false;
+
+	memset(&req, 0, sizeof req);
+	if (msg)
+		decoded = proto_request_decode(msg, len, &req, &e) == 0;
+	if (decoded && req.type == PROTO_AUTH &&
+	    auth_hex_valid(req.proof, strlen(req.proof)) &&
+	    auth_equal(req.proof, s->client_proof)) {
+		s->authed = true;
+		explicit_bzero(s->client_proof, sizeof s->client_proof);
+		lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
+	} else if (decoded && req.type == PROTO_AUTH) {
+		session_close_with_error(s, req.id, PROTO_E_AUTH, "auth: the proof does not "
+					 "match; this client does not hold the VM's secret.");
+	} else {
+		session_close_with_error(s, req.id, PROTO_E_AUTH, "a connection must first "
+					 "prove it holds the VM's secret (an auth frame); "
+					 "nothing is served before that.");
+	}
+	proto_request_free(&req);
 }
 
 /* Answer with a bodiless status; 401 names the scheme, as RFC 7235 requires. */
@@ -51,7 +108,7 @@ static int http_status(struct lws *wsi, unsigned status)
 	if (lws_add_http_header_status(wsi, status, &p, end) ||
 	    (status == HTTP_STATUS_UNAUTHORIZED &&
 	     lws_add_http_header_by_name(wsi, (const uint8_t *)"www-authenticate:",
-					 (const uint8_t *)"Bearer", 6, &p, end)) ||
+					 (const uint8_t *)"X-Vmd-Nonce", 11, &p, end)) ||
 	    lws_add_http_header_content_length(wsi, 0, &p, end) ||
 	    lws_finalize_http_header(wsi, &p, end))
 		return -1;
@@ -64,23 +121,29 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		       void *in, size_t len)
 {
 	struct conn *c = user;
+	char nc[AUTH_HEX + 1];
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		/* >0: refused, the response is written */
-		return authorized(wsi) ? 0 : http_status(wsi, HTTP_STATUS_UNAUTHORIZED);
+		return client_nonce(wsi, nc) ? 0 : http_status(wsi, HTTP_STATUS_UNAUTHORIZED);
 	case LWS_CALLBACK_HTTP:
-		/* plain HTTP: there is nothing to serve, secret or not */
-		if (http_status(wsi, authorized(wsi) ? HTTP_STATUS_NOT_FOUND
-						     : HTTP_STATUS_UNAUTHORIZED) < 0)
+		/* plain HTTP: there is nothing to serve, and no way to prove anything */
+		if (http_status(wsi, HTTP_STATUS_UNAUTHORIZED) < 0)
 			return -1;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		/* checked at the upgrade already; a second lock on the same door */
-		return authorized(wsi) ? 0 : -1;
+		return c && prepare_proofs(wsi, c) ? 0 : -1;
+	case LWS_CALLBACK_ADD_HEADERS:
+		return c && *c->nonce ? add_proof_headers(wsi, c, in) : 0;
 	case LWS_CALLBACK_ESTABLISHED:
 		c->s = session_new(wsi);
-		return c->s ? 0 : -1;
+		if (!c->s)
+			return -1;
+		memcpy(c->s->client_proof, c->client_proof, sizeof c->client_proof);
+		explicit_bzero(c->client_proof, sizeof c->client_proof);
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, AUTH_TIMEOUT_S);
+		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		if (c->s)
 			session_receive(c->s, in, len, lws_is_first_fragment(wsi),

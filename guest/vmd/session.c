@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The most a message may be before the connection is authenticated: the proof's
+ * frame is about a hundred bytes, and a stranger must not make vmd buffer more. */
+#define AUTH_MESSAGE_MAX 1024
+
 struct session *session_new(struct lws *wsi)
 {
 	struct session *s = calloc(1, sizeof *s);
@@ -126,6 +130,14 @@ void session_send_error(struct session *s, const cJSON *id, int code, const char
 		session_send(s, buf, len);
 }
 
+void session_close_with_error(struct session *s, const cJSON *id, int code,
+			      const char *message)
+{
+	session_send_error(s, id, code, "%s", message);
+	s->closing = true;
+	lws_callback_on_writable(s->wsi);
+}
+
 /* Frames written per writeable callback at most, so one busy client cannot keep
  * the loop from the others. */
 #define WRITES_PER_TURN 16
@@ -148,6 +160,8 @@ int session_writeable(struct session *s)
 		free(m->buf);
 		free(m);
 	}
+	if (s->closing && !s->head)
+		return -1;
 	files_pump(s);
 	if (s->head)
 		lws_callback_on_writable(s->wsi);
@@ -217,6 +231,10 @@ static void handle_message(struct session *s, const uint8_t *msg, size_t size)
 	case PROTO_UNMOUNT:
 		mounts_request(s, &req);
 		break;
+	case PROTO_AUTH:
+		session_send_error(s, req.id, PROTO_E_AUTH, "auth: this connection has "
+				   "proved it holds the secret already.");
+		break;
 	default:
 		p = process_find(s, req.handle);
 		if (p)
@@ -268,6 +286,8 @@ void session_receive(struct session *s, const void *in, size_t len, bool first,
 	struct rx *rx = &s->rx;
 	struct proto_error e;
 
+	if (s->closing)
+		return;
 	if (first) {
 		rx_reset(rx);
 		rx->text = !binary;
@@ -280,7 +300,8 @@ void session_receive(struct session *s, const void *in, size_t len, bool first,
 
 		memcpy(rx->head + rx->head_len, in, h);
 		rx->head_len += h;
-		if (proto_frame_check_prefix(rx->head, rx->head_len, rx->size, &e) < 0) {
+		if (proto_frame_check_prefix(rx->head, rx->head_len, rx->size, &e) < 0 ||
+		    (!s->authed && rx->size > AUTH_MESSAGE_MAX)) {
 			rx->refused = true;
 		} else if (!rx_keep(rx, in, len)) {
 			rx->refused = true;
@@ -291,7 +312,9 @@ void session_receive(struct session *s, const void *in, size_t len, bool first,
 	}
 	if (!final)
 		return;
-	if (rx->text)
+	if (!s->authed)
+		server_authenticate(s, rx->text || rx->refused ? NULL : rx->buf, rx->len);
+	else if (rx->text)
 		session_send_error(s, NULL, PROTO_E_FRAME, "text messages are not accepted; "
 				   "send each frame as one binary message.");
 	else if (!rx->refused)

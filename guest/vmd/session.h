@@ -2,6 +2,7 @@
 #ifndef VMD_SESSION_H
 #define VMD_SESSION_H
 
+#include "auth.h"
 #include "vmd.h"
 
 struct download;
@@ -31,6 +32,10 @@ struct session {
 	struct download *downloads;	/* fs_read and load_state in progress */
 	struct upload *uploads;		/* file_put not yet ended */
 	struct rx rx;
+	/* Until authed, the one message served is the client's proof (server.c). */
+	bool authed;
+	char client_proof[AUTH_HEX + 1];
+	bool closing;			/* closed once the queue is written */
 };
 
 #endif

@@ -102,6 +102,9 @@ void server_stop(void);
 int server_adopt(struct fdref *ref, int fd);
 /* Close an adopted descriptor from outside its own callbacks. */
 void server_close_fd(struct fdref *ref);
+/* A whole message on a connection not yet authenticated (NULL: one that cannot be
+ * a frame): the client's proof makes it so; anything else closes it. */
+void server_authenticate(struct session *s, const uint8_t *msg, size_t len);
 
 /* session.c */
 struct session *session_new(struct lws *wsi);
@@ -115,6 +118,9 @@ int session_writeable(struct session *s);
 void session_send(struct session *s, uint8_t *buf, size_t len);
 void session_send_error(struct session *s, const cJSON *id, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* Send the error, then close the connection; nothing it sends is read any more. */
+void session_close_with_error(struct session *s, const cJSON *id, int code,
+			      const char *message);
 bool session_output_paused(const struct session *s);
 /* Account standard input queued (+) or written (-) for the client's processes. */
 void session_stdin_account(struct session *s, ssize_t delta);

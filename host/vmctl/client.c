@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "handshake.h"
 #include "proto.h"
 
 enum state { CONNECTING, OPEN, CLOSED, FAILED };
@@ -23,7 +24,8 @@ struct client {
 	bool timed_out;
 	struct lws_context *ctx;
 	struct lws *ws, *in;
-	char auth[16 + 64 + 1];		/* "Bearer " + the secret */
+	struct handshake hs;
+	bool not_this_vm;		/* the answer did not prove the secret */
 	unsigned port;
 	enum state state;
 	bool stopping;
@@ -87,6 +89,23 @@ static int write_one(struct client *c, struct lws *wsi)
 	return 0;
 }
 
+/* Our proof goes ahead of anything queued: vmd serves nothing before it. */
+static int queue_first(struct client *c, uint8_t *buf, size_t len)
+{
+	struct out *o = buf ? malloc(sizeof *o) : NULL;
+
+	if (!o) {
+		free(buf);
+		return -1;
+	}
+	*o = (struct out){ .next = c->head, .buf = buf, .len = len };
+	c->head = o;
+	if (!c->tail)
+		c->tail = o;
+	c->queued += len;
+	return 0;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		    size_t len)
 {
@@ -97,17 +116,24 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
 		unsigned char **p = in, *end = *p + len;
 
-		if (lws_add_http_header_by_name(wsi, (const unsigned char *)"authorization:",
-						(const unsigned char *)c->auth,
-						(int)strlen(c->auth), p, end))
+		return handshake_request(&c->hs, wsi, p, end) ? -1 : 0;
+	}
+	case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+		if (handshake_check(&c->hs, wsi))
+			return 0;
+		c->not_this_vm = true;
+		return -1;
+	case LWS_CALLBACK_CLIENT_ESTABLISHED: {
+		uint8_t *proof = handshake_frame(&c->hs, &len);
+
+		c->state = OPEN;
+		if (queue_first(c, proof, len) < 0) {
+			snprintf(c->why, sizeof c->why, "out of memory");
 			return -1;
+		}
+		lws_callback_on_writable(wsi);
 		break;
 	}
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		c->state = OPEN;
-		if (c->head)
-			lws_callback_on_writable(wsi);
-		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		c->state = FAILED;
 		c->ws = NULL;
@@ -220,8 +246,9 @@ static void silence(int level, const char *line)
 	(void)line;
 }
 
-struct client *client_open(unsigned port, const char *secret, int timeout_ms,
-			   const struct client_hooks *hooks, struct msg *m)
+static struct client *connect_to(unsigned port, const char *secret, int timeout_ms,
+				  const struct client_hooks *hooks, bool *not_this_vm,
+				  struct msg *m)
 {
 	struct lws_context_creation_info info;
 	struct lws_client_connect_info ci;
@@ -234,7 +261,7 @@ struct client *client_open(unsigned port, const char *secret, int timeout_ms,
 	if (hooks)
 		c->hooks = *hooks;
 	c->port = port;
-	snprintf(c->auth, sizeof c->auth, "Bearer %s", secret);
+	c->hs.secret = secret;
 	lws_set_log_level(0, silence);
 
 	memset(&info, 0, sizeof info);
@@ -272,6 +299,12 @@ struct client *client_open(unsigned port, const char *secret, int timeout_ms,
 		if (lws_service(c->ctx, 0) < 0)
 			break;
 	lws_sul_cancel(&c->deadline);
+	if (c->not_this_vm) {
+		*not_this_vm = true;
+		fail(m, HANDSHAKE_NOT_THIS_VM, port);
+		client_close(c);
+		return NULL;
+	}
 	if (c->state != OPEN) {
 		fail(m, "cannot reach the sandbox on port %u: %s (vmctl list shows the running "
 		     "ones).", port, *c->why ? c->why : "it closed the connection");
@@ -279,6 +312,14 @@ struct client *client_open(unsigned port, const char *secret, int timeout_ms,
 		return NULL;
 	}
 	return c;
+}
+
+struct client *client_open(unsigned port, const char *secret, int timeout_ms,
+			   const struct client_hooks *hooks, struct msg *m)
+{
+	bool not_this_vm = false;
+
+	return connect_to(port, secret, timeout_ms, hooks, &not_this_vm, m);
 }
 
 int client_adopt_input(struct client *c, int fd, struct msg *m)
@@ -402,13 +443,14 @@ static void on_pong(struct client *c, const uint8_t *msg, size_t len, void *user
 int client_ping(unsigned port, const char *secret, int timeout_ms, struct msg *m)
 {
 	bool got = false;
+	bool not_this_vm = false;
 	struct client_hooks hooks = { .frame = on_pong, .user = &got };
-	struct client *c = client_open(port, secret, timeout_ms, &hooks, m);
+	struct client *c = connect_to(port, secret, timeout_ms, &hooks, &not_this_vm, m);
 	uint8_t *buf;
 	size_t len = 0;
 
 	if (!c)
-		return -1;
+		return not_this_vm ? CLIENT_NOT_THIS_VM : -1;
 	client_deadline(c, timeout_ms);
 	buf = proto_frame_build(PROTO_PING, "{\"id\":0}", 8, LWS_PRE, &len);
 	if (client_send(c, buf, len, m) < 0 || client_run(c, m) < 0 || !got) {

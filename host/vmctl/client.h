@@ -1,6 +1,7 @@
 /* client.h - one WebSocket connection to a sandbox's vmd, in one event loop.
  *
- * The connection carries the VM's secret in its upgrade request; frames are queued
+ * The connection is opened only once vmd has proved it holds the VM's secret
+ * (handshake.h); the secret itself is never sent. Frames are queued
  * and written only when the socket is writable; whole messages are reassembled and
  * handed to the caller. The caller may also have standard input read in the same
  * loop (exec). Nothing here knows what the frames mean: see exec.c and PROTOCOL.md.
@@ -28,8 +29,9 @@ struct client_hooks {
 	void *user;
 };
 
-/* Connect to 127.0.0.1:port with the secret, within timeout_ms. NULL with m when vmd
- * cannot be reached, refuses the secret or does not answer in time. */
+/* Connect to 127.0.0.1:port and prove the secret both ways, within timeout_ms. NULL
+ * with m when vmd cannot be reached, the service there does not prove it holds the
+ * secret (HANDSHAKE_NOT_THIS_VM), or it does not answer in time. */
 struct client *client_open(unsigned port, const char *secret, int timeout_ms,
 			   const struct client_hooks *hooks, struct msg *m);
 /* Read fd (standard input) in the loop; its data goes to hooks->input. */
@@ -49,7 +51,9 @@ void client_stop(struct client *c);
 void client_wake(struct client *c);
 void client_close(struct client *c);
 
-/* Connect, ping, wait for the pong: 0 when vmd answers. */
+/* Connect, ping, wait for the pong: 0 when vmd answers; -1 with m when not, and
+ * CLIENT_NOT_THIS_VM when what answered failed to prove it holds the secret. */
+#define CLIENT_NOT_THIS_VM (-2)
 int client_ping(unsigned port, const char *secret, int timeout_ms, struct msg *m);
 
 #endif

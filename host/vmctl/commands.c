@@ -371,8 +371,9 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 	struct vm_state s = { 0 };
 	long long t0 = now_ms();
 
-	if (state_dir(dir, sizeof dir, m) < 0 || find_guest(a, &s, launcher, sizeof launcher, m) < 0 ||
-	    make_secret(s.secret, m) < 0)
+	bool not_this_vm = false;
+
+	if (state_dir(dir, sizeof dir, m) < 0 || find_guest(a, &s, launcher, sizeof launcher, m) < 0)
 		return -1;
 	for (int i = 0; i < a->nshares; i++) {
 		struct stat st;
@@ -387,11 +388,16 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 	s.started = (long long)time(NULL);
 
 	/* A port can be taken between free_port and QEMU's bind: then QEMU fails at once,
-	 * and another port is tried. */
+	 * and another port is tried. Whoever took it may answer in QEMU's place: it gets
+	 * no secret (the handshake proves it without sending it) and fails to prove it
+	 * holds this one, and the next attempt tries another port. Each attempt has a
+	 * secret of its own, so one a failed attempt handed to QEMU (or that a stand-in
+	 * read) opens nothing later. */
 	for (int attempt = 0; attempt < 5; attempt++) {
 		int status;
 
-		if (free_port(&s.port, m) < 0 || state_create(dir, &s, m) < 0)
+		if (make_secret(s.secret, m) < 0 || free_port(&s.port, m) < 0 ||
+		    state_create(dir, &s, m) < 0)
 			return -1;
 		state_path(path, sizeof path, dir, s.port, "secret");
 		if (write_secret_file(path, s.secret, m) < 0) {
@@ -413,8 +419,10 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 			return -1;
 		}
 		progress("booting the sandbox", t0);
+		not_this_vm = false;
 		while (now_ms() - t0 < BOOT_TIMEOUT_MS) {
 			struct msg ping;
+			int rc;
 
 			if (waitpid(s.pid, &status, WNOHANG) == s.pid) {
 				s.pid = 0;
@@ -426,9 +434,15 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 			 * short deadlines while a healthy boot would still be coming up (a
 			 * ready guest answers in 10-60 ms under TCG), then a generous one
 			 * for a loaded host. */
-			if (client_ping(s.port, s.secret,
-					now_ms() - t0 < PING_SHORT_FOR_MS ? PING_SHORT_MS : PING_LONG_MS,
-					&ping) == 0) {
+			rc = client_ping(s.port, s.secret,
+					 now_ms() - t0 < PING_SHORT_FOR_MS ? PING_SHORT_MS : PING_LONG_MS,
+					 &ping);
+			if (rc == CLIENT_NOT_THIS_VM) {
+				snprintf(why, sizeof why, "%s", ping.text);
+				not_this_vm = true;
+				break;
+			}
+			if (rc == 0) {
 				/* QEMU has read the secret into the guest: no copy on disk
 				 * but the 0600 state file. */
 				state_path(path, sizeof path, dir, s.port, "secret");
@@ -441,6 +455,14 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 			sleep_ms(PING_INTERVAL_MS);
 		}
 		progress_done();
+		if (not_this_vm) {
+			if (s.pid) {
+				kill(s.pid, SIGKILL);
+				waitpid(s.pid, NULL, 0);
+			}
+			state_remove(dir, s.port);
+			continue;
+		}
 		last_log_line(dir, s.port, why, sizeof why);
 		if (s.pid) {	/* it ran, but vmd never answered */
 			kill(s.pid, SIGKILL);
@@ -454,6 +476,9 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 			return fail(m, "QEMU stopped while starting the sandbox%s%s",
 				    *why ? ": " : ".", why);
 	}
+	explicit_bzero(s.secret, sizeof s.secret);
+	if (not_this_vm)
+		return fail(m, "%s", why);
 	return fail(m, "could not get a free port for the sandbox after 5 tries.");
 }
 

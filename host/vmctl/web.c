@@ -8,11 +8,19 @@
  *
  * Who may drive it: the upgrade must come from this server's own page (its Origin is
  * checked before the upgrade, so another web site gets 403), and the first message
- * must carry the VM's secret, which only the link printed here holds (in the URL's
+ * must carry the page's token, which only the link printed here holds (in the URL's
  * fragment, which browsers never send in a request). Until then nothing reaches vmd.
  *
+ * The token is not the VM's secret: it is made fresh by each vmctl web, lives only in
+ * its memory (so it opens nothing once vmctl web stops), and allows only what the
+ * page does: one login shell as the sandbox user, with a PTY, its input and its
+ * size. vmctl web holds the secret itself, proves it to vmd (handshake.h) and sends
+ * vmd nothing but that spawn, the keystrokes and resizes; any other request from the
+ * page is refused, so whoever gets the link gets a sandboxed shell, never root,
+ * another uid, files or the rest of the API.
+ *
  * The browser's messages: binary = keystrokes; text = JSON control,
- *   {"type":"auth","secret":S,"rows":R,"cols":C} first, then {"type":"resize",...}.
+ *   {"type":"auth","token":T,"rows":R,"cols":C} first, then {"type":"resize",...}.
  * Ours: binary = terminal output; text = {"type":"ready"} once the shell runs,
  *   {"type":"exit","code":N} when it ends, {"type":"error","message":M} on a failure.
  */
@@ -33,6 +41,7 @@
 #include "cli.h"
 #include "client.h"
 #include "commands.h"
+#include "handshake.h"
 #include "proto.h"
 #include "state.h"
 
@@ -67,6 +76,8 @@ struct session {
 	struct web *w;
 	struct lws *browser, *vmd;
 	bool authed, spawned, exited;
+	bool not_this_vm;		/* vmd's side failed to prove the VM's secret */
+	struct handshake hs;
 	bool vmd_closing;		/* close vmd's side once its queue is written */
 	bool browser_closing;
 	enum lws_close_status close_status;
@@ -84,7 +95,7 @@ struct session {
 struct web {
 	const struct vmctl_args *a;
 	struct vm_state vm;
-	char auth[16 + SECRET_HEX + 1];	/* "Bearer " + the secret, for vmd */
+	char token[AUTH_HEX + 1];	/* the page's, fresh for this run */
 	char origin_ip[64], origin_name[64];
 	struct lws_context *ctx;
 };
@@ -415,22 +426,31 @@ static int vmd_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
 		unsigned char **p = in, *end = *p + len;
 
-		if (lws_add_http_header_by_name(wsi, (const unsigned char *)"authorization:",
-						(const unsigned char *)s->w->auth,
-						(int)strlen(s->w->auth), p, end))
-			return -1;
-		break;
+		return handshake_request(&s->hs, wsi, p, end) ? -1 : 0;
 	}
+	case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+		if (handshake_check(&s->hs, wsi))
+			return 0;
+		s->not_this_vm = true;
+		return -1;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		/* our proof first: vmd serves nothing before it */
+		buf = handshake_frame(&s->hs, &flen);
+		to_vmd(s, buf, flen);
 		buf = spawn_frame(s, &flen);
 		to_vmd(s, buf, flen);
 		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		s->vmd = NULL;
 		lws_set_opaque_user_data(wsi, NULL);
-		browser_error(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
-			      "Cannot reach the sandbox on port %u: %s.", s->w->a->port,
-			      in && len ? (const char *)in : "the connection failed");
+		if (s->not_this_vm)
+			browser_error(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+				      "Cannot use the sandbox on port %u: " HANDSHAKE_NOT_THIS_VM,
+				      s->w->a->port, s->w->a->port);
+		else
+			browser_error(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+				      "Cannot reach the sandbox on port %u: %s.", s->w->a->port,
+				      in && len ? (const char *)in : "the connection failed");
 		if (!s->browser)
 			session_free(s);
 		break;
@@ -486,6 +506,7 @@ static void connect_vmd(struct session *s, struct lws *browser)
 	ci.ietf_version_or_minus_one = -1;
 	ci.opaque_user_data = s;
 	ci.pwsi = &s->vmd;
+	s->hs.secret = s->w->vm.secret;
 	if (!lws_client_connect_via_info(&ci) && s->browser && !s->browser_closing) {
 		s->vmd = NULL;
 		browser_error(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
@@ -515,27 +536,52 @@ static unsigned dimension(const cJSON *o, const char *key, unsigned fallback)
 	return (unsigned)v->valuedouble;
 }
 
+/* The first field of o not among the allowed (NULL-terminated), or NULL. */
+static const char *other_field(const cJSON *o, const char *const *allowed)
+{
+	const cJSON *f;
+
+	cJSON_ArrayForEach(f, o) {
+		size_t i = 0;
+
+		while (allowed[i] && strcmp(allowed[i], f->string ? f->string : ""))
+			i++;
+		if (!allowed[i])
+			return f->string ? f->string : "";
+	}
+	return NULL;
+}
+
 static void browser_control(struct session *s, struct lws *wsi, const char *text, size_t len)
 {
+	static const char *const auth_fields[] = { "type", "token", "rows", "cols", NULL };
+	static const char *const resize_fields[] = { "type", "rows", "cols", NULL };
 	cJSON *o = cJSON_ParseWithLength(text, len);
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
-	const cJSON *secret;
+	const cJSON *token;
+	const char *extra;
 
-	if (!cJSON_IsString(type)) {
+	if (!cJSON_IsObject(o) || !cJSON_IsString(type)) {
 		browser_error(s, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 			      "The page sent a control message vmctl cannot read.");
 	} else if (!s->authed) {
-		secret = cJSON_GetObjectItemCaseSensitive(o, "secret");
+		token = cJSON_GetObjectItemCaseSensitive(o, "token");
 		if (strcmp(type->valuestring, "auth") != 0) {
 			browser_error(s, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-				      "The page must send the secret first.");
-		} else if (!cJSON_IsString(secret) || !*secret->valuestring) {
+				      "The page must send its token first.");
+		} else if (!cJSON_IsString(token) || !*token->valuestring) {
 			browser_error(s, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-				      "No secret: open the link vmctl web printed, "
+				      "No token: open the link vmctl web printed, "
 				      "with the part after #.");
-		} else if (!same_secret(secret->valuestring, s->w->vm.secret)) {
+		} else if (!same_secret(token->valuestring, s->w->token)) {
 			browser_error(s, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-				      "Wrong secret: open the link vmctl web printed.");
+				      "Wrong token: open the link this vmctl web printed; "
+				      "an earlier one's opens nothing.");
+		} else if ((extra = other_field(o, auth_fields))) {
+			/* the shell is fixed: no command, uid, raw or network to ask for */
+			browser_error(s, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+				      "The page gets a sandboxed shell only; vmctl web refuses "
+				      "\"%.32s\".", extra);
 		} else {
 			s->authed = true;
 			s->rows = dimension(o, "rows", 24);
@@ -543,11 +589,17 @@ static void browser_control(struct session *s, struct lws *wsi, const char *text
 			lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 			connect_vmd(s, wsi);
 		}
-	} else if (strcmp(type->valuestring, "resize") == 0) {
+	} else if (strcmp(type->valuestring, "resize") == 0 &&
+		   !other_field(o, resize_fields)) {
 		s->rows = dimension(o, "rows", s->rows);
 		s->cols = dimension(o, "cols", s->cols);
 		if (s->spawned && !s->exited)
 			to_vmd_resize(s);
+	} else {
+		browser_error(s, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+			      "The page may only type into its shell and resize it; vmctl web "
+			      "refuses \"%.32s\".", type->valuestring);
+		close_vmd(s);
 	}
 	cJSON_Delete(o);
 }
@@ -563,7 +615,7 @@ static void browser_message(struct session *s, struct lws *wsi, bool binary)
 	}
 	if (!s->authed) {
 		browser_error(s, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-			      "The page must send the secret first.");
+			      "The page must send its token first.");
 		return;
 	}
 	/* Keystrokes before the shell runs have nowhere to go; the page sends none. */
@@ -765,7 +817,8 @@ int cmd_web(const struct vmctl_args *a, struct msg *m)
 		return -1;
 	if (find_web_dir(web_dir, sizeof web_dir, m) < 0 || port_free(a->http_port, m) < 0)
 		return -1;
-	snprintf(w.auth, sizeof w.auth, "Bearer %s", w.vm.secret);
+	if (auth_nonce(w.token) < 0)
+		return fail_errno(m, "cannot get random bytes for the page's token");
 	snprintf(w.origin_ip, sizeof w.origin_ip, "http://127.0.0.1:%u", a->http_port);
 	snprintf(w.origin_name, sizeof w.origin_name, "http://localhost:%u", a->http_port);
 
@@ -802,7 +855,7 @@ int cmd_web(const struct vmctl_args *a, struct msg *m)
 		sigaction(stops[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	printf("http://127.0.0.1:%u/#%s\n", a->http_port, w.vm.secret);
+	printf("http://127.0.0.1:%u/#%s\n", a->http_port, w.token);
 	fflush(stdout);
 	fprintf(stderr, "vmctl: serving a terminal on the sandbox on port %u; open the link "
 		"above in a browser on this machine. Ctrl-C stops.\n", a->port);
@@ -811,5 +864,6 @@ int cmd_web(const struct vmctl_args *a, struct msg *m)
 			break;
 	live_ctx = NULL;
 	lws_context_destroy(w.ctx);
+	explicit_bzero(w.token, sizeof w.token);
 	return 0;
 }

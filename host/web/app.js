@@ -1,13 +1,21 @@
 // The terminal page of `vmctl web`: xterm.js on one WebSocket to vmctl.
 //
-// The secret is the link's fragment (after #): browsers never send it in a request,
-// so it reaches vmctl only as this page's first message. Binary messages are
-// terminal bytes both ways; text messages are JSON control (see host/vmctl/web.c).
+// The page's token is the link's fragment (after #): browsers never send it in a
+// request, so it reaches vmctl only as this page's first message. It is not the VM's
+// secret: it opens one sandboxed shell, and nothing once vmctl web stops. The page
+// keeps it for this tab only (a reload works) and takes it out of the address bar,
+// so the history does not keep it. Binary messages are terminal bytes both ways;
+// text messages are JSON control (see host/vmctl/web.c).
 'use strict';
 
 (function () {
   const stateEl = document.getElementById('state');
-  const secret = decodeURIComponent(location.hash.slice(1));
+  const token = decodeURIComponent(location.hash.slice(1)) ||
+                sessionStorage.getItem('vmctl-token') || '';
+  if (location.hash) {
+    sessionStorage.setItem('vmctl-token', token);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
   const term = new Terminal({ cursorBlink: true, scrollback: 5000,
     theme: { background: '#1d1f21', foreground: '#c5c8c6' },
     fontFamily: 'DejaVu Sans Mono, Liberation Mono, monospace', fontSize: 14 });
@@ -39,7 +47,7 @@
 
   ws.onopen = function () {
     setState('connecting', 'starting a shell');
-    control({ type: 'auth', secret: secret, rows: term.rows, cols: term.cols });
+    control({ type: 'auth', token: token, rows: term.rows, cols: term.cols });
   };
 
   ws.onmessage = function (ev) {

@@ -31,7 +31,8 @@
 #  20  a sandboxed command has only lo and cannot reach the network (10.0.2.2)
 #  21  --raw runs as root, sees every process, can mount a tmpfs and reach the host
 #  22  the forwarded port listens on 127.0.0.1 only: other host addresses refuse it
-#  23  without the secret, or with a wrong one, HTTP 401 and no session
+#  23  without a nonce 401 (the secret as a Bearer token too); without the secret an
+#      error and a closed connection
 #  24  bad frames get an error reply with the request's id; vmd keeps serving
 #  25  errors: exec to a port with no VM exits 1 with one sentence
 #  26  errors: an unknown option or a bad value exits 2 with the usage line
@@ -301,15 +302,20 @@ case_end "the forwarded port listens on 127.0.0.1 only: other host addresses ref
 run $T 30 "$wstool" auth "$P"
 expect_out "status 401
 after: nothing"
-run $T 30 "$wstool" auth "$P" "$(printf '%064d' 0)"
+run $T 30 "$wstool" bearer "$P" "$secret"
 expect_out "status 401
 after: nothing"
-run $T 30 "$wstool" auth "$P" "${secret:0:63}"
-expect_out "status 401
-after: nothing"
-run $T 30 "$wstool" auth "$P" "$secret"
-expect_out "status 101"
-case_end "without the secret, or with a wrong one, HTTP 401 and no session"
+run $T 30 "$wstool" prove "$P" "$(printf '%064d' 0)"
+expect_out "status 101
+vmd proved the secret: no
+ping: error -32004 auth: the proof does not match; this client does not hold the VM's secret.
+after: closed"
+run $T 30 "$wstool" prove "$P" "$secret"
+expect_out "status 101
+vmd proved the secret: yes
+ping: pong
+after: open"
+case_end "without a nonce 401 (the secret as a Bearer token too); without the secret an error and a closed connection"
 
 run $T 60 "$wstool" frames "$P" "$secret"
 expect_status 0

@@ -36,7 +36,7 @@ need_wstool() {
 	local c=$here/../../common
 	${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -I"$c" -I"$here/../vmd" \
 		-o "$wstool" "$here/wstool.c" "$here/../vmd/wsclient.c" "$c/util.c" "$c/text.c" \
-		"$c/proto.c" -lcjson -lm ||
+		"$c/proto.c" "$c/auth.c" "$c/sha256.c" -lcjson -lm ||
 		{ echo "Bail out! cannot build wstool (libcjson-dev is needed)."; exit 1; }
 }
 

@@ -1,9 +1,16 @@
 /* wstool - what e2e.sh cannot do with vmctl itself: speak to a VM's vmd directly.
  *
- *   wstool auth PORT [SECRET]   try the WebSocket upgrade with SECRET (none when left
- *                               out); print "status N", then, when it was refused,
+ *   wstool auth PORT            try the WebSocket upgrade with no nonce (and no
+ *                               proof); print "status N", then, when it was refused,
  *                               send a ping frame on the same socket anyway and print
  *                               "after: nothing" (closed or silent) or "after: N bytes"
+ *   wstool bearer PORT SECRET   the same with the secret as "Authorization: Bearer",
+ *                               which vmd no longer takes
+ *   wstool prove PORT SECRET    vmd's handshake as a client holding SECRET: print
+ *                               "status N", "vmd proved SECRET: yes|no", then send
+ *                               our proof made with SECRET (whatever vmd proved) and a
+ *                               ping, and print "ping: pong" or "ping: error CODE
+ *                               MESSAGE" and "after: closed|open"
  *   wstool frames PORT SECRET   send bad frames, one line per reply
  *                               ("NAME: TYPE id=ID code=CODE"), then a ping and an
  *                               exec of `echo still serving` on the same connection
@@ -31,6 +38,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "proto.h"
 #include "util.h"
 #include "wsclient.h"
@@ -124,7 +132,7 @@ static int frames(int port, const char *secret)
 	struct ws w;
 	int status, failures = 0;
 
-	if (ws_connect(&w, port, secret, NULL, &status) < 0) {
+	if (ws_connect(&w, port, secret, &status) < 0) {
 		printf("connect: status %d\n", status);
 		return 1;
 	}
@@ -260,7 +268,7 @@ static int talk(int port, const char *secret)
 	struct ws w;
 	int status;
 
-	if (ws_connect(&w, port, secret, NULL, &status) < 0) {
+	if (ws_connect(&w, port, secret, &status) < 0) {
 		printf("connect: status %d\n", status);
 		return 1;
 	}
@@ -324,7 +332,7 @@ static int talk(int port, const char *secret)
 	return 0;
 }
 
-static int auth(int port, const char *secret)
+static int auth(int port, const char *bearer)
 {
 	/* A masked WebSocket ping frame with no payload, mask 0. */
 	static const uint8_t ping[] = { 0x89, 0x80, 0, 0, 0, 0 };
@@ -343,7 +351,7 @@ static int auth(int port, const char *secret)
 		 "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
 		 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 		 "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n", port,
-		 secret ? "Authorization: Bearer " : "", secret ? secret : "", secret ? "\r\n" : "");
+		 bearer ? "Authorization: Bearer " : "", bearer ? bearer : "", bearer ? "\r\n" : "");
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
 		return printf("write: %s\n", strerror(errno)), 1;
 	for (;;) {
@@ -385,16 +393,60 @@ static int auth(int port, const char *secret)
 	return 0;
 }
 
+static int prove(int port, const char *secret)
+{
+	char nonce[AUTH_HEX + 1], hdr[128], want[AUTH_HEX + 1], proof[AUTH_HEX + 1];
+	struct ws_hello h;
+	struct ws w;
+	struct proto_reply r;
+	struct proto_error e;
+	uint8_t *msg;
+	size_t len;
+	int op;
+
+	if (!auth_hex_valid(secret, strlen(secret)))
+		return printf("the secret must be 64 lowercase hex digits\n"), 2;
+	if (auth_nonce(nonce) < 0)
+		return printf("no random bytes\n"), 1;
+	snprintf(hdr, sizeof hdr, "X-Vmd-Nonce: %s\r\n", nonce);
+	ws_upgrade(&w, port, hdr, &h);
+	printf("status %d\n", h.status);
+	if (h.status != 101)
+		return 0;
+	auth_proof(secret, AUTH_SERVER, nonce, h.nonce, want);
+	printf("vmd proved the secret: %s\n",
+	       auth_hex_valid(h.nonce, strlen(h.nonce)) && auth_hex_valid(h.proof, strlen(h.proof)) &&
+	       auth_equal(h.proof, want) ? "yes" : "no");
+	auth_proof(secret, AUTH_CLIENT, nonce, h.nonce, proof);
+	ws_send_proof(&w, proof);
+	ws_send_frame(&w, PROTO_PING, "{\"id\":1}");
+	if (ws_recv_reply(&w, &r, 10000, &e) != 1)
+		printf("ping: nothing\n");
+	else if (r.type == PROTO_PONG)
+		printf("ping: pong\n");
+	else
+		printf("ping: %s %d %s\n", type_name(r.type), r.code, r.message ? r.message : "");
+	proto_reply_free(&r);
+	printf("after: %s\n", ws_recv(&w, &msg, &len, &op, 1000) == -1 ? "closed" : "open");
+	ws_close(&w);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	prog_name = "wstool";
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc >= 3 && argc <= 4 && strcmp(argv[1], "auth") == 0)
-		return auth(atoi(argv[2]), argc == 4 ? argv[3] : NULL);
+	if (argc == 3 && strcmp(argv[1], "auth") == 0)
+		return auth(atoi(argv[2]), NULL);
+	if (argc == 4 && strcmp(argv[1], "bearer") == 0)
+		return auth(atoi(argv[2]), argv[3]);
+	if (argc == 4 && strcmp(argv[1], "prove") == 0)
+		return prove(atoi(argv[2]), argv[3]);
 	if (argc == 4 && strcmp(argv[1], "frames") == 0)
 		return frames(atoi(argv[2]), argv[3]);
 	if (argc == 4 && strcmp(argv[1], "talk") == 0)
 		return talk(atoi(argv[2]), argv[3]);
-	fprintf(stderr, "usage: wstool auth PORT [SECRET] | frames PORT SECRET | talk PORT SECRET\n");
+	fprintf(stderr, "usage: wstool auth PORT | bearer PORT SECRET | prove PORT SECRET | "
+		"frames PORT SECRET | talk PORT SECRET\n");
 	return 2;
 }

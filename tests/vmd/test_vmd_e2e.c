@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "wsclient.h"
 
 static const char *vmd_path = "build/guest/vmd";
@@ -258,7 +259,7 @@ static int client_open(struct client *c, int port)
 
 	memset(c, 0, sizeof *c);
 	c->next_id = 1000;
-	return ws_connect(&c->w, port, secret, NULL, &status);
+	return ws_connect(&c->w, port, secret, &status);
 }
 
 static void client_close(struct client *c)
@@ -450,33 +451,133 @@ static void send_stdin(struct client *c, const struct proc *p, const void *data,
 
 static struct daemon vmd;
 
+/* The next reply on a raw connection is an error with code and message, and then
+ * the connection closes. */
+static void expect_error_then_close(struct ws *w, int code, const char *message)
+{
+	struct proto_reply r;
+	struct proto_error e;
+	uint8_t *msg;
+	size_t len;
+	int op;
+
+	if (!CHECK(ws_recv_reply(w, &r, 5000, &e) == 1, "no reply (%s)", e.message))
+		return;
+	CHECK(r.type == PROTO_ERROR && r.code == code, "reply type 0x%02X code %d, expected "
+	      "error %d", r.type, r.code, code);
+	CHECK(r.message && !strcmp(r.message, message), "message \"%s\"\n expected \"%s\"",
+	      r.message ? r.message : "", message);
+	proto_reply_free(&r);
+	CHECK(ws_recv(w, &msg, &len, &op, 5000) == -1, "the connection stayed open");
+}
+
 static void test_refused(void)
 {
+	static const char not_proved[] = "a connection must first prove it holds the VM's "
+					 "secret (an auth frame); nothing is served before that.";
+	static const char no_match[] = "auth: the proof does not match; this client does not "
+				       "hold the VM's secret.";
 	struct ws w;
+	struct ws_hello h, h2;
 	int status;
-	char wrong[65];
+	char wrong[65], nc[65], hdr[256], want[65], proof[65], marker[80];
+	struct stat st;
 
-	CHECK(ws_connect(&w, vmd.port, NULL, NULL, &status) < 0 && status == 401,
-	      "no secret: HTTP status %d, expected 401", status);
-	case_end("an upgrade without the secret is refused with 401");
+	CHECK(ws_upgrade(&w, vmd.port, NULL, &h) < 0 && h.status == 401,
+	      "no nonce: HTTP status %d, expected 401", h.status);
+	snprintf(hdr, sizeof hdr, "Authorization: Bearer %s\r\n", secret);
+	CHECK(ws_upgrade(&w, vmd.port, hdr, &h) < 0 && h.status == 401,
+	      "the secret as a Bearer token: HTTP status %d, expected 401", h.status);
+	CHECK(ws_upgrade(&w, vmd.port, "X-Vmd-Nonce: 1234\r\n", &h) < 0 && h.status == 401,
+	      "a short nonce: HTTP status %d, expected 401", h.status);
+	case_end("an upgrade without a nonce is refused with 401, the secret as a Bearer "
+		 "token included");
 
 	memcpy(wrong, secret, sizeof wrong);
 	wrong[63] = wrong[63] == 'a' ? 'b' : 'a';
-	CHECK(ws_connect(&w, vmd.port, wrong, NULL, &status) < 0 && status == 401,
-	      "wrong secret: HTTP status %d, expected 401", status);
-	CHECK(ws_connect(&w, vmd.port, NULL, "Basic Zm9vOmJhcg==", &status) < 0 &&
-	      status == 401, "Basic auth: HTTP status %d, expected 401", status);
-	case_end("an upgrade with a wrong secret or scheme is refused with 401");
+	auth_nonce(nc);
+	snprintf(hdr, sizeof hdr, "X-Vmd-Nonce: %s\r\n", nc);
+	if (CHECK(ws_upgrade(&w, vmd.port, hdr, &h) == 0, "status %d, expected 101", h.status)) {
+		ws_close(&w);
+		CHECK(auth_hex_valid(h.nonce, strlen(h.nonce)) && strcmp(h.nonce, nc),
+		      "vmd's nonce \"%s\"", h.nonce);
+		auth_proof(secret, AUTH_SERVER, nc, h.nonce, want);
+		CHECK(auth_hex_valid(h.proof, strlen(h.proof)) && auth_equal(h.proof, want),
+		      "vmd's proof \"%s\", expected \"%s\"", h.proof, want);
+		CHECK(!strstr(h.proof, secret) && !strstr(h.nonce, secret), "the secret is sent");
+	}
+	if (CHECK(ws_upgrade(&w, vmd.port, hdr, &h2) == 0, "status %d, expected 101",
+		  h2.status)) {
+		ws_close(&w);
+		CHECK(strcmp(h.nonce, h2.nonce) && strcmp(h.proof, h2.proof),
+		      "the same nonce got the same answer twice");
+	}
+	CHECK(ws_connect(&w, vmd.port, wrong, &status) < 0 && status == 101,
+	      "with another secret, vmd's proof checked out (status %d)", status);
+	case_end("vmd answers each upgrade with a fresh nonce and a proof that checks out "
+		 "under its secret only");
+
+	if (ws_upgrade(&w, vmd.port, hdr, &h) == 0) {
+		auth_proof(wrong, AUTH_CLIENT, nc, h.nonce, proof);
+		ws_send_proof(&w, proof);
+		expect_error_then_close(&w, PROTO_E_AUTH, no_match);
+		ws_close(&w);
+	} else {
+		note("status %d, expected 101", h.status);
+	}
+	case_end("a client without the secret gets an exact error and a closed connection");
+
+	snprintf(marker, sizeof marker, "/tmp/test_vmd-preauth-%d", (int)getpid());
+	if (ws_upgrade(&w, vmd.port, hdr, &h) == 0) {
+		char json[256];
+
+		snprintf(json, sizeof json, "{\"id\":1,\"command\":\"/bin/sh\",\"args\":[\"-c\","
+			 "\"echo ran > %s\"]}", marker);
+		ws_send_frame(&w, PROTO_SPAWN, json);
+		expect_error_then_close(&w, PROTO_E_AUTH, not_proved);
+		ws_close(&w);
+		usleep(200 * 1000);
+		CHECK(stat(marker, &st) < 0, "the spawn before the proof ran (%s exists)", marker);
+		unlink(marker);
+	} else {
+		note("status %d, expected 101", h.status);
+	}
+	case_end("a request before the proof is refused, runs nothing, and closes the "
+		 "connection");
+
+	/* The right proof for one connection, replayed on the next with the same nonce:
+	 * vmd's nonce differs, so the proof does not hold there. */
+	if (ws_upgrade(&w, vmd.port, hdr, &h) == 0) {
+		struct proto_reply r;
+		struct proto_error e;
+
+		auth_proof(secret, AUTH_CLIENT, nc, h.nonce, proof);
+		ws_send_proof(&w, proof);
+		ws_send_frame(&w, PROTO_PING, "{\"id\":5}");
+		CHECK(ws_recv_reply(&w, &r, 5000, &e) == 1 && r.type == PROTO_PONG,
+		      "the first connection got no pong");
+		proto_reply_free(&r);
+		ws_close(&w);
+		if (CHECK(ws_upgrade(&w, vmd.port, hdr, &h) == 0, "second upgrade: status %d",
+			  h.status)) {
+			ws_send_proof(&w, proof);
+			expect_error_then_close(&w, PROTO_E_AUTH, no_match);
+			ws_close(&w);
+		}
+	} else {
+		note("status %d, expected 101", h.status);
+	}
+	case_end("a proof replayed on a new connection opens nothing");
 
 	char req[512];
 
 	snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
 		 secret);
 	status = http_status_of(vmd.port, req);
-	CHECK(status == 404, "plain HTTP with the secret: status %d, expected 404", status);
+	CHECK(status == 401, "plain HTTP with the secret: status %d, expected 401", status);
 	status = http_status_of(vmd.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
 	CHECK(status == 401, "plain HTTP without it: status %d, expected 401", status);
-	case_end("plain HTTP gets nothing: 401 without the secret, 404 with it");
+	case_end("plain HTTP gets nothing: 401, with the secret or without");
 }
 
 static void test_ping(struct client *c)
@@ -1659,7 +1760,7 @@ int main(int argc, char **argv)
 	/* as /home is: users must be able to reach their own home inside it */
 	chmod(home_root, 0755);
 
-	printf("1..60\n");
+	printf("1..63\n");
 	if (start_vmd(&vmd, "none") < 0) {
 		printf("# %s did not start\n", vmd_path);
 		nfailed++;

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "util.h"
 
 static int tcp_connect(int port)
@@ -77,35 +79,55 @@ int http_status_of(int port, const char *request)
 	return status;
 }
 
-int ws_connect(struct ws *w, int port, const char *secret, const char *auth_raw,
-	       int *status)
+/* A header's value in a response head (names are case-insensitive), into out. */
+static void header_value(const char *head, const char *name, char *out, size_t size)
 {
-	char req[1024], auth[256] = "", head[4096], key[32];
+	size_t n = strlen(name);
+
+	*out = '\0';
+	for (const char *line = strstr(head, "\r\n"); line; line = strstr(line + 2, "\r\n")) {
+		const char *v = line + 2, *end;
+
+		if (strncasecmp(v, name, n) || v[n] != ':')
+			continue;
+		v += n + 1;
+		while (*v == ' ')
+			v++;
+		end = strstr(v, "\r\n");
+		if (end && (size_t)(end - v) < size) {
+			memcpy(out, v, (size_t)(end - v));
+			out[end - v] = '\0';
+		}
+		return;
+	}
+}
+
+int ws_upgrade(struct ws *w, int port, const char *headers, struct ws_hello *h)
+{
+	char req[2048], head[4096], key[32];
 	uint8_t nonce[16];
 	size_t used;
 	char *body;
 
 	memset(w, 0, sizeof *w);
-	*status = 0;
+	memset(h, 0, sizeof *h);
 	w->fd = tcp_connect(port);
 	if (w->fd < 0)
 		return -1;
 	if (getrandom(nonce, sizeof nonce, 0) != sizeof nonce)
 		memset(nonce, 7, sizeof nonce);
 	key[proto_b64_encode(nonce, sizeof nonce, key)] = '\0';
-	if (auth_raw)
-		snprintf(auth, sizeof auth, "Authorization: %s\r\n", auth_raw);
-	else if (secret)
-		snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", secret);
 	snprintf(req, sizeof req,
 		 "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
 		 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-		 "Sec-WebSocket-Version: 13\r\n%s\r\n", port, key, auth);
+		 "Sec-WebSocket-Version: 13\r\n%s\r\n", port, key, headers ? headers : "");
 	if (write_all(w->fd, req, strlen(req)) < 0)
 		goto fail;
-	*status = read_status(w->fd, head, sizeof head, &used);
-	if (*status != 101)
+	h->status = read_status(w->fd, head, sizeof head, &used);
+	if (h->status != 101)
 		goto fail;
+	header_value(head, "X-Vmd-Nonce", h->nonce, sizeof h->nonce);
+	header_value(head, "X-Vmd-Proof", h->proof, sizeof h->proof);
 	/* bytes after the head are the first frames */
 	body = strstr(head, "\r\n\r\n") + 4;
 	w->in_len = used - (size_t)(body - head);
@@ -118,6 +140,42 @@ int ws_connect(struct ws *w, int port, const char *secret, const char *auth_raw,
 fail:
 	close(w->fd);
 	w->fd = -1;
+	return -1;
+}
+
+int ws_send_proof(struct ws *w, const char *proof)
+{
+	char json[128];
+
+	snprintf(json, sizeof json, "{\"id\":0,\"proof\":\"%s\"}", proof);
+	return ws_send_frame(w, PROTO_AUTH, json);
+}
+
+int ws_connect(struct ws *w, int port, const char *secret, int *status)
+{
+	char nonce[AUTH_HEX + 1], headers[128], want[AUTH_HEX + 1], proof[AUTH_HEX + 1];
+	struct ws_hello h;
+
+	*status = 0;
+	if (auth_nonce(nonce) < 0)
+		return -1;
+	snprintf(headers, sizeof headers, "X-Vmd-Nonce: %s\r\n", nonce);
+	if (ws_upgrade(w, port, headers, &h) < 0) {
+		*status = h.status;
+		return -1;
+	}
+	*status = h.status;
+	if (!auth_hex_valid(h.nonce, strlen(h.nonce)) || !auth_hex_valid(h.proof, strlen(h.proof)))
+		goto refuse;
+	auth_proof(secret, AUTH_SERVER, nonce, h.nonce, want);
+	if (!auth_equal(want, h.proof))
+		goto refuse;
+	auth_proof(secret, AUTH_CLIENT, nonce, h.nonce, proof);
+	if (ws_send_proof(w, proof) < 0)
+		goto refuse;
+	return 0;
+refuse:
+	ws_close(w);
 	return -1;
 }
 

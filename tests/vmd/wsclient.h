@@ -23,11 +23,22 @@ struct ws {
 	bool closed;
 };
 
-/* Connect to 127.0.0.1:port and upgrade, sending "Authorization: Bearer secret"
- * unless secret is NULL (auth_raw, when given, replaces the whole header value).
- * Returns 0 when upgraded; else -1 with *status the HTTP status (0 when none). */
-int ws_connect(struct ws *w, int port, const char *secret, const char *auth_raw,
-	       int *status);
+/* What an upgrade came to: the HTTP status (0 when none), and for a 101 the
+ * X-Vmd-Nonce and X-Vmd-Proof vmd answered with ("" when absent). */
+struct ws_hello {
+	int status;
+	char nonce[128], proof[128];
+};
+
+/* Connect to 127.0.0.1:port and upgrade, with the extra request header lines given
+ * ("Name: value\r\n"..., or NULL). 0 when upgraded; else -1. */
+int ws_upgrade(struct ws *w, int port, const char *headers, struct ws_hello *h);
+/* The client's proof as the auth frame (docs/PROTOCOL.md, Authentication). */
+int ws_send_proof(struct ws *w, const char *proof);
+/* vmd's whole handshake with the secret (common/auth.h): a fresh nonce, vmd's
+ * proof checked, ours sent. 0 when done; -1 with *status the HTTP status, which is
+ * 101 when vmd's proof did not check out (then nothing was sent). */
+int ws_connect(struct ws *w, int port, const char *secret, int *status);
 /* Send raw HTTP and return the status of the response (for non-upgrade checks). */
 int http_status_of(int port, const char *request);
 void ws_close(struct ws *w);
