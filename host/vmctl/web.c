@@ -694,6 +694,9 @@ static int term_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		}
 		if (write_one(&s->to_browser, wsi) < 0)
 			return -1;
+		/* the last message out: come back to close */
+		if (s->browser_closing && !s->to_browser.head)
+			lws_callback_on_writable(wsi);
 		flow(s);
 		break;
 	case LWS_CALLBACK_CLOSED:
