@@ -82,7 +82,8 @@ static void type_table_names_every_type_of_the_protocol(void **state)
 		{ 0x07, "session_create", true, true }, { 0x08, "binary_install", true, true },
 		{ 0x09, "fs_read", true, true }, { 0x0A, "load_state", true, true },
 		{ 0x0B, "is_running", true, true }, { 0x0C, "session_destroy", true, true },
-		{ 0x0D, "close_stdin", true, true }, { 0x10, "file_put", true, true },
+		{ 0x0D, "close_stdin", true, true }, { 0x0E, "auth", true, true },
+		{ 0x10, "file_put", true, true },
 		{ 0x11, "file_data", true, true }, { 0x12, "file_end", true, true },
 		{ 0xF0, "ping", true, true },
 		{ 0x81, "spawned", false, true }, { 0x82, "stdout", false, true },
@@ -105,6 +106,20 @@ static void type_table_names_every_type_of_the_protocol(void **state)
 		known += proto_type_info((uint8_t)type) != NULL;
 	assert_int_equal(known, sizeof want / sizeof want[0]);
 	assert_string_equal(proto_type_name(0x42), "unknown");
+}
+
+static void an_auth_request_carries_the_clients_proof(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_ok(PROTO_AUTH, "{\"id\":0,\"proof\":\"ab12\"}", &req);
+	assert_string_equal(req.proof, "ab12");
+	proto_request_free(&req);
+	request_fails(PROTO_AUTH, "{\"id\":0}", PROTO_E_PARAMS,
+		      "auth needs the field \"proof\".", "0");
+	request_fails(PROTO_AUTH, "{\"id\":0,\"proof\":7}", PROTO_E_PARAMS,
+		      "auth: the field \"proof\" must be a string.", "0");
 }
 
 /* --- framing -------------------------------------------------------------------------- */
@@ -870,6 +885,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(type_table_names_every_type_of_the_protocol),
+		cmocka_unit_test(an_auth_request_carries_the_clients_proof),
 		cmocka_unit_test(frames_shorter_than_5_bytes_are_invalid_requests),
 		cmocka_unit_test(a_length_field_must_equal_the_bytes_that_follow),
 		cmocka_unit_test(a_length_over_16_mib_is_refused_before_anything_else),

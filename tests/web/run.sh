@@ -76,9 +76,9 @@ for _ in $(seq 100); do
 done
 link=$(head -n1 "$tmp/web.out")
 if [[ $link =~ ^http://127\.0\.0\.1:$http_port/#[0-9a-f]{64}$ ]]; then
-	ok "web prints the link with the secret after #"
+	ok "web prints the link with the page token after #"
 else
-	not_ok "web prints the link with the secret after #" "got \"$link\"" "$(cat "$tmp/web.err")"
+	not_ok "web prints the link with the page token after #" "got \"$link\"" "$(cat "$tmp/web.err")"
 fi
 
 if ss -Hltn "sport = :$http_port" | awk '{print $4}' | grep -qvx "127.0.0.1:$http_port"; then

@@ -147,10 +147,10 @@ async function main() {
   });
 
   for (const [name, url, want] of [
-    ['a link without the secret gets an error on the page', base,
-     /^No secret: open the link vmctl web printed/],
-    ['a wrong secret gets an error on the page', base + '#' + '0'.repeat(64),
-     /^Wrong secret: open the link vmctl web printed/]]) {
+    ['a link without the token gets an error on the page', base,
+     /^No token: open the link vmctl web printed/],
+    ['a wrong token gets an error on the page', base + '#' + '0'.repeat(64),
+     /^Wrong token: open the link this vmctl web printed/]]) {
     await check(name, async () => {
       const p = await browser.newPage();
       await p.goto(url);
