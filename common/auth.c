@@ -30,16 +30,21 @@ static void to_hex(const uint8_t *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-int auth_nonce(char out[AUTH_HEX + 1])
+static int nonce(char out[AUTH_HEX + 1], unsigned flags)
 {
 	uint8_t r[AUTH_HEX / 2];
 	size_t got = 0;
 
 	while (got < sizeof r) {
-		ssize_t n = getrandom(r + got, sizeof r - got, 0);
+		ssize_t n = getrandom(r + got, sizeof r - got, flags);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* GRND_INSECURE is Linux 5.6's: before it, wait as auth_nonce does */
+		if (n < 0 && errno == EINVAL && flags) {
+			flags = 0;
+			continue;
+		}
 		if (n <= 0)
 			return -1;
 		got += (size_t)n;
@@ -47,6 +52,16 @@ int auth_nonce(char out[AUTH_HEX + 1])
 	to_hex(r, sizeof r, out);
 	explicit_bzero(r, sizeof r);
 	return 0;
+}
+
+int auth_nonce(char out[AUTH_HEX + 1])
+{
+	return nonce(out, 0);
+}
+
+int auth_nonce_unwaited(char out[AUTH_HEX + 1])
+{
+	return nonce(out, GRND_INSECURE);
 }
 
 static uint8_t nibble(char c)

@@ -28,6 +28,13 @@
 bool auth_hex_valid(const char *s, size_t len);
 /* A fresh random nonce; -1 with errno when the kernel gives no random bytes. */
 int auth_nonce(char out[AUTH_HEX + 1]);
+/* vmd's nonce: the same, but not waiting for the kernel's random generator to be
+ * seeded. A fresh guest seeds it about 2 s after vmd listens under TCG, and the
+ * first connection (vmctl start's ping) would wait that long. The server's nonce
+ * need not be secret, only never repeat under one secret, so that a client's proof
+ * cannot be replayed; the generator's output does not repeat within one boot, and
+ * each boot has a secret of its own. */
+int auth_nonce_unwaited(char out[AUTH_HEX + 1]);
 /* HMAC-SHA256 under the secret's 32 bytes of the label, then the client's nonce,
  * then the server's (as their hex digits), in hex. secret must be auth_hex_valid. */
 void auth_proof(const char *secret, const char *label, const char *client_nonce,

@@ -170,6 +170,9 @@ static void test_only_64_lowercase_hex_digits_are_a_nonce(void **state)
 	assert_int_equal(auth_nonce(m), 0);
 	assert_true(auth_hex_valid(n, strlen(n)));
 	assert_false(auth_equal(n, m));
+	assert_int_equal(auth_nonce_unwaited(m), 0);
+	assert_true(auth_hex_valid(m, strlen(m)));
+	assert_false(auth_equal(n, m));
 }
 
 int main(void)
