@@ -83,8 +83,10 @@ mapfile -t secrets < <(cat "$rec"/*.secret 2>/dev/null)
 [[ $(grep -ch '^x-vmd-nonce: [0-9a-f]\{64\}' "$rec"/*.request | sort -u) == 1 ]] ||
 	why+=("every upgrade should carry one nonce: $(grep -c nonce "$rec"/*.request)")
 no_secret_in "$rec" "${secrets[@]}"
-left=$(find "$state" -maxdepth 1 -type f -printf '%f ')
-[[ -z $left ]] || why+=("left in $state: $left")
+for f in "$rec"/*.port; do
+	left=$(find "$state" -maxdepth 1 -name "$(cat "$f").*" -printf '%f ')
+	[[ -z $left ]] || why+=("left in $state: $left")
+done
 pgrep -f "standin.py impostor $rec" >/dev/null && why+=("an impostor stand-in is still running")
 case_end "3a a stand-in on the VM's port gets no secret and no proof; start says it is not this VM"
 

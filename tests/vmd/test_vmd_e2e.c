@@ -569,6 +569,24 @@ static void test_refused(void)
 	}
 	case_end("a proof replayed on a new connection opens nothing");
 
+	/* One that upgrades and then says nothing is closed after 10 s. */
+	if (ws_upgrade(&w, vmd.port, hdr, &h) == 0) {
+		struct timespec t0, t1;
+		uint8_t *msg;
+		size_t len;
+		int op;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		CHECK(ws_recv(&w, &msg, &len, &op, 20000) == -1, "a message came instead");
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		CHECK(t1.tv_sec - t0.tv_sec >= 9 && t1.tv_sec - t0.tv_sec <= 13,
+		      "closed after %ld s, expected 10", (long)(t1.tv_sec - t0.tv_sec));
+		ws_close(&w);
+	} else {
+		note("status %d, expected 101", h.status);
+	}
+	case_end("a connection that proves nothing is closed after 10 s");
+
 	char req[512];
 
 	snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
@@ -1760,7 +1778,7 @@ int main(int argc, char **argv)
 	/* as /home is: users must be able to reach their own home inside it */
 	chmod(home_root, 0755);
 
-	printf("1..63\n");
+	printf("1..64\n");
 	if (start_vmd(&vmd, "none") < 0) {
 		printf("# %s did not start\n", vmd_path);
 		nfailed++;
