@@ -15,10 +15,11 @@
 #  11  a kernel boots with its initramfs, forwards bound to 127.0.0.1, fw_cfg and 9p shares
 #  12  bad kernel-boot values are refused with a sentence each
 #  13  nothing to boot is a usage error, not the whole help on stderr
+#  14  --runas USER has QEMU drop to USER; a user who does not exist is refused
 source "$(dirname "$0")/../tap.sh"
 B=${BUILD:-build}
 qb=host/qemu-boot
-plan 13
+plan 14
 hint='usage: qemu-boot [options] [IMAGE] [-- QEMU-ARGS...] (qemu-boot --help lists the options)'
 
 run "$qb" --dry-run --machine q35 "$B/boot.img"
@@ -90,7 +91,7 @@ run "$qb" --dry-run --kernel "$B/boot.bin" --initrd "$B/boot.img" --append "cons
 expect_status 0
 for want in "-accel tcg\\,tb-size=32 " "-m 128 -smp 2 " "-kernel $B/boot.bin -initrd $B/boot.img -append console=ttyS0" \
 	"hostfwd=tcp:127.0.0.1:4000-:8080 " "-fw_cfg name=opt/vmd/secret\\,file=$B/boot.bin" \
-	"mount_tag=data\\,security_model=none\\,readonly=on" "-serial file:$tmp/console"; do
+	"mount_tag=data\\,security_model=mapped-xattr\\,readonly=on" "-serial file:$tmp/console"; do
 	[[ $want == -accel* && $out == *"-accel kvm"* ]] && continue	# tb-size is TCG's
 	[[ $out == *"$want"* ]] || why+=("missing $want in: $out")
 done
@@ -99,7 +100,7 @@ done
 mkdir -p "$tmp/a:b,c"
 run "$qb" --dry-run --kernel "$B/boot.bin" --share "$tmp/a:b,c:ro:rw"
 expect_status 0
-[[ $out == *"-virtfs local\\,path=$tmp/a:b\\,\\,c\\,mount_tag=ro\\,security_model=none "* ]] ||
+[[ $out == *"-virtfs local\\,path=$tmp/a:b\\,\\,c\\,mount_tag=ro\\,security_model=mapped-xattr "* ]] ||
 	why+=("the share of $tmp/a:b,c with tag ro, read-write, is not in: $out")
 case_end "a kernel boots with its initramfs, forwards bound to 127.0.0.1, fw_cfg and 9p shares"
 
@@ -125,5 +126,11 @@ expect_out ""
 expect_err "qemu-boot: nothing to boot: give an IMAGE or --kernel.
 $hint"
 case_end "nothing to boot is a usage error, not the whole help on stderr"
+
+run "$qb" --dry-run --kernel "$B/boot.bin" --runas nobody
+expect_status 0
+[[ $out == *" -runas nobody "* ]] || why+=("no -runas nobody in: $out")
+unusable 'cannot run QEMU as "no-such-user": there is no such user.' --kernel "$B/boot.bin" --runas no-such-user
+case_end "--runas USER has QEMU drop to USER; a user who does not exist is refused"
 
 finish
