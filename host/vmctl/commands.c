@@ -317,6 +317,7 @@ static int idmap_userns(const struct qemu_user *u, struct msg *m)
 	if (pid == -1)
 		return fail_errno(m, "cannot make a user namespace for the shares' id mapping");
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		for (;;)
 			pause();
 	}
@@ -334,38 +335,38 @@ static int idmap_userns(const struct qemu_user *u, struct msg *m)
  * share is mounted over itself through the id mapping, nosuid and nodev (and read-
  * only for --share-ro, so the kernel refuses writes there as well as QEMU). A share
  * on a filesystem that cannot be idmapped is refused. Its mounts below are not
- * carried over: QEMU sees the share's own filesystem only. */
+ * carried over: QEMU sees the share's own filesystem only. The child exits on
+ * failure, so nothing here is closed on the way out. */
 static int qemu_namespace(int userns, char (*real)[PATH_MAX], const struct vmctl_args *a,
 			  struct msg *m)
 {
+	int tree[VMCTL_MAX_SHARES];
+
 	if (unshare(CLONE_NEWNS) == -1 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
 		return fail_errno(m, "cannot make QEMU's mount namespace");
+	/* Every share cloned before any is mapped: one inside another is then cloned
+	 * from the host's mount, not from its parent's idmapped one. */
+	for (int i = 0; i < a->nshares; i++)
+		if ((tree[i] = (int)syscall(SYS_open_tree, AT_FDCWD, real[i],
+					    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) == -1)
+			return fail_errno(m, "cannot share %s", real[i]);
 	for (int i = 0; i < a->nshares; i++) {
 		struct mount_attr attr = {
 			.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
 				    (a->shares[i].read_only ? MOUNT_ATTR_RDONLY : 0),
 			.userns_fd = (unsigned)userns,
 		};
-		int t = (int)syscall(SYS_open_tree, AT_FDCWD, real[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 
-		if (t == -1)
-			return fail_errno(m, "cannot share %s", real[i]);
-		if (syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH, &attr, sizeof attr) == -1) {
-			int e = errno;
-
-			close(t);
-			errno = e;
-			if (e == EINVAL || e == EPERM || e == EOPNOTSUPP)
+		if (syscall(SYS_mount_setattr, tree[i], "", AT_EMPTY_PATH, &attr, sizeof attr) == -1) {
+			if (errno == EINVAL || errno == EPERM || errno == EOPNOTSUPP)
 				return fail(m, "cannot share %s: its filesystem does not support idmapped "
 					    "mounts, through which QEMU (running as %s) owns the share's "
 					    "files instead of root.", real[i], QEMU_USER);
 			return fail_errno(m, "cannot share %s", real[i]);
 		}
-		if (syscall(SYS_move_mount, t, "", AT_FDCWD, real[i], MOVE_MOUNT_F_EMPTY_PATH) == -1) {
-			close(t);
+		if (syscall(SYS_move_mount, tree[i], "", AT_FDCWD, real[i], MOVE_MOUNT_F_EMPTY_PATH) == -1)
 			return fail_errno(m, "cannot share %s", real[i]);
-		}
-		close(t);
+		close(tree[i]);
 	}
 	return 0;
 }
