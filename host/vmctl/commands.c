@@ -20,6 +20,7 @@
 #include "bootcfg.h"
 #include "cli.h"
 #include "client.h"
+#include "egress.h"
 #include "qmp.h"
 #include "state.h"
 
@@ -241,19 +242,49 @@ static int ro_shares_word(const struct vmctl_args *a, char *cmdline, size_t size
 	return 0;
 }
 
+/* The network's way out, when start was given one: QEMU's user network is closed
+ * (qemu-boot runs it restrict=on) but for EGRESS_ADDR:EGRESS_PORT, where each
+ * connection runs this vmctl's egress with the policy; the guest learns the proxy's
+ * address from the kernel's command line (vmd.proxy=). guestfwd is "" without. */
+static int egress_words(const struct vmctl_args *a, char *cmdline, size_t size, char *guestfwd,
+			size_t gsize, struct msg *m)
+{
+	char self[PATH_MAX], cmd[PATH_MAX + EGRESS_MAX_ALLOW * 300];
+	size_t len = strlen(cmdline);
+	ssize_t n;
+	int k;
+
+	guestfwd[0] = '\0';
+	if (!a->internet && !a->nallow)
+		return 0;
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		return fail_errno(m, "cannot find where vmctl is installed");
+	self[n] = '\0';
+	if (egress_command(self, a->internet, a->allow, a->nallow, cmd, sizeof cmd, m) < 0)
+		return -1;
+	snprintf(guestfwd, gsize, "%s:%d:%s", EGRESS_ADDR, EGRESS_PORT, cmd);
+	k = snprintf(cmdline + len, size - len, " vmd.proxy=%s:%d", EGRESS_ADDR, EGRESS_PORT);
+	if (k < 0 || (size_t)k >= size - len)
+		return fail(m, "the kernel command line is too long for the proxy's address.");
+	return 0;
+}
+
 /* Start the launcher in its own session (QEMU outlives vmctl), its output in a log. */
 static pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_state *s,
 		    const char *dir, struct msg *m)
 {
 	char cmdline[BOOTCFG_CMDLINE_MAX], fwd[32], mem[16], cpus[16], tb[16], qmp[4200], log[4200], secret[4200],
-	     console[4300], fwcfg[4300], shares[VMCTL_MAX_SHARES][PATH_MAX + 300];
-	const char *argv[40 + 2 * VMCTL_MAX_SHARES];	/* 29 fixed, 2 per share, NULL */
+	     console[4300], fwcfg[4300], shares[VMCTL_MAX_SHARES][PATH_MAX + 300],
+	     guestfwd[2 * PATH_MAX + EGRESS_MAX_ALLOW * 300];
+	const char *argv[40 + 2 * VMCTL_MAX_SHARES];	/* 31 fixed, 2 per share, NULL */
 	int n = 0;
 	pid_t pid;
 	bool kvm = use_kvm();
 
 	if (kernel_cmdline(a, s->kernel, kvm, cmdline, sizeof cmdline, m) < 0 ||
-	    ro_shares_word(a, cmdline, sizeof cmdline, m) < 0)
+	    ro_shares_word(a, cmdline, sizeof cmdline, m) < 0 ||
+	    egress_words(a, cmdline, sizeof cmdline, guestfwd, sizeof guestfwd, m) < 0)
 		return -1;
 	snprintf(fwd, sizeof fwd, "%u:%d", s->port, GUEST_PORT);
 	snprintf(mem, sizeof mem, "%u", s->memory_mib);
@@ -293,6 +324,10 @@ static pid_t launch(const char *launcher, const struct vmctl_args *a, const stru
 	 * SeaBIOS did. */
 	argv[n++] = "--forward";
 	argv[n++] = fwd;
+	if (*guestfwd) {
+		argv[n++] = "--guestfwd";
+		argv[n++] = guestfwd;
+	}
 	argv[n++] = "--fw-cfg";
 	argv[n++] = fwcfg;
 	argv[n++] = "--qmp";
