@@ -706,10 +706,13 @@ int egress_serve(const struct egress_policy *p, int in, int out)
 	/* The setup as a whole, a slow name lookup included, has a deadline: SIGALRM's
 	 * default action ends the process. */
 	alarm(SETUP_TIMEOUT_S);
-	if (read_head(in, out, buf, &len, &head_len) < 0 ||
-	    parse_request(buf, head_len, &r, out) < 0 || (up = open_upstream(p, &r, out)) < 0)
-		return -1;
+	up = -1;
+	if (read_head(in, out, buf, &len, &head_len) == 0 &&
+	    parse_request(buf, head_len, &r, out) == 0)
+		up = open_upstream(p, &r, out);
 	alarm(0);
+	if (up < 0)
+		return -1;
 	if (r.connect)
 		rc = send_all(out, "HTTP/1.1 200 Connection established\r\n\r\n", 39);
 	else
