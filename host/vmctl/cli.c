@@ -30,7 +30,7 @@ const struct vmctl_command vmctl_commands[] = {
 	  "Serve a terminal on the sandbox on PORT at http://127.0.0.1:HTTP_PORT (default 8000).",
 	  cmd_web },
 	{ "stop", "PORT", "Power the sandbox on PORT off (ACPI), and remove its state.", cmd_stop },
-	{ "egress", "--internet | --allow HOST[:PORT]...",
+	{ "egress", "PORT --internet | PORT --allow HOST[:PORT]...",
 	  "Internal: QEMU runs it, an HTTP proxy on stdin and stdout, for each connection a "
 	  "sandbox started with --internet or --allow opens to 10.0.2.100:3128.",
 	  cmd_egress },
@@ -427,6 +427,8 @@ int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m)
 	if (a->cmd->run == cmd_session)
 		return parse_session(argc, argv, i, a, m);
 	if (a->cmd->run == cmd_egress) {
+		if (parse_port("egress", argc, argv, &i, a, m) < 0)
+			return -1;
 		for (; i < argc; i++)
 			if (strcmp(argv[i], "--internet") && strcmp(argv[i], "--allow"))
 				return fail(m, "egress takes no %s \"%s\".",

@@ -246,8 +246,8 @@ static int ro_shares_word(const struct vmctl_args *a, char *cmdline, size_t size
  * (qemu-boot runs it restrict=on) but for EGRESS_ADDR:EGRESS_PORT, where each
  * connection runs this vmctl's egress with the policy; the guest learns the proxy's
  * address from the kernel's command line (vmd.proxy=). guestfwd is "" without. */
-static int egress_words(const struct vmctl_args *a, char *cmdline, size_t size, char *guestfwd,
-			size_t gsize, struct msg *m)
+static int egress_words(const struct vmctl_args *a, const struct vm_state *s, char *cmdline,
+			size_t size, char *guestfwd, size_t gsize, struct msg *m)
 {
 	char self[PATH_MAX], cmd[PATH_MAX + EGRESS_MAX_ALLOW * 300];
 	size_t len = strlen(cmdline);
@@ -261,7 +261,7 @@ static int egress_words(const struct vmctl_args *a, char *cmdline, size_t size, 
 	if (n <= 0)
 		return fail_errno(m, "cannot find where vmctl is installed");
 	self[n] = '\0';
-	if (egress_command(self, a->internet, a->allow, a->nallow, cmd, sizeof cmd, m) < 0)
+	if (egress_command(self, s->port, a->internet, a->allow, a->nallow, cmd, sizeof cmd, m) < 0)
 		return -1;
 	snprintf(guestfwd, gsize, "%s:%d:%s", EGRESS_ADDR, EGRESS_PORT, cmd);
 	k = snprintf(cmdline + len, size - len, " vmd.proxy=%s:%d", EGRESS_ADDR, EGRESS_PORT);
@@ -284,7 +284,7 @@ static pid_t launch(const char *launcher, const struct vmctl_args *a, const stru
 
 	if (kernel_cmdline(a, s->kernel, kvm, cmdline, sizeof cmdline, m) < 0 ||
 	    ro_shares_word(a, cmdline, sizeof cmdline, m) < 0 ||
-	    egress_words(a, cmdline, sizeof cmdline, guestfwd, sizeof guestfwd, m) < 0)
+	    egress_words(a, s, cmdline, sizeof cmdline, guestfwd, sizeof guestfwd, m) < 0)
 		return -1;
 	snprintf(fwd, sizeof fwd, "%u:%d", s->port, GUEST_PORT);
 	snprintf(mem, sizeof mem, "%u", s->memory_mib);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -748,18 +749,19 @@ static int quote(char *out, size_t size, size_t *len, const char *word)
 	return 0;
 }
 
-int egress_command(const char *self, bool internet, const char *const *allow, int nallow,
-		   char *out, size_t size, struct msg *m)
+int egress_command(const char *self, unsigned port, bool internet, const char *const *allow,
+		   int nallow, char *out, size_t size, struct msg *m)
 {
+	char vm[16];
 	size_t len = 0;
 	int rc;
 
 	out[0] = '\0';
-	rc = quote(out, size, &len, self);
+	snprintf(vm, sizeof vm, "%u", port);
+	rc = quote(out, size, &len, self) || quote(out, size, &len, "egress") ||
+	     quote(out, size, &len, vm);
 	if (rc == 0 && internet)
-		rc = quote(out, size, &len, "egress") || quote(out, size, &len, "--internet");
-	else if (rc == 0)
-		rc = quote(out, size, &len, "egress");
+		rc = quote(out, size, &len, "--internet");
 	for (int i = 0; rc == 0 && i < nallow; i++)
 		rc = quote(out, size, &len, "--allow") || quote(out, size, &len, allow[i]);
 	if (rc)
@@ -768,10 +770,28 @@ int egress_command(const char *self, bool internet, const char *const *allow, in
 	return 0;
 }
 
+int egress_take_slot(unsigned port)
+{
+	for (int k = 0; k < EGRESS_MAX_CONNECTIONS; k++) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int n = snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "vmctl-egress/%u/%u/%d",
+				 (unsigned)getuid(), port, k);
+
+		if (fd == -1)
+			return -1;
+		if (bind(fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+								 1 + (size_t)n)) == 0)
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
 int cmd_egress(const struct vmctl_args *a, struct msg *m)
 {
 	struct egress_policy p = { .internet = a->internet };
-	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC), slot;
 
 	for (int i = 0; i < a->nallow; i++)
 		if (egress_allow_parse(a->allow[i], &p.allow[p.nallow++], m) < 0)
@@ -781,5 +801,12 @@ int cmd_egress(const struct vmctl_args *a, struct msg *m)
 	if (null == -1 || dup2(null, 2) == -1)
 		return fail_errno(m, "cannot open /dev/null");
 	close_range(3, ~0U, 0);
+	slot = egress_take_slot(a->port);
+	if (slot == -1) {
+		fail(m, "vmctl egress: this sandbox has %d connections open through the proxy "
+		     "already; close one first.", EGRESS_MAX_CONNECTIONS);
+		answer(1, "503 Service Unavailable", m->text);
+		return 1;
+	}
 	return egress_serve(&p, 0, 1) < 0 ? 1 : 0;
 }

@@ -23,6 +23,9 @@
 #define EGRESS_ADDR "10.0.2.100"
 #define EGRESS_PORT 3128
 #define EGRESS_MAX_ALLOW 32
+/* Connections through the proxy one VM may hold open at once: each is a process on
+ * the host, and the guest could otherwise start them without end. */
+#define EGRESS_MAX_CONNECTIONS 64
 #define EGRESS_HOST_MAX 253		/* a DNS name's longest text form */
 
 /* One --allow HOST[:PORT]. */
@@ -80,9 +83,14 @@ int egress_permits(const struct egress_policy *p, const char *host, unsigned por
 void egress_own_addresses(struct egress_own *own);
 
 /* The command QEMU runs for each connection (guestfwd=...-cmd:), every word quoted:
- * SELF egress --internet, or SELF egress --allow A --allow B ... */
-int egress_command(const char *self, bool internet, const char *const *allow, int nallow,
-		   char *out, size_t size, struct msg *m);
+ * SELF egress PORT --internet, or SELF egress PORT --allow A --allow B ... */
+int egress_command(const char *self, unsigned port, bool internet, const char *const *allow,
+		   int nallow, char *out, size_t size, struct msg *m);
+
+/* One of the EGRESS_MAX_CONNECTIONS places of the VM on port, held while the returned
+ * descriptor is open (an abstract socket of this host's: it goes with the process,
+ * whoever QEMU runs as); -1 when all are taken. */
+int egress_take_slot(unsigned port);
 
 /* Serve one proxied connection: the request from in, the answer to out. 0 when it
  * was relayed, -1 when it was refused or failed (the client got the sentence). */

@@ -211,13 +211,32 @@ static void test_the_command_for_qemu_quotes_every_word(void **state)
 	struct msg m = { "" };
 
 	(void)state;
-	assert_int_equal(egress_command("/opt/my vm'ctl", false, allow, 2, out, sizeof out, &m), 0);
-	assert_string_equal(out, "'/opt/my vm'\\''ctl' 'egress' '--allow' 'a.example:1' "
+	assert_int_equal(egress_command("/opt/my vm'ctl", 4100, false, allow, 2, out, sizeof out,
+					&m), 0);
+	assert_string_equal(out, "'/opt/my vm'\\''ctl' 'egress' '4100' '--allow' 'a.example:1' "
 			    "'--allow' '[::1]:2'");
-	assert_int_equal(egress_command("/v", true, NULL, 0, out, sizeof out, &m), 0);
-	assert_string_equal(out, "'/v' 'egress' '--internet'");
-	assert_int_equal(egress_command("/v", true, NULL, 0, out, 20, &m), -1);
-	assert_string_equal(m.text, "the egress command for QEMU is longer than 19 bytes.");
+	assert_int_equal(egress_command("/v", 1, true, NULL, 0, out, sizeof out, &m), 0);
+	assert_string_equal(out, "'/v' 'egress' '1' '--internet'");
+	assert_int_equal(egress_command("/v", 1, true, NULL, 0, out, 24, &m), -1);
+	assert_string_equal(m.text, "the egress command for QEMU is longer than 23 bytes.");
+}
+
+static void test_a_vm_holds_at_most_the_connection_limit_at_once(void **state)
+{
+	int fds[EGRESS_MAX_CONNECTIONS], other;
+
+	(void)state;
+	for (int i = 0; i < EGRESS_MAX_CONNECTIONS; i++)
+		assert_int_not_equal(fds[i] = egress_take_slot(65535), -1);
+	assert_int_equal(egress_take_slot(65535), -1);
+	/* another VM's places are its own */
+	assert_int_not_equal(other = egress_take_slot(65534), -1);
+	close(other);
+	/* a connection that ends gives its place back */
+	close(fds[7]);
+	assert_int_not_equal(fds[7] = egress_take_slot(65535), -1);
+	for (int i = 0; i < EGRESS_MAX_CONNECTIONS; i++)
+		close(fds[i]);
 }
 
 /* The proxy's answer to request, with the policy, read from a pipe. */
@@ -390,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_allow_refuses_what_is_no_host_or_port),
 		cmocka_unit_test(test_the_allow_list_matches_host_and_port_as_the_request_names_them),
 		cmocka_unit_test(test_the_command_for_qemu_quotes_every_word),
+		cmocka_unit_test(test_a_vm_holds_at_most_the_connection_limit_at_once),
 		cmocka_unit_test(test_the_proxy_refuses_bad_requests_with_a_sentence),
 		cmocka_unit_test(test_a_nul_inside_the_head_is_refused),
 		cmocka_unit_test(test_the_allow_list_refuses_before_any_lookup),

@@ -27,19 +27,20 @@
 #  12  1i  the proxy refuses the host's own address
 #  13  1j  the proxy refuses names that resolve to loopback: localhost, and a DNS
 #          answer that rebinds to 127.0.0.1 (the proxy resolved it on the host)
-#  14  vmctl stop powers the VM off and leaves no state (VM B)
-#  15  vmctl start --allow 127.0.0.1:PORT boots VM C
-#  16  1k  a sandboxed command reads the server's page through the proxy, by GET and
+#  14  1k  a VM holds at most 64 connections through the proxy: the next gets 503
+#  15  vmctl stop powers the VM off and leaves no state (VM B)
+#  16  vmctl start --allow 127.0.0.1:PORT boots VM C
+#  17  1l  a sandboxed command reads the server's page through the proxy, by GET and
 #          by CONNECT
-#  17  1l  the proxy refuses what the allow-list does not name: another port, a name
+#  18  1m  the proxy refuses what the allow-list does not name: another port, a name
 #          for the allowed address, 10.0.2.2
-#  18  1m  without the proxy, VM C reaches the host no more than VM A
-#  19  vmctl stop powers the VM off and leaves no state (VM C)
-#  20  1n  bad --allow values are refused by vmctl start with one sentence and exit 2
-#  21  1o  --internet with --allow, or twice, is refused with one sentence and exit 2
-#  22  no VM is left running, and no egress process
+#  19  1n  without the proxy, VM C reaches the host no more than VM A
+#  20  vmctl stop powers the VM off and leaves no state (VM C)
+#  21  1o  bad --allow values are refused by vmctl start with one sentence and exit 2
+#  22  1p  --internet with --allow, or twice, is refused with one sentence and exit 2
+#  23  no VM is left running, and no egress process
 source "$(dirname "$0")/lib.sh"
-plan 22
+plan 23
 vm_suite_ready escape-net.sh
 for p in python3 unshare; do
 	command -v "$p" >/dev/null || { echo "Bail out! escape-net.sh needs $p."; exit 1; }
@@ -213,6 +214,15 @@ expect_out "$(refusal "403 Forbidden" "vmctl egress: rebind.test resolves to 127
 grep -qx 'rebind.test' "$tmp/dns.log" || why+=("the fake DNS was never asked for rebind.test: $(<"$tmp/dns.log")")
 [[ -z $(requests "$tmp/http.log") ]] || why+=("the server saw: $(requests "$tmp/http.log")")
 case_end "1j the proxy refuses names that resolve to loopback: localhost, and a DNS answer that rebinds to 127.0.0.1"
+
+# 64 connections that send nothing hold every place; each is a vmctl egress on the host.
+run ex --raw -- sh -c 'for i in $(seq 64); do (sleep 8 | timeout 10 nc 10.0.2.100 3128 >/dev/null &); done
+	while [ $(netstat -tn | grep -c "10.0.2.100:3128 *ESTABLISHED") -lt 64 ]; do sleep 0.2; done; sleep 1
+	printf "CONNECT 127.0.0.1:1 HTTP/1.1\r\n\r\n" | nc 10.0.2.100 3128 | tr -d "\r"' </dev/null
+expect_out "$(refusal "503 Service Unavailable" "vmctl egress: this sandbox has 64 connections open through the proxy already; close one first.")"
+held=$(pgrep -fc "$real_vmctl egress $P " || true)
+[[ $held == 64 ]] || why+=("$held egress processes for port $P, expected 64 while the places are held")
+case_end "1k a VM holds at most 64 connections through the proxy: the next gets 503"
 vm_stop_case
 
 # --- VM C: --allow 127.0.0.1:PORT ---------------------------------------------------------
@@ -228,7 +238,7 @@ expect_out "HTTP/1.1 200 Connection established
 page of the host's loopback server"
 [[ $(requests "$tmp/http.log") == "GET /index.html HTTP/1.1
 GET /index.html HTTP/1.0" ]] || why+=("the server saw: $(requests "$tmp/http.log")")
-case_end "1k a sandboxed command reads the server's page through the proxy, by GET and by CONNECT"
+case_end "1l a sandboxed command reads the server's page through the proxy, by GET and by CONNECT"
 
 : >"$tmp/http.log"
 run ask "CONNECT 127.0.0.1:$up HTTP/1.1"
@@ -238,7 +248,7 @@ expect_out "$(refusal "403 Forbidden" "vmctl egress: localhost:$hp is not on thi
 run ask "CONNECT 10.0.2.2:$hp HTTP/1.1"
 expect_out "$(refusal "403 Forbidden" "vmctl egress: 10.0.2.2:$hp is not on this sandbox's allow-list (vmctl start --allow).")"
 [[ -z $(requests "$tmp/http.log") ]] || why+=("the server saw: $(requests "$tmp/http.log")")
-case_end "1l the proxy refuses what the allow-list does not name: another port, a name for the allowed address, 10.0.2.2"
+case_end "1m the proxy refuses what the allow-list does not name: another port, a name for the allowed address, 10.0.2.2"
 
 run ex --raw -- wget -Y off -q -O- "http://10.0.2.2:$hp/index.html" </dev/null
 expect_status 1
@@ -246,7 +256,7 @@ expect_err "wget: can't connect to remote host (10.0.2.2): Connection refused"
 run ex --raw -- sh -c "timeout 3 nc 10.0.2.101 $hp </dev/null; echo \"nc: \$?\"" </dev/null
 expect_out "nc: 143"
 [[ -z $(requests "$tmp/http.log") ]] || why+=("the server saw: $(requests "$tmp/http.log")")
-case_end "1m without the proxy, VM C reaches the host no more than VM A"
+case_end "1n without the proxy, VM C reaches the host no more than VM A"
 vm_stop_case
 
 # --- the options --------------------------------------------------------------------------
@@ -264,7 +274,7 @@ expect_status 2
 expect_err "vmctl: --allow needs a value.
 $usage_start"
 [[ $(vms) == "$before" ]] || why+=("a refused start left a state file")
-case_end "1n bad --allow values are refused by vmctl start with one sentence and exit 2"
+case_end "1o bad --allow values are refused by vmctl start with one sentence and exit 2"
 
 run $T 30 "$real_vmctl" start --internet --allow example.com
 expect_status 2
@@ -274,7 +284,7 @@ run $T 30 "$real_vmctl" start --internet --internet
 expect_status 2
 expect_err "vmctl: --internet is given twice; give it once.
 $usage_start"
-case_end "1o --internet with --allow, or twice, is refused with one sentence and exit 2"
+case_end "1p --internet with --allow, or twice, is refused with one sentence and exit 2"
 
 [[ $(vms) == 0 || $(vms) == "$before" ]] || why+=("state files left: $(vms)")
 left=$(pgrep -f "$real_vmctl egress" || true)
