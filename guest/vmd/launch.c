@@ -87,7 +87,8 @@ int launch_build(const struct proto_request *req, const char *sandbox, const cha
 	bool root;
 	/* A VM with egress (vmctl start --internet or --allow) has an HTTP proxy on the
 	 * host, which guest/init names here: sandboxed commands share the guest's network
-	 * to reach it (nothing else is reachable there), and every command is told. */
+	 * to reach it (off the VM nothing else is reachable there, and in it only vmd's
+	 * port, which wants the secret), and every command is told. */
 	const char *proxy = getenv("VMD_PROXY");
 
 	if (proxy && !*proxy)
