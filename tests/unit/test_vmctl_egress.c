@@ -4,6 +4,8 @@
  * connects anywhere; the one relay test talks to a server it starts on 127.0.0.1. */
 #include "egress.h"
 
+#include "cli.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -399,6 +401,46 @@ static void test_an_allowed_literal_address_is_relayed_with_the_head_rewritten(v
 	assert_int_equal(status, 0);
 }
 
+#define ARGV(...) ((char *[]){ "vmctl", __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((char *[]){ "vmctl", __VA_ARGS__ }) / sizeof(char *)))
+#define PARSE(a, m, ...) vmctl_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), a, m)
+
+static void test_start_takes_internet_or_allows_and_egress_the_vms_port(void **state)
+{
+	struct vmctl_args a;
+	struct msg m = { "" };
+	char *many[4 + 2 * EGRESS_MAX_ALLOW + 1] = { "vmctl", "start" };
+
+	(void)state;
+	assert_int_equal(PARSE(&a, &m, "start", "--allow", "a.example:1", "--allow", "[::1]"), 0);
+	assert_int_equal(a.nallow, 2);
+	assert_string_equal(a.allow[1], "[::1]");
+	assert_false(a.internet);
+	assert_int_equal(PARSE(&a, &m, "start", "--internet"), 0);
+	assert_true(a.internet);
+	assert_int_equal(PARSE(&a, &m, "egress", "4100", "--allow", "x:2"), 0);
+	assert_int_equal(a.port, 4100);
+	assert_int_equal(a.nallow, 1);
+
+	assert_int_equal(PARSE(&a, &m, "egress", "--internet"), -1);
+	assert_string_equal(m.text, "egress needs the PORT that vmctl start printed.");
+	assert_int_equal(PARSE(&a, &m, "egress", "4100"), -1);
+	assert_string_equal(m.text, "egress needs --internet or --allow HOST[:PORT].");
+	assert_int_equal(PARSE(&a, &m, "egress", "4100", "--internet", "x"), -1);
+	assert_string_equal(m.text, "egress takes no operand \"x\".");
+	assert_int_equal(PARSE(&a, &m, "start", "--allow", "x", "--internet"), -1);
+	assert_string_equal(m.text, "--internet and --allow do not go together: --internet opens "
+			    "every public address, --allow only those it names.");
+	for (int i = 0; i < EGRESS_MAX_ALLOW + 1; i++) {
+		many[2 + 2 * i] = "--allow";
+		many[3 + 2 * i] = "h.example";
+	}
+	assert_int_equal(vmctl_parse(2 + 2 * EGRESS_MAX_ALLOW, many, &a, &m), 0);
+	assert_int_equal(a.nallow, EGRESS_MAX_ALLOW);
+	assert_int_equal(vmctl_parse(4 + 2 * EGRESS_MAX_ALLOW, many, &a, &m), -1);
+	assert_string_equal(m.text, "--allow: at most 32 hosts.");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_a_nul_inside_the_head_is_refused),
 		cmocka_unit_test(test_the_allow_list_refuses_before_any_lookup),
 		cmocka_unit_test(test_an_allowed_literal_address_is_relayed_with_the_head_rewritten),
+		cmocka_unit_test(test_start_takes_internet_or_allows_and_egress_the_vms_port),
 	};
 
 	return cmocka_run_group_tests_name("vmctl egress", tests, NULL, NULL);
