@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <linux/mount.h>
 #include <netinet/in.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include "cli.h"
 #include "client.h"
 #include "logring.h"
+#include "egress.h"
 #include "qmp.h"
 #include "state.h"
 
@@ -283,6 +285,64 @@ static int qemu_user(struct qemu_user *u, struct msg *m)
 	return 0;
 }
 
+/* Whether QEMU_USER may run DIR/NAME, tried as that user in a child: QEMU runs the
+ * proxy as QEMU_USER, from the folder the proxy is in (its working directory), so
+ * only that folder and the program need to be open to it, not the folders above. */
+static bool runnable_by(const struct qemu_user *u, const char *dir, const char *name)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(chdir(dir) == 0 && setgroups(0, NULL) == 0 && setgid(u->gid) == 0 &&
+		      setuid(u->uid) == 0 && access(name, X_OK) == 0 ? 0 : 1);
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	       WEXITSTATUS(status) == 0;
+}
+
+/* The network's way out, when start was given one: QEMU's user network is closed
+ * (qemu-boot runs it restrict=on) but for EGRESS_ADDR:EGRESS_PORT, where each
+ * connection runs this vmctl's egress with the policy; the guest learns the proxy's
+ * address from the kernel's command line (vmd.proxy=). guestfwd is "" without.
+ * When QEMU drops to QEMU_USER, it starts in vmctl's own folder (*cwd) and runs
+ * ./NAME from there: a build tree under root's 0700 home works too. */
+static int egress_words(const struct vmctl_args *a, const struct vm_state *s,
+			const struct qemu_user *u, char *cmdline, size_t size, char *guestfwd,
+			size_t gsize, char *cwd, size_t csize, struct msg *m)
+{
+	char self[PATH_MAX], prog[PATH_MAX + 2], cmd[PATH_MAX + EGRESS_MAX_ALLOW * 300], *slash;
+	size_t len = strlen(cmdline);
+	ssize_t n;
+	int k;
+
+	guestfwd[0] = cwd[0] = '\0';
+	if (!a->internet && !a->nallow)
+		return 0;
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		return fail_errno(m, "cannot find where vmctl is installed");
+	self[n] = '\0';
+	snprintf(prog, sizeof prog, "%s", self);
+	slash = strrchr(self, '/');
+	if (u->drop && slash) {
+		*slash = '\0';
+		snprintf(cwd, csize, "%s", *self ? self : "/");
+		snprintf(prog, sizeof prog, "./%s", slash + 1);
+		if (!runnable_by(u, cwd, slash + 1))
+			return fail(m, "cannot give the sandbox its proxy: QEMU runs as %s, who may "
+				    "not run %s/%s (the folder or the program is closed to other "
+				    "users); install vmctl (make install) or build it where others "
+				    "may read.", QEMU_USER, cwd, slash + 1);
+	}
+	if (egress_command(prog, s->port, a->internet, a->allow, a->nallow, cmd, sizeof cmd, m) < 0)
+		return -1;
+	snprintf(guestfwd, gsize, "%s:%d:%s", EGRESS_ADDR, EGRESS_PORT, cmd);
+	k = snprintf(cmdline + len, size - len, " vmd.proxy=%s:%d", EGRESS_ADDR, EGRESS_PORT);
+	if (k < 0 || (size_t)k >= size - len)
+		return fail(m, "the kernel command line is too long for the proxy's address.");
+	return 0;
+}
+
 static int write_map(pid_t pid, const char *which, unsigned inside, unsigned outside,
 		     struct msg *m)
 {
@@ -417,8 +477,10 @@ static pid_t launch(const char *launcher, const struct vmctl_args *a, const stru
 {
 	char cmdline[BOOTCFG_CMDLINE_MAX], fwd[32], mem[16], cpus[16], tb[16], qmp[4200], log[4200], secret[4200],
 	     console[4300], fwcfg[4300], serial[32], shares[VMCTL_MAX_SHARES][PATH_MAX + 300],
-	     real[VMCTL_MAX_SHARES][PATH_MAX];
-	const char *argv[42 + 2 * VMCTL_MAX_SHARES];	/* 31 fixed, 2 per share, NULL */
+	     real[VMCTL_MAX_SHARES][PATH_MAX],
+	     guestfwd[2 * PATH_MAX + EGRESS_MAX_ALLOW * 300], cwd[PATH_MAX], image[PATH_MAX],
+	     exe[PATH_MAX];
+	const char *argv[44 + 2 * VMCTL_MAX_SHARES];	/* 33 fixed, 2 per share, NULL */
 	int n = 0, userns = -1, logp[2] = { -1, -1 }, conp[2] = { -1, -1 }, errp[2] = { -1, -1 },
 	    log_fd = -1, con_fd = -1;
 	struct qemu_user user;
@@ -429,7 +491,9 @@ static pid_t launch(const char *launcher, const struct vmctl_args *a, const stru
 
 	*logger = -1;
 	if (kernel_cmdline(a, s->kernel, kvm, cmdline, sizeof cmdline, m) < 0 ||
-	    ro_shares_word(a, cmdline, sizeof cmdline, m) < 0 || qemu_user(&user, m) < 0)
+	    ro_shares_word(a, cmdline, sizeof cmdline, m) < 0 || qemu_user(&user, m) < 0 ||
+	    egress_words(a, s, &user, cmdline, sizeof cmdline, guestfwd, sizeof guestfwd, cwd,
+			 sizeof cwd, m) < 0)
 		return -1;
 	snprintf(fwd, sizeof fwd, "%u:%d", s->port, GUEST_PORT);
 	snprintf(mem, sizeof mem, "%u", s->memory_mib);
@@ -469,6 +533,10 @@ static pid_t launch(const char *launcher, const struct vmctl_args *a, const stru
 	 * SeaBIOS did. */
 	argv[n++] = "--forward";
 	argv[n++] = fwd;
+	if (*guestfwd) {
+		argv[n++] = "--guestfwd";
+		argv[n++] = guestfwd;
+	}
 	argv[n++] = "--fw-cfg";
 	argv[n++] = fwcfg;
 	argv[n++] = "--qmp";
@@ -490,10 +558,17 @@ static pid_t launch(const char *launcher, const struct vmctl_args *a, const stru
 		argv[n++] = "--share";
 		argv[n++] = shares[i];
 	}
-	if (a->image)
-		argv[n++] = a->image;
+	if (a->image) {
+		/* absolute: QEMU may start in another folder (egress_words) */
+		if (!realpath(a->image, image))
+			return fail_errno(m, "cannot read the disk image %s", a->image);
+		argv[n++] = image;
+	}
 	argv[n] = NULL;
 
+	/* absolute, for the child may change folders (egress_words) */
+	if (!realpath(launcher, exe))
+		return fail_errno(m, "cannot run %s", launcher);
 	if (user.drop && a->nshares && (userns = idmap_userns(&user, m)) == -1)
 		return -1;
 	log_fd = open(log, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -532,7 +607,11 @@ static pid_t launch(const char *launcher, const struct vmctl_args *a, const stru
 			fail_errno(&e, "cannot set up QEMU's output");
 			goto child_failed;
 		}
-		execv(launcher, (char *const *)argv);
+		if (*cwd && chdir(cwd) == -1) {
+			fail_errno(&e, "cannot enter %s", cwd);
+			goto child_failed;
+		}
+		execv(exe, (char *const *)argv);
 		fail_errno(&e, "cannot run %s", launcher);
 child_failed:
 		write_all(errp[1], e.text, strlen(e.text));

@@ -104,12 +104,23 @@ expect_status 0
 	why+=("the share of $tmp/a:b,c with tag ro, read-write, is not in: $out")
 case_end "a kernel boots with its initramfs, forwards bound to 127.0.0.1, fw_cfg and 9p shares"
 
+# The sandbox's network is closed (the guest reached the host's loopback through
+# 10.0.2.2 and everything else through NAT before); a guestfwd command keeps its
+# words and has its commas doubled for QEMU.
+run "$qb" --dry-run --kernel "$B/boot.bin" --forward 4000:8080 \
+	--guestfwd "10.0.2.100:3128:/opt/vm ctl egress --allow 'a,b'"
+expect_status 0
+[[ $out == *"-netdev user\\,id=net0\\,restrict=on\\,ipv6=off\\,hostfwd=tcp:127.0.0.1:4000-:8080\\,guestfwd=tcp:10.0.2.100:3128-cmd:/opt/vm\\ ctl\\ egress\\ --allow\\ \\'a\\,\\,b\\' "* ]] ||
+	why+=("no closed network with its guestfwd in: $out")
+case_end "the user network is closed (restrict=on, no IPv6) but for hostfwd and guestfwd"
+
 # bad SENTENCE ARGS...: a usage error, status 2 and the usage line; unusable SENTENCE
 # ARGS...: a file that is not there, status 1 and the sentence alone.
 bad() { local want=$1; shift; run "$qb" --dry-run "$@"; expect_status 2; expect_err "qemu-boot: $want
 $hint"; }
 unusable() { local want=$1; shift; run "$qb" --dry-run "$@"; expect_status 1; expect_err "qemu-boot: $want"; }
 bad '--forward wants HOSTPORT:GUESTPORT, not "80".' --kernel "$B/boot.bin" --forward 80
+bad '--guestfwd wants IP:PORT:CMD, not "10.0.2.100:3128".' --kernel "$B/boot.bin" --guestfwd 10.0.2.100:3128
 bad '--memory wants MiB as a whole number, not "lots".' --kernel "$B/boot.bin" --memory lots
 bad "--initrd and --append need --kernel." --append quiet "$B/boot.img"
 unusable "cannot share $tmp/none: it is not a folder." --kernel "$B/boot.bin" --share "$tmp/none:tag"
