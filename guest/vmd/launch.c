@@ -85,6 +85,14 @@ int launch_build(const struct proto_request *req, const char *sandbox, const cha
 	struct strv a = { 0 }, e = { 0 };
 	const cJSON *item;
 	bool root;
+	/* A VM with egress (vmctl start --internet or --allow) has an HTTP proxy on the
+	 * host, which guest/init names here: sandboxed commands share the guest's network
+	 * to reach it (off the VM nothing else is reachable there, and in it only vmd's
+	 * port, which wants the secret), and every command is told. */
+	const char *proxy = getenv("VMD_PROXY");
+
+	if (proxy && !*proxy)
+		proxy = NULL;
 
 	memset(l, 0, sizeof *l);
 	l->sandboxed = sandbox && !req->raw;
@@ -103,7 +111,7 @@ int launch_build(const struct proto_request *req, const char *sandbox, const cha
 			strv_push(&a, strdup("--gid"));
 			strv_pushf(&a, "%u", req->gid);
 		}
-		if (req->network)
+		if (req->network || proxy)
 			strv_push(&a, strdup("--network"));
 		if (home) {
 			strv_push(&a, strdup("--bind"));
@@ -141,6 +149,13 @@ int launch_build(const struct proto_request *req, const char *sandbox, const cha
 	env_set(&e, "HOME", home ? home : root ? "/root" : "/tmp");
 	if (req->pty)
 		env_set(&e, "TERM", "xterm-256color");
+	if (proxy) {
+		env_set(&e, "http_proxy", proxy);
+		env_set(&e, "https_proxy", proxy);
+		env_set(&e, "HTTP_PROXY", proxy);
+		env_set(&e, "HTTPS_PROXY", proxy);
+		env_set(&e, "no_proxy", "localhost,127.0.0.1,::1");
+	}
 	cJSON_ArrayForEach(item, req->env)
 		env_set(&e, item->string, item->valuestring);
 

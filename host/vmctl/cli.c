@@ -10,7 +10,8 @@
 #include "text.h"
 
 const struct vmctl_command vmctl_commands[] = {
-	{ "start", "[IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N]",
+	{ "start", "[IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N] "
+	  "[--internet | --allow HOST[:PORT]...]",
 	  "Boot a sandbox VM (default: the built guest), wait until it answers, print its port.",
 	  cmd_start },
 	{ "exec", "PORT [--raw] [--tty] [--uid N] [--env K=V]... [--cwd P] -- CMD [ARG]...",
@@ -29,9 +30,19 @@ const struct vmctl_command vmctl_commands[] = {
 	  "Serve a terminal on the sandbox on PORT at http://127.0.0.1:HTTP_PORT (default 8000).",
 	  cmd_web },
 	{ "stop", "PORT", "Power the sandbox on PORT off (ACPI), and remove its state.", cmd_stop },
+	{ "egress", "PORT --internet | PORT --allow HOST[:PORT]...",
+	  "Internal: QEMU runs it, an HTTP proxy on stdin and stdout, for each connection a "
+	  "sandbox started with --internet or --allow opens to 10.0.2.100:3128.",
+	  cmd_egress },
 	{ "list", "", "List the sandboxes this user runs.", cmd_list },
 };
 const size_t vmctl_ncommands = sizeof vmctl_commands / sizeof vmctl_commands[0];
+
+/* egress is QEMU's to run, not a user's: --help shows it, the hints do not. */
+static bool internal(const struct vmctl_command *c)
+{
+	return c->run == cmd_egress;
+}
 
 #define MAX_MEMORY_MIB 65536u
 #define MAX_CPUS 64u
@@ -39,10 +50,13 @@ const size_t vmctl_ncommands = sizeof vmctl_commands / sizeof vmctl_commands[0];
 static int unknown_command(const char *name, struct msg *m)
 {
 	char list[128] = "";
-	size_t len = 0;
+	size_t len = 0, shown = 0, k = 0;
 
 	for (size_t i = 0; i < vmctl_ncommands; i++)
-		list_append(list, sizeof list, &len, i, vmctl_ncommands, vmctl_commands[i].name);
+		shown += !internal(&vmctl_commands[i]);
+	for (size_t i = 0; i < vmctl_ncommands; i++)
+		if (!internal(&vmctl_commands[i]))
+			list_append(list, sizeof list, &len, k++, shown, vmctl_commands[i].name);
 	if (!name)
 		return fail(m, "no command given; the commands are %s.", list);
 	if (name[0] == '-')
@@ -78,6 +92,29 @@ static const char *value(int argc, char **argv, int *i, struct msg *m)
 		return NULL;
 	}
 	return argv[++*i];
+}
+
+/* --internet, --allow HOST[:PORT] (of start, and of the egress that start has QEMU run). */
+static int parse_net(int argc, char **argv, int *i, struct vmctl_args *a, struct msg *m)
+{
+	struct egress_allow e;
+	const char *v;
+
+	if (!strcmp(argv[*i], "--internet")) {
+		if (a->internet)
+			return fail(m, "--internet is given twice; give it once.");
+		a->internet = true;
+	} else {
+		if (!(v = value(argc, argv, i, m)) || egress_allow_parse(v, &e, m) < 0)
+			return -1;
+		if (a->nallow == EGRESS_MAX_ALLOW)
+			return fail(m, "--allow: at most %d hosts.", EGRESS_MAX_ALLOW);
+		a->allow[a->nallow++] = v;
+	}
+	if (a->internet && a->nallow)
+		return fail(m, "--internet and --allow do not go together: --internet opens every "
+			    "public address, --allow only those it names.");
+	return 0;
 }
 
 /* Options of start. */
@@ -119,6 +156,9 @@ static int parse_start(int argc, char **argv, int i, struct vmctl_args *a, struc
 				return fail(m, "--memory is given twice; give it once.");
 			if (!(v = value(argc, argv, &i, m)) ||
 			    number("--memory", v, 64, MAX_MEMORY_MIB, &a->memory_mib, m) < 0)
+				return -1;
+		} else if (strcmp(o, "--internet") == 0 || strcmp(o, "--allow") == 0) {
+			if (parse_net(argc, argv, &i, a, m) < 0)
 				return -1;
 		} else if (strcmp(o, "--cpus") == 0) {
 			if (a->cpus)
@@ -386,6 +426,18 @@ int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m)
 		return parse_cp(argc, argv, i, a, m);
 	if (a->cmd->run == cmd_session)
 		return parse_session(argc, argv, i, a, m);
+	if (a->cmd->run == cmd_egress) {
+		if (parse_port("egress", argc, argv, &i, a, m) < 0)
+			return -1;
+		for (; i < argc; i++)
+			if (strcmp(argv[i], "--internet") && strcmp(argv[i], "--allow"))
+				return fail(m, "egress takes no %s \"%s\".",
+					    argv[i][0] == '-' ? "option" : "operand", argv[i]);
+			else if (parse_net(argc, argv, &i, a, m) < 0)
+				return -1;
+		if (!a->internet && !a->nallow)
+			return fail(m, "egress needs --internet or --allow HOST[:PORT].");
+	}
 	if (a->cmd->run == cmd_stop) {
 		if (parse_port("stop", argc, argv, &i, a, m) < 0)
 			return -1;
@@ -417,8 +469,10 @@ void vmctl_usage(FILE *out)
 	fprintf(out,
 		"\nA sandbox is a QEMU VM whose vmd serves 127.0.0.1:PORT only, and only to\n"
 		"clients that hold its secret (kept in the user's 0600 state file). Commands run\n"
-		"as a non-root user without network, in their own namespaces, under seccomp;\n"
-		"--raw runs them as root in the guest itself.\n"
+		"as a non-root user in their own namespaces, under seccomp; --raw runs them as\n"
+		"root in the guest itself. The VM has no network but with --internet or --allow,\n"
+		"and then only TCP through an HTTP proxy on the host that refuses the host itself\n"
+		"and private, link-local and reserved addresses (http_proxy in commands).\n"
 		"State: $XDG_RUNTIME_DIR/vmctl (or /tmp/vmctl-UID). Exit status of exec: the\n"
 		"command's, or 128+N when a signal N ended it; 1 (2 for usage) for vmctl's own.\n");
 }
@@ -430,7 +484,8 @@ void vmctl_hint(FILE *out, const struct vmctl_args *a)
 	else {
 		fprintf(out, "usage: vmctl ");
 		for (size_t i = 0; i < vmctl_ncommands; i++)
-			fprintf(out, "%s%s", i ? "|" : "", vmctl_commands[i].name);
+			if (!internal(&vmctl_commands[i]))
+				fprintf(out, "%s%s", i ? "|" : "", vmctl_commands[i].name);
 		fprintf(out, " ... (vmctl --help says more)\n");
 	}
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "egress.h"
 #include "util.h"
 
 #define VMCTL_MAX_SHARES 16
@@ -46,6 +47,10 @@ struct vmctl_args {
 	int nshares;
 	unsigned memory_mib;		/* 0: the default */
 	unsigned cpus;			/* 0: the default */
+	/* start and egress: the way out (egress.h); neither, no network at all */
+	bool internet;			/* --internet: any public address */
+	const char *allow[EGRESS_MAX_ALLOW];	/* --allow HOST[:PORT]: only these */
+	int nallow;
 
 	/* exec, web, stop */
 	unsigned port;

@@ -5,21 +5,31 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/mount.h>
 #include <netinet/in.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bootcfg.h"
 #include "cli.h"
 #include "client.h"
+#include "logring.h"
+#include "egress.h"
 #include "qmp.h"
 #include "state.h"
 
@@ -36,6 +46,11 @@
 #define PING_SHORT_FOR_MS 6000
 #define PING_LONG_MS 1000	/* then: a loaded host answers slowly */
 #define PING_INTERVAL_MS 20
+/* QEMU's user when vmctl runs as root: QEMU must not be root, and it reaches a
+ * share's files through an idmapped mount as their owner (see qemu_namespace). */
+#define QEMU_USER "nobody"
+#define CONSOLE_FD 3		/* QEMU's serial console, the logger's pipe */
+#define LOGGER_WAIT_MS 2000	/* for the logger to write QEMU's last words */
 
 static long long now_ms(void)
 {
@@ -241,19 +256,244 @@ static int ro_shares_word(const struct vmctl_args *a, char *cmdline, size_t size
 	return 0;
 }
 
-/* Start the launcher in its own session (QEMU outlives vmctl), its output in a log. */
+/* Who QEMU runs as: when vmctl is root, QEMU_USER (found here, so that a missing
+ * user is one sentence before anything starts); else vmctl's own user. */
+struct qemu_user {
+	bool drop;		/* vmctl is root: qemu-boot --runas QEMU_USER */
+	uid_t uid;
+	gid_t gid;
+};
+
+static int qemu_user(struct qemu_user *u, struct msg *m)
+{
+	struct passwd *pw;
+
+	*u = (struct qemu_user){ .drop = geteuid() == 0, .uid = geteuid(), .gid = getegid() };
+	if (!u->drop)
+		return 0;
+	errno = 0;
+	pw = getpwnam(QEMU_USER);
+	if (!pw)
+		return errno ? fail_errno(m, "cannot look up the user %s, whom QEMU runs as", QEMU_USER)
+			     : fail(m, "there is no user %s on this host: vmctl started as root runs "
+				    "QEMU as %s, never as root.", QEMU_USER, QEMU_USER);
+	if (pw->pw_uid == 0)
+		return fail(m, "the user %s is root here: vmctl started as root runs QEMU as an "
+			    "unprivileged %s.", QEMU_USER, QEMU_USER);
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	return 0;
+}
+
+/* Whether QEMU_USER may run DIR/NAME, tried as that user in a child: QEMU runs the
+ * proxy as QEMU_USER, from the folder the proxy is in (its working directory), so
+ * only that folder and the program need to be open to it, not the folders above. */
+static bool runnable_by(const struct qemu_user *u, const char *dir, const char *name)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(chdir(dir) == 0 && setgroups(0, NULL) == 0 && setgid(u->gid) == 0 &&
+		      setuid(u->uid) == 0 && access(name, X_OK) == 0 ? 0 : 1);
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	       WEXITSTATUS(status) == 0;
+}
+
+/* The network's way out, when start was given one: QEMU's user network is closed
+ * (qemu-boot runs it restrict=on) but for EGRESS_ADDR:EGRESS_PORT, where each
+ * connection runs this vmctl's egress with the policy; the guest learns the proxy's
+ * address from the kernel's command line (vmd.proxy=). guestfwd is "" without.
+ * When QEMU drops to QEMU_USER, it starts in vmctl's own folder (*cwd) and runs
+ * ./NAME from there: a build tree under root's 0700 home works too. */
+static int egress_words(const struct vmctl_args *a, const struct vm_state *s,
+			const struct qemu_user *u, char *cmdline, size_t size, char *guestfwd,
+			size_t gsize, char *cwd, size_t csize, struct msg *m)
+{
+	char self[PATH_MAX], prog[PATH_MAX + 2], cmd[PATH_MAX + EGRESS_MAX_ALLOW * 300], *slash;
+	size_t len = strlen(cmdline);
+	ssize_t n;
+	int k;
+
+	guestfwd[0] = cwd[0] = '\0';
+	if (!a->internet && !a->nallow)
+		return 0;
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		return fail_errno(m, "cannot find where vmctl is installed");
+	self[n] = '\0';
+	snprintf(prog, sizeof prog, "%s", self);
+	slash = strrchr(self, '/');
+	if (u->drop && slash) {
+		*slash = '\0';
+		snprintf(cwd, csize, "%s", *self ? self : "/");
+		snprintf(prog, sizeof prog, "./%s", slash + 1);
+		if (!runnable_by(u, cwd, slash + 1))
+			return fail(m, "cannot give the sandbox its proxy: QEMU runs as %s, who may "
+				    "not run %s/%s (the folder or the program is closed to other "
+				    "users); install vmctl (make install) or build it where others "
+				    "may read.", QEMU_USER, cwd, slash + 1);
+	}
+	if (egress_command(prog, s->port, a->internet, a->allow, a->nallow, cmd, sizeof cmd, m) < 0)
+		return -1;
+	snprintf(guestfwd, gsize, "%s:%d:%s", EGRESS_ADDR, EGRESS_PORT, cmd);
+	k = snprintf(cmdline + len, size - len, " vmd.proxy=%s:%d", EGRESS_ADDR, EGRESS_PORT);
+	if (k < 0 || (size_t)k >= size - len)
+		return fail(m, "the kernel command line is too long for the proxy's address.");
+	return 0;
+}
+
+static int write_map(pid_t pid, const char *which, unsigned inside, unsigned outside,
+		     struct msg *m)
+{
+	char path[64], line[64];
+	int fd, len;
+
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, which);
+	len = snprintf(line, sizeof line, "%u %u 1\n", inside, outside);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd == -1 || write(fd, line, (size_t)len) != len) {
+		fail_errno(m, "cannot write the %s of the shares' id mapping", which);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* A user namespace whose maps send vmctl's uid and gid (root's) to QEMU's: through a
+ * mount idmapped with it, a file root owns on disk is QEMU's own, and what QEMU
+ * creates lands owned by root; files of any other host user are nobody's to QEMU.
+ * Returns its fd, or -1 with a sentence. */
+static int idmap_userns(const struct qemu_user *u, struct msg *m)
+{
+	char path[64];
+	int fd = -1;
+	/* A child born in the new namespace, only to hold it while the maps are written
+	 * and it is opened; with no stack given, clone returns twice as fork does. */
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+
+	if (pid == -1)
+		return fail_errno(m, "cannot make a user namespace for the shares' id mapping");
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+	if (write_map(pid, "uid_map", (unsigned)geteuid(), (unsigned)u->uid, m) == 0 &&
+	    write_map(pid, "gid_map", (unsigned)getegid(), (unsigned)u->gid, m) == 0 &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		fail_errno(m, "cannot open %s", path);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return fd;
+}
+
+/* In the QEMU child, before qemu-boot: a mount namespace of QEMU's own where each
+ * share is mounted over itself through the id mapping, nosuid and nodev (and read-
+ * only for --share-ro, so the kernel refuses writes there as well as QEMU). A share
+ * on a filesystem that cannot be idmapped is refused. Its mounts below are not
+ * carried over: QEMU sees the share's own filesystem only. The child exits on
+ * failure, so nothing here is closed on the way out. */
+static int qemu_namespace(int userns, char (*real)[PATH_MAX], const struct vmctl_args *a,
+			  struct msg *m)
+{
+	int tree[VMCTL_MAX_SHARES];
+
+	if (unshare(CLONE_NEWNS) == -1 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
+		return fail_errno(m, "cannot make QEMU's mount namespace");
+	/* Every share cloned before any is mapped: one inside another is then cloned
+	 * from the host's mount, not from its parent's idmapped one. */
+	for (int i = 0; i < a->nshares; i++)
+		if ((tree[i] = (int)syscall(SYS_open_tree, AT_FDCWD, real[i],
+					    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) == -1)
+			return fail_errno(m, "cannot share %s", real[i]);
+	for (int i = 0; i < a->nshares; i++) {
+		struct mount_attr attr = {
+			.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+				    (a->shares[i].read_only ? MOUNT_ATTR_RDONLY : 0),
+			.userns_fd = (unsigned)userns,
+		};
+
+		if (syscall(SYS_mount_setattr, tree[i], "", AT_EMPTY_PATH, &attr, sizeof attr) == -1) {
+			if (errno == EINVAL || errno == EPERM || errno == EOPNOTSUPP)
+				return fail(m, "cannot share %s: its filesystem does not support idmapped "
+					    "mounts, through which QEMU (running as %s) owns the share's "
+					    "files instead of root.", real[i], QEMU_USER);
+			return fail_errno(m, "cannot share %s", real[i]);
+		}
+		if (syscall(SYS_move_mount, tree[i], "", AT_FDCWD, real[i], MOVE_MOUNT_F_EMPTY_PATH) == -1)
+			return fail_errno(m, "cannot share %s", real[i]);
+		close(tree[i]);
+	}
+	return 0;
+}
+
+/* fd as exactly `to` in a child about to exec, without close-on-exec. */
+static int place_fd(int fd, int to)
+{
+	if (fd == to)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, to) == -1 ? -1 : 0;
+}
+
+/* The logger: its own session, as QEMU's, so that it outlives vmctl; nothing of
+ * vmctl's but the pipes and files it copies between. Never returns. */
+static _Noreturn void run_logger(int log_in, int log_fd, int con_in, int con_fd)
+{
+	int null, in[2], fds[4] = { log_in, log_fd, con_in, con_fd };
+	struct logring ring[2];
+
+	setsid();
+	prctl(PR_SET_NAME, "vmctl-log");
+	/* The four out of the way first (one may be 0..6 when vmctl was started with
+	 * its standard files closed), then at 3..6, /dev/null on 0..2, nothing else. */
+	for (int i = 0; i < 4; i++)
+		if ((fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64)) == -1)
+			_exit(1);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null == -1 || dup2(null, 0) == -1 || dup2(null, 1) == -1 || dup2(null, 2) == -1)
+		_exit(1);
+	for (int i = 0; i < 4; i++)
+		if (dup2(fds[i], 3 + i) == -1)
+			_exit(1);
+	close_range(7, ~0U, 0);
+	in[0] = 3;
+	in[1] = 5;
+	ring[0] = (struct logring){ .fd = 4, .cap = LOGRING_QEMU_CAP };
+	ring[1] = (struct logring){ .fd = 6, .cap = LOGRING_CONSOLE_CAP };
+	logring_run(in, ring, 2);
+	_exit(0);
+}
+
+/* Start the launcher in its own session (QEMU outlives vmctl), as QEMU_USER when vmctl
+ * is root; its output and the guest's console go through pipes to a logger process
+ * (*logger) that keeps PORT.log and PORT.console under their caps. A failure before
+ * the launcher runs (a share that cannot be mapped, say) is one sentence in m. */
 static pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_state *s,
-		    const char *dir, struct msg *m)
+		    const char *dir, pid_t *logger, struct msg *m)
 {
 	char cmdline[BOOTCFG_CMDLINE_MAX], fwd[32], mem[16], cpus[16], tb[16], qmp[4200], log[4200], secret[4200],
-	     console[4300], fwcfg[4300], shares[VMCTL_MAX_SHARES][PATH_MAX + 300];
-	const char *argv[40 + 2 * VMCTL_MAX_SHARES];	/* 29 fixed, 2 per share, NULL */
-	int n = 0;
-	pid_t pid;
+	     console[4300], fwcfg[4300], serial[32], shares[VMCTL_MAX_SHARES][PATH_MAX + 300],
+	     real[VMCTL_MAX_SHARES][PATH_MAX],
+	     guestfwd[2 * PATH_MAX + EGRESS_MAX_ALLOW * 300], cwd[PATH_MAX], image[PATH_MAX],
+	     exe[PATH_MAX];
+	const char *argv[44 + 2 * VMCTL_MAX_SHARES];	/* 33 fixed, 2 per share, NULL */
+	int n = 0, userns = -1, logp[2] = { -1, -1 }, conp[2] = { -1, -1 }, errp[2] = { -1, -1 },
+	    log_fd = -1, con_fd = -1;
+	struct qemu_user user;
+	struct msg child = { 0 };
+	ssize_t got;
+	pid_t pid = -1;
 	bool kvm = use_kvm();
 
+	*logger = -1;
 	if (kernel_cmdline(a, s->kernel, kvm, cmdline, sizeof cmdline, m) < 0 ||
-	    ro_shares_word(a, cmdline, sizeof cmdline, m) < 0)
+	    ro_shares_word(a, cmdline, sizeof cmdline, m) < 0 || qemu_user(&user, m) < 0 ||
+	    egress_words(a, s, &user, cmdline, sizeof cmdline, guestfwd, sizeof guestfwd, cwd,
+			 sizeof cwd, m) < 0)
 		return -1;
 	snprintf(fwd, sizeof fwd, "%u:%d", s->port, GUEST_PORT);
 	snprintf(mem, sizeof mem, "%u", s->memory_mib);
@@ -262,7 +502,7 @@ static pid_t launch(const char *launcher, const struct vmctl_args *a, const stru
 	state_path(qmp, sizeof qmp, dir, s->port, "qmp");
 	state_path(log, sizeof log, dir, s->port, "log");
 	state_path(secret, sizeof secret, dir, s->port, "secret");
-	snprintf(console, sizeof console, "file:%s/%u.console", dir, s->port);
+	state_path(console, sizeof console, dir, s->port, "console");
 	snprintf(fwcfg, sizeof fwcfg, "opt/vmd/secret=%s", secret);
 	argv[n++] = launcher;
 	argv[n++] = "--accel";
@@ -293,63 +533,134 @@ static pid_t launch(const char *launcher, const struct vmctl_args *a, const stru
 	 * SeaBIOS did. */
 	argv[n++] = "--forward";
 	argv[n++] = fwd;
+	if (*guestfwd) {
+		argv[n++] = "--guestfwd";
+		argv[n++] = guestfwd;
+	}
 	argv[n++] = "--fw-cfg";
 	argv[n++] = fwcfg;
 	argv[n++] = "--qmp";
 	argv[n++] = qmp;
+	/* QEMU opens the console pipe by this name, before it drops to QEMU_USER. */
+	snprintf(serial, sizeof serial, "file:/dev/fd/%d", CONSOLE_FD);
 	argv[n++] = "--serial";
-	argv[n++] = console;
+	argv[n++] = serial;
+	if (user.drop) {
+		argv[n++] = "--runas";
+		argv[n++] = QEMU_USER;
+	}
 	for (int i = 0; i < a->nshares; i++) {
-		char real[PATH_MAX];
-
-		if (!realpath(a->shares[i].host, real))
+		if (!realpath(a->shares[i].host, real[i]))
 			return fail_errno(m, "cannot share %s", a->shares[i].host);
 		/* the mode always given: qemu-boot splits PATH:TAG:MODE from the right */
-		snprintf(shares[i], sizeof shares[i], "%s:%s:%s", real, a->shares[i].tag,
+		snprintf(shares[i], sizeof shares[i], "%.*s:%s:%s", PATH_MAX - 1, real[i], a->shares[i].tag,
 			 a->shares[i].read_only ? "ro" : "rw");
 		argv[n++] = "--share";
 		argv[n++] = shares[i];
 	}
-	if (a->image)
-		argv[n++] = a->image;
+	if (a->image) {
+		/* absolute: QEMU may start in another folder (egress_words) */
+		if (!realpath(a->image, image))
+			return fail_errno(m, "cannot read the disk image %s", a->image);
+		argv[n++] = image;
+	}
 	argv[n] = NULL;
 
-	pid = fork();
-	if (pid == -1)
-		return fail_errno(m, "cannot start QEMU");
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR), out = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	/* absolute, for the child may change folders (egress_words) */
+	if (!realpath(launcher, exe))
+		return fail_errno(m, "cannot run %s", launcher);
+	if (user.drop && a->nshares && (userns = idmap_userns(&user, m)) == -1)
+		return -1;
+	log_fd = open(log, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	con_fd = open(console, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (log_fd == -1 || con_fd == -1 || pipe2(logp, O_CLOEXEC) == -1 ||
+	    pipe2(conp, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1) {
+		fail_errno(m, "cannot make QEMU's log and console");
+		goto out;
+	}
+	*logger = fork();
+	if (*logger == -1) {
+		fail_errno(m, "cannot start the console logger");
+		goto out;
+	}
+	if (*logger == 0)
+		run_logger(logp[0], log_fd, conp[0], con_fd);
 
-		if (null == -1 || out == -1 || dup2(null, 0) == -1 || dup2(out, 1) == -1 ||
-		    dup2(out, 2) == -1 || setsid() == -1)
-			_exit(127);
-		execv(launcher, (char *const *)argv);
-		dprintf(2, "vmctl: cannot run %s: %s\n", launcher, strerror(errno));
+	pid = fork();
+	if (pid == -1) {
+		fail_errno(m, "cannot start QEMU");
+		goto out;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC), lo, co;
+		struct msg e = { 0 };
+
+		/* The shares first (the user namespace's fd may be one of 0..3), then the
+		 * pipes out of the way of 0..3, then into place. */
+		if (userns != -1 && qemu_namespace(userns, real, a, &e) < 0)
+			goto child_failed;
+		lo = fcntl(logp[1], F_DUPFD_CLOEXEC, 10);
+		co = fcntl(conp[1], F_DUPFD_CLOEXEC, 10);
+		if (null == -1 || lo == -1 || co == -1 || place_fd(null, 0) == -1 ||
+		    place_fd(lo, 1) == -1 || place_fd(lo, 2) == -1 ||
+		    place_fd(co, CONSOLE_FD) == -1 || setsid() == -1) {
+			fail_errno(&e, "cannot set up QEMU's output");
+			goto child_failed;
+		}
+		if (*cwd && chdir(cwd) == -1) {
+			fail_errno(&e, "cannot enter %s", cwd);
+			goto child_failed;
+		}
+		execv(exe, (char *const *)argv);
+		fail_errno(&e, "cannot run %s", launcher);
+child_failed:
+		write_all(errp[1], e.text, strlen(e.text));
 		_exit(127);
 	}
+	/* Only the child writes into the pipes: the logger ends when QEMU does. */
+	close(errp[1]);
+	errp[1] = -1;
+	while ((got = read(errp[0], child.text, sizeof child.text - 1)) == -1 && errno == EINTR)
+		;
+	if (got > 0) {	/* the child never reached the launcher */
+		child.text[got] = '\0';
+		waitpid(pid, NULL, 0);
+		pid = -1;
+		*m = child;
+	}
+out:
+	for (int *fd = (int[]){ userns, log_fd, con_fd, logp[0], logp[1], conp[0], conp[1],
+				 errp[0], errp[1], -2 }; *fd != -2; fd++)
+		if (*fd != -1)
+			close(*fd);
 	return pid;
+}
+
+/* Wait, within LOGGER_WAIT_MS, for the logger of a QEMU that has ended: it has then
+ * written all QEMU said. */
+static void logger_wait(pid_t logger)
+{
+	long long deadline = now_ms() + LOGGER_WAIT_MS;
+
+	if (logger <= 0)
+		return;
+	while (waitpid(logger, NULL, WNOHANG) == 0) {
+		if (now_ms() > deadline) {
+			kill(logger, SIGKILL);
+			waitpid(logger, NULL, 0);
+			return;
+		}
+		sleep_ms(2);
+	}
 }
 
 /* The last line QEMU or the launcher wrote, to explain a failed start. */
 static void last_log_line(const char *dir, unsigned port, char *out, size_t size)
 {
-	char path[4200], buf[4096];
-	ssize_t n;
-	int fd;
+	char path[4200];
 
-	out[0] = '\0';
 	state_path(path, sizeof path, dir, port, "log");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	buf[n] = '\0';
-	snprintf(out, size, "%.300s", strrchr(buf, '\n') ? strrchr(buf, '\n') + 1 : buf);
+	logring_last_line(path, out, size < 301 ? size : 301);
 }
 
 /* Progress on a terminal: one line, rewritten. Nothing when stderr is not a tty. */
@@ -382,6 +693,14 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 			return fail_errno(m, "cannot share %s", a->shares[i].host);
 		if (!S_ISDIR(st.st_mode))
 			return fail(m, "cannot share %s: it is not a folder.", a->shares[i].host);
+		/* QEMU keeps the guest's owners and modes in user.* attributes (9p's
+		 * mapped-xattr), never on the host's inodes: a read-write share needs them. */
+		if (!a->shares[i].read_only && getxattr(a->shares[i].host, "user.virtfs.mode", NULL, 0) == -1 &&
+		    (errno == ENOTSUP || errno == EOPNOTSUPP))
+			return fail(m, "cannot share %s read-write: its filesystem has no user extended "
+				    "attributes, where QEMU keeps the owners and modes the guest sets "
+				    "(share it read-only, or share a folder on ext4, xfs, btrfs or tmpfs).",
+				    a->shares[i].host);
 	}
 	s.memory_mib = a->memory_mib ? a->memory_mib : DEFAULT_MEMORY_MIB;
 	s.cpus = a->cpus ? a->cpus : DEFAULT_CPUS;
@@ -394,6 +713,7 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 	 * secret of its own, so one a failed attempt handed to QEMU (or that a stand-in
 	 * read) opens nothing later. */
 	for (int attempt = 0; attempt < 5; attempt++) {
+		pid_t logger;
 		int status;
 
 		if (make_secret(s.secret, m) < 0 || free_port(&s.port, m) < 0 ||
@@ -404,7 +724,7 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 			state_remove(dir, s.port);
 			return -1;
 		}
-		s.pid = launch(launcher, a, &s, dir, m);
+		s.pid = launch(launcher, a, &s, dir, &logger, m);
 		if (s.pid < 0) {
 			state_remove(dir, s.port);
 			return -1;
@@ -460,13 +780,17 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 				kill(s.pid, SIGKILL);
 				waitpid(s.pid, NULL, 0);
 			}
+			logger_wait(logger);
 			state_remove(dir, s.port);
 			continue;
 		}
-		last_log_line(dir, s.port, why, sizeof why);
 		if (s.pid) {	/* it ran, but vmd never answered */
 			kill(s.pid, SIGKILL);
 			waitpid(s.pid, NULL, 0);
+		}
+		logger_wait(logger);
+		last_log_line(dir, s.port, why, sizeof why);
+		if (s.pid) {
 			state_remove(dir, s.port);
 			return fail(m, "the sandbox did not answer within %d s%s%s", BOOT_TIMEOUT_MS / 1000,
 				    *why ? "; QEMU said: " : ".", why);

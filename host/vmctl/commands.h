@@ -17,5 +17,7 @@ int cmd_cp(const struct vmctl_args *a, struct msg *m);
 int cmd_session(const struct vmctl_args *a, struct msg *m);
 int cmd_stop(const struct vmctl_args *a, struct msg *m);
 int cmd_list(const struct vmctl_args *a, struct msg *m);
+/* egress.c: one proxied connection on stdin and stdout; 0, or 1 when refused. */
+int cmd_egress(const struct vmctl_args *a, struct msg *m);
 
 #endif

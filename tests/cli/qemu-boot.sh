@@ -15,10 +15,11 @@
 #  11  a kernel boots with its initramfs, forwards bound to 127.0.0.1, fw_cfg and 9p shares
 #  12  bad kernel-boot values are refused with a sentence each
 #  13  nothing to boot is a usage error, not the whole help on stderr
+#  14  --runas USER has QEMU drop to USER; a user who does not exist is refused
 source "$(dirname "$0")/../tap.sh"
 B=${BUILD:-build}
 qb=host/qemu-boot
-plan 13
+plan 14
 hint='usage: qemu-boot [options] [IMAGE] [-- QEMU-ARGS...] (qemu-boot --help lists the options)'
 
 run "$qb" --dry-run --machine q35 "$B/boot.img"
@@ -90,7 +91,7 @@ run "$qb" --dry-run --kernel "$B/boot.bin" --initrd "$B/boot.img" --append "cons
 expect_status 0
 for want in "-accel tcg\\,tb-size=32 " "-m 128 -smp 2 " "-kernel $B/boot.bin -initrd $B/boot.img -append console=ttyS0" \
 	"hostfwd=tcp:127.0.0.1:4000-:8080 " "-fw_cfg name=opt/vmd/secret\\,file=$B/boot.bin" \
-	"mount_tag=data\\,security_model=none\\,readonly=on" "-serial file:$tmp/console"; do
+	"mount_tag=data\\,security_model=mapped-xattr\\,readonly=on" "-serial file:$tmp/console"; do
 	[[ $want == -accel* && $out == *"-accel kvm"* ]] && continue	# tb-size is TCG's
 	[[ $out == *"$want"* ]] || why+=("missing $want in: $out")
 done
@@ -99,9 +100,19 @@ done
 mkdir -p "$tmp/a:b,c"
 run "$qb" --dry-run --kernel "$B/boot.bin" --share "$tmp/a:b,c:ro:rw"
 expect_status 0
-[[ $out == *"-virtfs local\\,path=$tmp/a:b\\,\\,c\\,mount_tag=ro\\,security_model=none "* ]] ||
+[[ $out == *"-virtfs local\\,path=$tmp/a:b\\,\\,c\\,mount_tag=ro\\,security_model=mapped-xattr "* ]] ||
 	why+=("the share of $tmp/a:b,c with tag ro, read-write, is not in: $out")
 case_end "a kernel boots with its initramfs, forwards bound to 127.0.0.1, fw_cfg and 9p shares"
+
+# The sandbox's network is closed (the guest reached the host's loopback through
+# 10.0.2.2 and everything else through NAT before); a guestfwd command keeps its
+# words and has its commas doubled for QEMU.
+run "$qb" --dry-run --kernel "$B/boot.bin" --forward 4000:8080 \
+	--guestfwd "10.0.2.100:3128:/opt/vm ctl egress --allow 'a,b'"
+expect_status 0
+[[ $out == *"-netdev user\\,id=net0\\,restrict=on\\,ipv6=off\\,hostfwd=tcp:127.0.0.1:4000-:8080\\,guestfwd=tcp:10.0.2.100:3128-cmd:/opt/vm\\ ctl\\ egress\\ --allow\\ \\'a\\,\\,b\\' "* ]] ||
+	why+=("no closed network with its guestfwd in: $out")
+case_end "the user network is closed (restrict=on, no IPv6) but for hostfwd and guestfwd"
 
 # bad SENTENCE ARGS...: a usage error, status 2 and the usage line; unusable SENTENCE
 # ARGS...: a file that is not there, status 1 and the sentence alone.
@@ -109,6 +120,7 @@ bad() { local want=$1; shift; run "$qb" --dry-run "$@"; expect_status 2; expect_
 $hint"; }
 unusable() { local want=$1; shift; run "$qb" --dry-run "$@"; expect_status 1; expect_err "qemu-boot: $want"; }
 bad '--forward wants HOSTPORT:GUESTPORT, not "80".' --kernel "$B/boot.bin" --forward 80
+bad '--guestfwd wants IP:PORT:CMD, not "10.0.2.100:3128".' --kernel "$B/boot.bin" --guestfwd 10.0.2.100:3128
 bad '--memory wants MiB as a whole number, not "lots".' --kernel "$B/boot.bin" --memory lots
 bad "--initrd and --append need --kernel." --append quiet "$B/boot.img"
 unusable "cannot share $tmp/none: it is not a folder." --kernel "$B/boot.bin" --share "$tmp/none:tag"
@@ -125,5 +137,11 @@ expect_out ""
 expect_err "qemu-boot: nothing to boot: give an IMAGE or --kernel.
 $hint"
 case_end "nothing to boot is a usage error, not the whole help on stderr"
+
+run "$qb" --dry-run --kernel "$B/boot.bin" --runas nobody
+expect_status 0
+[[ $out == *" -runas nobody "* ]] || why+=("no -runas nobody in: $out")
+unusable 'cannot run QEMU as "no-such-user": there is no such user.' --kernel "$B/boot.bin" --runas no-such-user
+case_end "--runas USER has QEMU drop to USER; a user who does not exist is refused"
 
 finish

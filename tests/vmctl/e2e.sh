@@ -29,7 +29,8 @@
 #  18  a sandboxed command sees only its own processes
 #  19  a sandboxed command cannot write /usr, /etc or /
 #  20  a sandboxed command has only lo and cannot reach the network (10.0.2.2)
-#  21  --raw runs as root, sees every process, can mount a tmpfs and reach the host
+#  21  --raw runs as root, sees every process, can mount a tmpfs, and cannot reach the
+#      host either (10.0.2.2: the network is closed without --internet or --allow)
 #  22  the forwarded port listens on 127.0.0.1 only: other host addresses refuse it
 #  23  without a nonce 401 (the secret as a Bearer token too); without the secret an
 #      error and a closed connection
@@ -265,7 +266,8 @@ create: ok"
 case_end "a sandboxed command cannot write /usr, /etc or /"
 
 # A host server that the guest could reach as 10.0.2.2 (QEMU's user network maps the
-# gateway to this host's loopback): the sandbox must not get there, --raw must.
+# gateway to this host's loopback): neither the sandbox nor --raw may get there
+# (escape-net.sh tests the network whole).
 $T 60 "$probe" serve 127.0.0.1 >"$tmp/port" &
 server=$!
 for _ in $(seq 50); do [[ -s $tmp/port ]] && break; sleep 0.1; done
@@ -282,9 +284,10 @@ expect_out "0
 1
 1
 /bin/busybox sh /init 
-connect: ok"
+connect: Connection refused"
+kill "$server" 2>/dev/null
 wait "$server"
-case_end "--raw runs as root, sees every process, can mount a tmpfs and reach the host"
+case_end "--raw runs as root, sees every process, can mount a tmpfs, and cannot reach the host either"
 
 # --- 22-24: the port and the protocol ------------------------------------------------------
 listen=$(ss -Hltn "sport = :$P" | awk '{ print $4 }')
@@ -364,7 +367,7 @@ run $T 30 "$vmctl" start --memory abc
 expect_status 2
 expect_out ""
 expect_err 'vmctl: --memory wants a whole number from 64 to 65536, not "abc".
-usage: vmctl start [IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N]'
+usage: vmctl start [IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N] [--internet | --allow HOST[:PORT]...]'
 run $T 30 "$vmctl" --bogus
 expect_status 2
 run $T 30 "$vmctl" exec "$P" --

@@ -24,12 +24,12 @@ plan 11
 vm_suite_ready shares.sh
 need_wstool
 
-usage_start='usage: vmctl start [IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N]'
+usage_start='usage: vmctl start [IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N] [--internet | --allow HOST[:PORT]...]'
 vms() { find "$state" -maxdepth 1 -name '*.json' 2>/dev/null | wc -l; }
 
 rw=$tmp/rw ro="$tmp/read only,1"
 mkdir -p "$rw" "$ro"
-chmod 0777 "$rw"	# the sandbox user (uid 1000) writes there; QEMU runs as root here
+chmod 0777 "$rw"	# the sandbox user (uid 1000) writes there: to it, and to QEMU, the folder is nobody's
 echo "from the host" >"$ro/hello.txt"
 echo "rw file" >"$rw/mine.txt"
 (cd "$ro" && find . | sort) >"$tmp/ro-before"

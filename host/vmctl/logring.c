@@ -1,0 +1,151 @@
+/* logring.c - see logring.h. */
+#include "logring.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Read exactly len bytes at off; -1 on an error or a short file. */
+static int pread_all(int fd, char *buf, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pread(fd, buf, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, buf, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+/* Rewrite the file as the marker and then the newest `keep` bytes of old (the file's
+ * content, or the data about to be added), cut to begin after a newline when there
+ * is one in the first half of them. */
+static int restart(struct logring *r, const char *old, size_t keep)
+{
+	const char *nl = memchr(old, '\n', keep / 2);
+	size_t mlen = sizeof LOGRING_MARKER - 1;
+
+	if (nl) {
+		keep -= (size_t)(nl + 1 - old);
+		old = nl + 1;
+	}
+	if (pwrite_all(r->fd, LOGRING_MARKER, mlen, 0) < 0 ||
+	    pwrite_all(r->fd, old, keep, (off_t)mlen) < 0 ||
+	    ftruncate(r->fd, (off_t)(mlen + keep)) < 0)
+		return -1;
+	r->size = (off_t)(mlen + keep);
+	return 0;
+}
+
+int logring_append(struct logring *r, const void *data, size_t len)
+{
+	static char tail[LOGRING_CONSOLE_CAP / 2];
+	size_t half = r->cap / 2 - (sizeof LOGRING_MARKER - 1), keep;
+
+	if ((size_t)r->size + len > r->cap) {
+		if (len >= half)	/* the new bytes alone fill the kept half */
+			return restart(r, (const char *)data + (len - half), half);
+		/* The newest bytes of the file, so that they and data fit in half the cap. */
+		keep = half - len;
+		if (keep > (size_t)r->size)
+			keep = (size_t)r->size;
+		if (keep > sizeof tail)
+			keep = sizeof tail;
+		if (pread_all(r->fd, tail, keep, r->size - (off_t)keep) < 0 ||
+		    restart(r, tail, keep) < 0)
+			return -1;
+	}
+	if (pwrite_all(r->fd, data, len, r->size) < 0)
+		return -1;
+	r->size += (off_t)len;
+	return 0;
+}
+
+void logring_run(const int *in, struct logring *ring, int n)
+{
+	struct pollfd p[8];
+	static char buf[64 * 1024];
+	int open_n = n;
+
+	for (int i = 0; i < n && i < 8; i++)
+		p[i] = (struct pollfd){ .fd = in[i], .events = POLLIN };
+	while (open_n > 0) {
+		if (poll(p, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		for (int i = 0; i < n; i++) {
+			ssize_t got;
+
+			if (p[i].fd < 0 || !p[i].revents)
+				continue;
+			got = read(p[i].fd, buf, sizeof buf);
+			if (got < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (got <= 0) {	/* every writer is gone: QEMU has ended */
+				close(p[i].fd);
+				p[i].fd = -1;
+				open_n--;
+				continue;
+			}
+			/* A full disk loses console text, never the VM: carry on. */
+			logring_append(&ring[i], buf, (size_t)got);
+		}
+	}
+}
+
+void logring_last_line(const char *path, char *out, size_t size)
+{
+	char buf[4096];
+	const char *nl;
+	off_t end, off;
+	ssize_t n;
+	int fd;
+
+	out[0] = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return;
+	end = lseek(fd, 0, SEEK_END);
+	off = end > (off_t)sizeof buf - 1 ? end - (off_t)sizeof buf + 1 : 0;
+	n = end > 0 ? pread(fd, buf, sizeof buf - 1, off) : 0;
+	close(fd);
+	if (n <= 0)
+		return;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+	nl = strrchr(buf, '\n');
+	snprintf(out, size, "%s", nl ? nl + 1 : buf);
+}
