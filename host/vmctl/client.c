@@ -126,11 +126,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_CLIENT_ESTABLISHED: {
 		uint8_t *proof = handshake_frame(&c->hs, &len);
 
-		c->state = OPEN;
 		if (queue_first(c, proof, len) < 0) {
+			c->state = FAILED;
 			snprintf(c->why, sizeof c->why, "out of memory");
 			return -1;
 		}
+		c->state = OPEN;
 		lws_callback_on_writable(wsi);
 		break;
 	}
