@@ -22,6 +22,7 @@
 #include "client.h"
 #include "qmp.h"
 #include "state.h"
+#include "text.h"
 
 /* What a sandbox gets unless told otherwise: enough for busybox and small tools, and
  * small enough that ten fit with room to spare (the goal is <= 160 MiB of host RSS). */
@@ -330,10 +331,12 @@ static pid_t launch(const char *launcher, const struct vmctl_args *a, const stru
 	return pid;
 }
 
-/* The last line QEMU or the launcher wrote, to explain a failed start. */
+/* The last line QEMU or the launcher wrote, to explain a failed start; escaped, as
+ * what QEMU logs can quote the guest. */
 static void last_log_line(const char *dir, unsigned port, char *out, size_t size)
 {
 	char path[4200], buf[4096];
+	const char *line;
 	ssize_t n;
 	int fd;
 
@@ -349,7 +352,8 @@ static void last_log_line(const char *dir, unsigned port, char *out, size_t size
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
 	buf[n] = '\0';
-	snprintf(out, size, "%.300s", strrchr(buf, '\n') ? strrchr(buf, '\n') + 1 : buf);
+	line = strrchr(buf, '\n') ? strrchr(buf, '\n') + 1 : buf;
+	text_escape(out, size, line, strnlen(line, 300));
 }
 
 /* Progress on a terminal: one line, rewritten. Nothing when stderr is not a tty. */
