@@ -270,6 +270,18 @@ $(BUILD)/tests/wstool: tests/vmctl/wstool.c tests/vmd/wsclient.c tests/vmd/wscli
 	$(CC) $(ALL_CFLAGS) -Itests/vmd -o $@ $< tests/vmd/wsclient.c $(COMMON_SRC) $(PROTO_SRC) \
 	    -lcjson -lm
 
+# vmctl against a vmd gone hostile (tests/vmctl/hostile.sh): a stand-in that sends
+# what a real vmd never would.
+$(BUILD)/tests/hostile-vmd: tests/vmctl/hostile-vmd.c $(COMMON_SRC) $(PROTO_SRC) common/proto.h \
+                            | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_SRC) $(PROTO_SRC) -lcjson -lcrypto -lm
+
+# vmctl under ASan and UBSan, for hostile.sh.
+$(BUILD)/asan/vmctl: host/vmctl/main.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMCTL_HDR) \
+                     $(VERSION_SRC) $(VERSION_H) | $(BUILD)/asan
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) $(VERSION_FLAGS) -Ihost/vmctl -o $@ host/vmctl/main.c \
+	    $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VERSION_SRC) $(WS_LIBS)
+
 $(BUILD)/tests/probe-static: tests/sandbox/probe.c | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -static -o $@ $<
 
@@ -295,7 +307,8 @@ fuzz: all $(FUZZERS)
 # The whole suite: unit tests under sanitizers, sizecheck on the build, and the Expect
 # REPL suite booting every container. Ends with "N passed, N failed".
 test: all unit $(FUZZERS) $(BUILD)/tests/test_vmd_e2e $(BUILD)/asan/vmd \
-      $(BUILD)/tests/wstool $(BUILD)/tests/probe-static
+      $(BUILD)/tests/wstool $(BUILD)/tests/probe-static $(BUILD)/tests/hostile-vmd \
+      $(BUILD)/asan/vmctl
 	@BUILD=$(BUILD) tests/run
 
 # The reference design (bench/reference.asm) is built beside ours and both are booted
