@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,6 +276,24 @@ bool vmctl_install_name_ok(const char *name)
 
 	return n >= 1 && n <= 255 && !strchr(name, '/') && strcmp(name, ".") &&
 	       strcmp(name, "..");
+}
+
+bool vmctl_guest_path_ok(const char *path, const char *last)
+{
+	char safe[PATH_MAX * 4];
+	size_t n = strlen(path), k = last ? strlen(last) : 0;
+
+	if (path[0] != '/' || path[n - 1] == '/' || n <= k)
+		return false;
+	text_escape(safe, sizeof safe, path, n - k);
+	if (strlen(safe) != n - k || memcmp(safe, path, n - k))
+		return false;
+	for (const char *p = path + 1, *e; *p; p = *e ? e + 1 : e) {
+		e = strchrnul(p, '/');
+		if (e == p || (e - p == 1 && p[0] == '.') || (e - p == 2 && !strncmp(p, "..", 2)))
+			return false;
+	}
+	return !last || (n > k && path[n - k - 1] == '/' && !strcmp(path + n - k, last));
 }
 
 static int parse_install(int argc, char **argv, int i, struct vmctl_args *a, struct msg *m)

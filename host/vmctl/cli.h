@@ -96,6 +96,13 @@ bool vmctl_share_tag_ok(const char *tag);
 /* NAME of vmctl install: 1 to 255 bytes, no '/', not "." or "..". */
 bool vmctl_install_name_ok(const char *name);
 
+/* A path vmd names in an answer (binary_install's, a new session's home), before vmctl
+ * prints it: absolute, of plain names (no empty, "." or ".." parts), nothing that
+ * text_escape() would change (no control or text-hiding character, malformed UTF-8
+ * or backslash) and, when last is given, ending in "/" last (the user's own name,
+ * taken as it is). */
+bool vmctl_guest_path_ok(const char *path, const char *last);
+
 /* Parse argv; on failure m says why (and a->cmd, when known, picks the usage line). */
 int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m);
 void vmctl_usage(FILE *out);

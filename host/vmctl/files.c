@@ -224,27 +224,6 @@ static void on_frame(struct client *c, const uint8_t *msg, size_t len, void *use
 	proto_reply_free(&r);
 }
 
-/* A path the sandbox names in its answer, before vmctl prints it: absolute, of plain
- * names (no "." or ".." parts), nothing text_escape would change (no control or
- * text-hiding character, no malformed UTF-8, no backslash) and, given last, ending
- * in that name (the user's own, which is not checked). */
-static bool guest_path_ok(const char *path, const char *last)
-{
-	char safe[PATH_MAX * 4];
-	size_t n = strlen(path), k = last ? strlen(last) : 0;
-
-	if (path[0] != '/' || n <= k ||
-	    strcmp(text_escape(safe, sizeof safe, path, n - k), safe) ||
-	    strncmp(safe, path, n - k))
-		return false;
-	for (const char *p = path + 1, *e; *p; p = *e ? e + 1 : e) {
-		e = strchrnul(p, '/');
-		if (e == p || (e - p == 1 && p[0] == '.') || (e - p == 2 && !strncmp(p, "..", 2)))
-			return false;
-	}
-	return !last || (n > k && path[n - k - 1] == '/' && !strcmp(path + n - k, last));
-}
-
 /* The idle bound of a conversation, in ms. */
 static int idle_ms(const struct vmctl_args *a)
 {
@@ -398,7 +377,7 @@ int cmd_install(const struct vmctl_args *a, struct msg *m)
 	snprintf(what, sizeof what, "installing %s", a->name);
 	if (one_request(&x, buf, len, what, m) < 0)
 		return -1;
-	if (!guest_path_ok(x.path, a->name))
+	if (!vmctl_guest_path_ok(x.path, a->name))
 		return fail(m, "the sandbox says it installed %s as \"%s\", which is not a plain "
 			    "absolute path to %s; vmctl does not trust it.", a->name,
 			    text_safe(safe, sizeof safe, x.path), a->name);
@@ -435,7 +414,7 @@ int cmd_session(const struct vmctl_args *a, struct msg *m)
 		return -1;
 	if (a->destroy)
 		return 0;
-	if (!guest_path_ok(x.path, NULL))
+	if (!vmctl_guest_path_ok(x.path, NULL))
 		return fail(m, "the sandbox gave the new user's home as \"%s\", which is not a "
 			    "plain absolute path; vmctl does not trust it.",
 			    text_safe(safe, sizeof safe, x.path));

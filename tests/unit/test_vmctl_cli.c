@@ -187,6 +187,29 @@ static void test_sizes_take_k_m_g_t_and_p(void **state)
 	assert_int_equal(v, 7);
 }
 
+static void test_paths_from_vmd_must_be_plain_and_absolute(void **state)
+{
+	(void)state;
+	assert_true(vmctl_guest_path_ok("/usr/local/bin/prog", "prog"));
+	assert_true(vmctl_guest_path_ok("/home/ann", NULL));
+	assert_true(vmctl_guest_path_ok("/home/caf\xc3\xa9", NULL));
+	/* the user's own NAME is taken as it is */
+	assert_true(vmctl_guest_path_ok("/usr/local/bin/a\\b", "a\\b"));
+	assert_false(vmctl_guest_path_ok("/usr/local/bin/prog", "other"));
+	assert_false(vmctl_guest_path_ok("/usr/local/bin/xprog", "prog"));
+	assert_false(vmctl_guest_path_ok("prog", "prog"));
+	assert_false(vmctl_guest_path_ok("/prog/..", NULL));
+	assert_false(vmctl_guest_path_ok("/home/../etc", NULL));
+	assert_false(vmctl_guest_path_ok("/home/./ann", NULL));
+	assert_false(vmctl_guest_path_ok("/home//ann", NULL));
+	assert_false(vmctl_guest_path_ok("/home/ann/", NULL));
+	assert_false(vmctl_guest_path_ok("/home/\\", NULL));
+	assert_false(vmctl_guest_path_ok("/home/a\x1b[2J", NULL));
+	assert_false(vmctl_guest_path_ok("/home/a\xe2\x80\xae" "b", NULL));
+	assert_false(vmctl_guest_path_ok("/home/\xff", NULL));
+	assert_false(vmctl_guest_path_ok("", NULL));
+}
+
 static void test_install_names_are_checked_on_the_host(void **state)
 {
 	char long_name[257];
@@ -445,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_session_creates_with_a_name_and_destroys_with_delete_home),
 		cmocka_unit_test(test_cp_install_and_session_take_their_bounds),
 		cmocka_unit_test(test_sizes_take_k_m_g_t_and_p),
+		cmocka_unit_test(test_paths_from_vmd_must_be_plain_and_absolute),
 		cmocka_unit_test(test_install_names_are_checked_on_the_host),
 		cmocka_unit_test(test_help_wins_before_dashes_only),
 		cmocka_unit_test(test_version_wins_before_dashes_only),
