@@ -189,7 +189,7 @@ static int parse_bound(int argc, char **argv, int *i, bool max_size, struct vmct
 			return -1;
 		if (vmctl_parse_size(v, &a->max_size) < 0)
 			return fail(m, "--max-size wants a size from 1 byte to 1P: a whole number "
-				    "of bytes, or one with K, M, G or T after it, not \"%s\".", v);
+				    "of bytes, or one with K, M, G, T or P after it, not \"%s\".", v);
 		return 1;
 	}
 	return 0;

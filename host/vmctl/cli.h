@@ -85,7 +85,7 @@ struct vmctl_args {
 	unsigned long long max_size;	/* cp download: --max-size, else the default */
 };
 
-/* SIZE of --max-size: a whole number of bytes, or with K, M, G or T (powers of 1024),
+/* SIZE of --max-size: a whole number of bytes, or with K, M, G, T or P (powers of 1024),
  * from 1 byte to 1 PiB; 0 with *bytes, or -1 when it is not one. */
 int vmctl_parse_size(const char *s, unsigned long long *bytes);
 

@@ -305,7 +305,7 @@ usage_cp='usage: vmctl cp [--uid N] [--idle-timeout S] LOCAL PORT:PATH | [--uid 
 for bad in 0 1X 2P 12345678901234567 '' 1.5G -1; do
 	run $T "$vmctl" cp --max-size "$bad" 4000:x y
 	expect_status 2
-	expect_err "vmctl: --max-size wants a size from 1 byte to 1P: a whole number of bytes, or one with K, M, G or T after it, not \"$bad\".
+	expect_err "vmctl: --max-size wants a size from 1 byte to 1P: a whole number of bytes, or one with K, M, G, T or P after it, not \"$bad\".
 $usage_cp"
 done
 run $T "$vmctl" cp --max-size 1G x 4000:y
