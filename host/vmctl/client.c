@@ -169,6 +169,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			c->rx_len = 0;
 			if (c->hooks.frame)
 				c->hooks.frame(c, c->rx, n, c->hooks.user);
+			/* time the hook spent (a write to a full pipe) is not vmd's silence */
+			c->last_us = now_us();
 		}
 		break;
 	}

@@ -24,8 +24,9 @@
 #  15  malformed replies: bad JSON, wrong types, missing fields, unknown types: one sentence each
 #  16  a vmd that closes mid-download or mid-exec: one sentence, no file left
 #  17  bad --max-size and --idle-timeout values exit 2 with the usage line
+#  18  cp download: a reader of stdout slower than --idle-timeout is not the sandbox's silence
 source "$(dirname "$0")/../tap.sh"
-plan 17
+plan 18
 B=${BUILD:-build}
 vmctl=${VMCTL:-$B/vmctl}
 fakevmd=$B/tests/hostile-vmd
@@ -325,4 +326,18 @@ expect_status 2
 expect_err "vmctl: session create takes no option --max-size.
 usage: vmctl session create [--idle-timeout S] PORT UID [NAME] | destroy [--delete-home] [--idle-timeout S] PORT UID"
 case_end "bad --max-size and --idle-timeout values exit 2 with the usage line"
+
+# 4 messages of 64 KiB: more than a pipe holds, so vmctl waits on the reader for 2 s
+chunk=$(head -c 65536 /dev/zero | base64 -w 0)
+fake reply 87 "{\"id\":1,\"data\":\"$chunk\"}" 87 "{\"id\":1,\"data\":\"$chunk\"}" \
+	87 "{\"id\":1,\"data\":\"$chunk\"}" 87 "{\"id\":1,\"data\":\"$chunk\"}" \
+	86 '{"id":1,"size":262144}'
+$T "$vmctl" cp --idle-timeout 1 "$P:x" - 2>"$tmp/err" | { sleep 2; wc -c; } >"$tmp/count"
+status=${PIPESTATUS[0]}
+err=$(cat "$tmp/err")
+expect_status 0
+expect_err ""
+[[ $(cat "$tmp/count") -eq 262144 ]] || why+=("$(cat "$tmp/count") bytes on stdout, expected 262144")
+fake_end
+case_end "cp download: a reader of stdout slower than --idle-timeout is not the sandbox's silence"
 finish
