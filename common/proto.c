@@ -806,6 +806,37 @@ void proto_request_free(struct proto_request *req)
 
 /* --- replies ------------------------------------------------------------------------------ */
 
+/* More than max values in the payload, counted from outside its strings: every value
+ * but the first follows a ',' or opens with '[' or '{'. A tree of cJSON items costs
+ * about 40 times the bytes of "0,", so a 16 MiB reply of tiny values would cost vmctl
+ * over 600 MiB; no reply of the protocol has more than a dozen. */
+static bool too_many_values(const uint8_t *p, size_t len, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '"') {
+			/* to the closing quote: one not escaped by an odd run of backslashes
+			 * (memchr, since a reply is mostly one long base64 string) */
+			for (;;) {
+				const uint8_t *q = memchr(p + i + 1, '"', len - i - 1);
+				size_t k = 0;
+
+				if (!q)
+					return false;	/* unterminated: cJSON refuses it */
+				i = (size_t)(q - p);
+				while (p[i - 1 - k] == '\\')
+					k++;
+				if (k % 2 == 0)
+					break;
+			}
+		} else if ((p[i] == ',' || p[i] == '[' || p[i] == '{') && ++n > max) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static int reply_fields(const cJSON *obj, struct proto_reply *r, struct proto_error *e)
 {
 	const char *data;
@@ -903,9 +934,16 @@ int proto_reply_decode(const uint8_t *msg, size_t size, struct proto_reply *rep,
 	rep->uid = -1;
 	if (proto_frame_split(msg, size, &rep->type, &payload, &len, e) < 0)
 		return -1;
+	if (too_many_values(payload, len, PROTO_REPLY_MAX_VALUES))
+		return err(e, PROTO_E_FRAME, "the reply holds more than %u JSON values; no reply "
+			   "of the protocol has that many.", PROTO_REPLY_MAX_VALUES);
 	rep->root = proto_payload_parse(payload, len, e);
 	if (!rep->root)
 		return -1;
+	/* cJSON would cut the string there: a path /home/a\u0000/x would read /home/a */
+	if (has_nul_escape(payload, len))
+		return err(e, PROTO_E_PARAMS, "a string in the reply holds a NUL character "
+			   "(\\u0000), which no name, path or message can contain.");
 	info = proto_type_info(rep->type);
 	if (!info || info->direction != PROTO_REPLY)
 		return err(e, PROTO_E_TYPE, "message type 0x%02X is not a reply.", rep->type);

@@ -228,6 +228,9 @@ struct proto_reply {
 	const char *username, *home;
 };
 
+/* A reply with more than PROTO_REPLY_MAX_VALUES JSON values is refused before it is
+ * parsed, so a hostile vmd cannot make the parse cost many times the frame. */
+#define PROTO_REPLY_MAX_VALUES 1024u
 int proto_reply_decode(const uint8_t *msg, size_t size, struct proto_reply *rep,
 		       struct proto_error *e);
 void proto_reply_free(struct proto_reply *rep);

@@ -866,6 +866,70 @@ static void an_exit_reply_reads_code_and_signal(void **state)
 	free(f);
 }
 
+/* A reply of n tiny values in an array, with text (commas, brackets, escaped quotes)
+ * in its message that must not count. */
+static uint8_t *values_reply(size_t n, size_t *len)
+{
+	static const char head[] = "{\"id\":1,\"code\":1,\"message\":\"a, [b], {c} \\\", d\","
+				   "\"v\":[";
+	size_t cap = sizeof head + 2 * n + 4, at = sizeof head - 1;
+	char *json = malloc(cap);
+	uint8_t *f;
+
+	memcpy(json, head, at);
+	for (size_t i = 0; i < n; i++) {
+		json[at++] = '0';
+		json[at++] = ',';
+	}
+	at -= n ? 1 : 0;
+	json[at++] = ']';
+	json[at++] = '}';
+	f = proto_frame_build(PROTO_ERROR, json, at, 0, len);
+	free(json);
+	return f;
+}
+
+static void a_reply_of_too_many_values_is_refused_before_parsing(void **state)
+{
+	struct proto_reply r;
+	struct proto_error e;
+	size_t len;
+	uint8_t *f;
+
+	(void)state;
+	/* the object's '{', its members' 3 commas, the array's '[' and its n - 1 commas:
+	 * n + 4 counted, 1024 allowed */
+	f = values_reply(PROTO_REPLY_MAX_VALUES - 4, &len);
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), 0);
+	assert_string_equal(r.message, "a, [b], {c} \", d");
+	proto_reply_free(&r);
+	free(f);
+	f = values_reply(PROTO_REPLY_MAX_VALUES - 3, &len);
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), -1);
+	assert_int_equal(e.code, PROTO_E_FRAME);
+	assert_string_equal(e.message, "the reply holds more than 1024 JSON values; no reply of "
+			    "the protocol has that many.");
+	proto_reply_free(&r);
+	free(f);
+}
+
+static void a_reply_string_with_a_nul_is_refused(void **state)
+{
+	static const char json[] = "{\"id\":1,\"home\":\"/home/a\\u0000/../../etc\"}";
+	struct proto_reply r;
+	struct proto_error e;
+	size_t len;
+	uint8_t *f = proto_frame_build(PROTO_OK, json, sizeof json - 1, 0, &len);
+
+	(void)state;
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), -1);
+	assert_int_equal(e.code, PROTO_E_PARAMS);
+	assert_string_equal(e.message, "a string in the reply holds a NUL character (\\u0000), "
+			    "which no name, path or message can contain.");
+	proto_reply_free(&r);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -905,6 +969,8 @@ int main(void)
 		cmocka_unit_test(error_frames_carry_the_id_code_and_message),
 		cmocka_unit_test(replies_are_checked_like_requests),
 		cmocka_unit_test(an_exit_reply_reads_code_and_signal),
+		cmocka_unit_test(a_reply_of_too_many_values_is_refused_before_parsing),
+		cmocka_unit_test(a_reply_string_with_a_nul_is_refused),
 	};
 
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
