@@ -911,7 +911,7 @@ static int reply_fields(const cJSON *obj, struct proto_reply *r, struct proto_er
 		if (get_int(obj, r->type, "signal", false, 1, 64, &v, &present, e) < 0)
 			return -1;
 		r->signal = present ? (int)v : 0;
-		return 0;
+		return get_string(obj, r->type, "reason", false, &r->reason, e);
 	case PROTO_ERROR:
 		if (get_int(obj, r->type, "code", true, -2147483648.0, 2147483647.0, &v,
 			    &present, e) < 0 ||
@@ -937,7 +937,7 @@ static int reply_fields(const cJSON *obj, struct proto_reply *r, struct proto_er
 		if (get_int(obj, r->type, "signal", false, 1, 64, &v, &present, e) < 0)
 			return -1;
 		r->signal = present ? (int)v : 0;
-		return 0;
+		return get_string(obj, r->type, "reason", false, &r->reason, e);
 	case PROTO_DATA:
 		if (get_string(obj, r->type, "data", true, &data, e) < 0)
 			return -1;
