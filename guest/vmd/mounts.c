@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -116,33 +115,38 @@ static int open_share_root(struct session *s, const struct proto_request *req)
 	return fd;
 }
 
-/* mkdir -p of the mount point, 0755, one folder at a time from the share root, none
- * reached through a link; the mount point as an O_PATH descriptor, or -1 after
- * answering. */
-static int make_mount_point(struct session *s, const struct proto_request *req)
+/* The folder the mount point's first n bytes name, reached one folder at a time
+ * from the share root and none through a link; with make, each is created (0755)
+ * when missing, as mkdir -p does. An O_PATH descriptor, or -1 after answering. */
+static int walk(struct session *s, const struct proto_request *req, size_t n, bool make)
 {
 	const char *mp = req->mount_point, *p = mp + strlen(vmd.share_root) + 1;
 	int dir = open_share_root(s, req);
 
-	while (dir >= 0 && *p) {
-		size_t n = strcspn(p, "/");
+	while (dir >= 0 && p < mp + n) {
+		size_t len = strcspn(p, "/");
 		char name[256];
 		int next;
 
-		snprintf(name, sizeof name, "%.*s", (int)n, p);
+		snprintf(name, sizeof name, "%.*s", (int)len, p);
 		/* mkdirat makes nothing where a link is: it fails with EEXIST */
-		if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST) {
+		if (make && mkdirat(dir, name, 0755) < 0 && errno != EEXIST) {
 			session_send_error(s, req->id, PROTO_E_INTERNAL, "mount: cannot create "
-					   "%.*s: %s.", (int)(p + n - mp), mp, strerror(errno));
+					   "%.*s: %s.", (int)(p + len - mp), mp, strerror(errno));
 			close(dir);
 			return -1;
 		}
 		next = open_no_links(dir, name, O_PATH | O_DIRECTORY);
-		if (next < 0)
-			path_error(s, req, (size_t)(p + n - mp));
+		if (next < 0) {
+			if (errno == ENOENT && req->type == PROTO_UNMOUNT)
+				session_send_error(s, req->id, PROTO_E_PARAMS, "unmount: %.200s is "
+						   "not a mount point.", mp);
+			else
+				path_error(s, req, (size_t)(p + len - mp));
+		}
 		close(dir);
 		dir = next;
-		p += n;
+		p += len;
 		if (*p)
 			p++;
 	}
@@ -214,6 +218,28 @@ static void attach(struct session *s, const struct proto_request *req, int tree,
 /* Mounts are made detached (open_tree, fsmount) with their flags already set and
  * then moved onto the descriptor of the mount point: nothing is looked up by path
  * once the mount point is open. */
+/* True when mount id is a 9p mount (a share: init's or vmd's): unmount takes down
+ * nothing else that happens to be mounted under the share root. (statfs cannot
+ * tell: 9p reports the host's file system type.) */
+static bool mount_is_share(uint64_t id)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[8192], *dash;
+	bool share = false;
+	unsigned long long got;
+
+	while (f && fgets(line, sizeof line, f)) {
+		if (sscanf(line, "%llu", &got) != 1 || got != id)
+			continue;
+		dash = strstr(line, " - ");
+		share = dash && !strncmp(dash + 3, "9p ", 3);
+		break;
+	}
+	if (f)
+		fclose(f);
+	return share;
+}
+
 static void do_mount(struct session *s, const struct proto_request *req)
 {
 	char at[4096];
@@ -224,7 +250,7 @@ static void do_mount(struct session *s, const struct proto_request *req)
 	if (!tag_exists(req->tag))
 		return session_send_error(s, req->id, PROTO_E_PARAMS, "mount: no share with "
 					  "tag \"%s\".", req->tag);
-	target = make_mount_point(s, req);
+	target = walk(s, req, strlen(req->mount_point), true);
 	if (target < 0)
 		return;
 	if (tag_mounted(req->tag, at, sizeof at)) {
@@ -277,35 +303,19 @@ static void do_mount(struct session *s, const struct proto_request *req)
 	close(target);
 }
 
-/* V9FS_MAGIC: unmount takes down shares only, never another file system that happens
- * to be mounted under the share root. */
-#define SHARE_FS_MAGIC 0x01021997
-
 /* The mount point's folder is opened without links and the mount point is named in
  * it by one component that is not followed (UMOUNT_NOFOLLOW, from that folder as
  * the working directory): no link anywhere can redirect the unmount. */
 static void do_unmount(struct session *s, const struct proto_request *req)
 {
-	const char *mp = req->mount_point, *rel = mp + strlen(vmd.share_root) + 1;
-	const char *slash = strrchr(rel, '/'), *base = slash ? slash + 1 : rel;
-	char parent_rel[4096];
+	const char *mp = req->mount_point, *base = strrchr(mp, '/') + 1;
 	struct statx up, st;
-	struct statfs fs;
-	int root, parent, fd, cwd, r, e;
+	int parent, fd, cwd, r, e;
 
-	snprintf(parent_rel, sizeof parent_rel, "%.*s", slash ? (int)(slash - rel) : 1,
-		 slash ? rel : ".");
-	root = open_share_root(s, req);
-	if (root < 0)
+	/* the share root's own entries have it as their folder */
+	parent = walk(s, req, (size_t)(base - 1 - mp), false);
+	if (parent < 0)
 		return;
-	parent = open_no_links(root, parent_rel, O_PATH | O_DIRECTORY);
-	close(root);
-	if (parent < 0) {
-		if (errno == ENOENT)
-			return session_send_error(s, req->id, PROTO_E_PARAMS, "unmount: %.200s "
-						  "is not a mount point.", mp);
-		return path_error(s, req, (size_t)(base - mp - 1));
-	}
 	fd = open_no_links(parent, base, O_PATH);
 	if (fd < 0) {
 		e = errno;
@@ -317,14 +327,14 @@ static void do_unmount(struct session *s, const struct proto_request *req)
 		return path_error(s, req, strlen(mp));
 	}
 	r = statx(parent, "", AT_EMPTY_PATH, STATX_MNT_ID, &up) == 0 &&
-	    statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &st) == 0 && fstatfs(fd, &fs) == 0;
+	    statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &st) == 0;
 	close(fd);
 	if (!r || up.stx_mnt_id == st.stx_mnt_id) {
 		close(parent);
 		return session_send_error(s, req->id, PROTO_E_PARAMS, "unmount: %.200s is not "
 					  "a mount point.", mp);
 	}
-	if (fs.f_type != SHARE_FS_MAGIC) {
+	if (!mount_is_share(st.stx_mnt_id)) {
 		close(parent);
 		return session_send_error(s, req->id, PROTO_E_PARAMS, "unmount: %.200s is not "
 					  "a share; vmd unmounts only shares.", mp);
