@@ -217,6 +217,8 @@ struct proto_reply {
 	size_t data_len;
 	int code;		/* exit: status or 128 + N; error: the error code */
 	int signal;		/* exit: N when killed, else 0 */
+	const char *reason;	/* exit, running_status: "oom" when the sandbox ran out
+				 * of memory, else NULL */
 	const char *message;	/* error */
 	bool running;		/* running_status */
 	bool has_code;		/* running_status: code (and signal) given, as exit */

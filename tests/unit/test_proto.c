@@ -930,6 +930,90 @@ static void a_reply_string_with_a_nul_is_refused(void **state)
 	free(f);
 }
 
+/* A request of exactly len bytes (NULs included) that must fail with message. */
+static void raw_request_fails(uint8_t type, const char *json, size_t n, int code,
+			      const char *message)
+{
+	struct proto_request req;
+	struct proto_error e;
+	size_t len;
+	uint8_t *f = proto_frame_build(type, json, n, 0, &len);
+
+	assert_non_null(f);
+	assert_int_equal(proto_request_decode(f, len, &req, &e), -1);
+	assert_string_equal(e.message, message);
+	assert_int_equal(e.code, code);
+	assert_null(req.id);
+	proto_request_free(&req);
+	free(f);
+}
+
+static void a_raw_control_byte_in_a_string_is_not_json(void **state)
+{
+	static const char nul[] = "{\"id\":1,\"path\":\"notes.txt\0/../..\"}";
+	static const char esc[] = "{\"id\":1,\"command\":\"a\x1b\"}";
+	static const char lead[] = "\0{\"id\":1}";
+	/* a control byte after 8 clean bytes, past the word-at-a-time scan */
+	static const char late[] = "{\"id\":\"0123456789abcdef\x01\"}";
+	struct proto_request req;
+
+	(void)state;
+	raw_request_fails(0x10, nul, sizeof nul - 1, -32700, "the payload has the raw "
+			  "control byte 0x00 in a string (at byte 25); JSON allows control "
+			  "characters only escaped.");
+	raw_request_fails(0x01, esc, sizeof esc - 1, -32700, "the payload has the raw "
+			  "control byte 0x1B in a string (at byte 20); JSON allows control "
+			  "characters only escaped.");
+	raw_request_fails(0xF0, lead, sizeof lead - 1, -32700,
+			  "the payload is not valid JSON (at byte 0).");
+	raw_request_fails(0xF0, late, sizeof late - 1, -32700, "the payload has the raw "
+			  "control byte 0x01 in a string (at byte 23); JSON allows control "
+			  "characters only escaped.");
+	/* blanks between tokens are fine, also right after a string that ends in an
+	 * escaped quote (which did not end it) */
+	request_ok(0xF0, "{\n\t\"id\" :\r\n\"a\\\"\"\t}", &req);
+	proto_request_free(&req);
+}
+
+static void names_and_paths_refuse_escaped_control_characters(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_fails(0x09, "{\"id\":1,\"path\":\"a\\u001bb\"}", -32602, "fs_read: the "
+		      "field \"path\" holds the control character 0x1B, which no name or path "
+		      "may contain.", "1");
+	request_fails(0x05, "{\"id\":1,\"tag\":\"t\",\"mount_point\":\"/mnt/\\u007f\"}",
+		      -32602, "mount: the field \"mount_point\" holds the control character "
+		      "0x7F, which no name or path may contain.", "1");
+	request_fails(0x01, "{\"id\":1,\"command\":\"true\",\"cwd\":\"\\n\"}", -32602,
+		      "spawn: the field \"cwd\" holds the control character 0x0A, which no "
+		      "name or path may contain.", "1");
+	request_ok(0x01, "{\"id\":1,\"command\":\"echo\",\"args\":[\"a\\nb\\u001b\"],"
+		   "\"env\":{\"V\":\"\\t\"}}", &req);
+	proto_request_free(&req);
+}
+
+static void an_exit_reply_reads_its_reason(void **state)
+{
+	struct proto_reply r;
+	struct proto_error e;
+	size_t len;
+	uint8_t *f = frame(0x84, "{\"id\":1,\"handle\":\"h\",\"code\":137,\"signal\":9,"
+			   "\"reason\":\"oom\"}", &len);
+
+	(void)state;
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), 0);
+	assert_string_equal(r.reason, "oom");
+	proto_reply_free(&r);
+	free(f);
+	f = frame(0x84, "{\"id\":1,\"handle\":\"h\",\"code\":0}", &len);
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), 0);
+	assert_null(r.reason);
+	proto_reply_free(&r);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -950,6 +1034,9 @@ int main(void)
 		cmocka_unit_test(session_destroy_reads_uid_and_delete_home),
 		cmocka_unit_test(binary_install_validates_the_name),
 		cmocka_unit_test(an_escaped_backslash_before_u0000_is_not_a_nul),
+		cmocka_unit_test(a_raw_control_byte_in_a_string_is_not_json),
+		cmocka_unit_test(names_and_paths_refuse_escaped_control_characters),
+		cmocka_unit_test(an_exit_reply_reads_its_reason),
 		cmocka_unit_test(file_requests_check_paths_and_modes),
 		cmocka_unit_test(mount_and_unmount_read_their_fields),
 		cmocka_unit_test(part_2_replies_decode),
