@@ -228,7 +228,8 @@ $(BUILD)/asan/test_imgtool%: tests/unit/test_imgtool%.c $(IMGTOOL_LIB) $(COMMON_
 
 # libFuzzer targets, one per reader: clang builds them with ASan and UBSan.
 FUZZ_FORMATS = raw vhd vdi vmdk qcow2
-FUZZERS      = $(FUZZ_FORMATS:%=$(BUILD)/fuzz/fuzz_%) $(BUILD)/fuzz/fuzz_frame
+FUZZERS      = $(FUZZ_FORMATS:%=$(BUILD)/fuzz/fuzz_%) $(BUILD)/fuzz/fuzz_frame \
+               $(BUILD)/fuzz/fuzz_vmctl
 CLANG       ?= clang
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_reader.c $(IMGTOOL_LIB) $(COMMON_SRC) $(IMGTOOL_HDR) \
                       | $(BUILD)/fuzz
@@ -262,6 +263,13 @@ $(BUILD)/fuzz/fuzz_frame: tests/fuzz/fuzz_frame.c $(PROTO_SRC) $(COMMON_SRC) com
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -o $@ $< $(PROTO_SRC) $(COMMON_SRC) -lcjson
 
+# vmctl's side: replies decoded, escaped and checked as vmctl does before printing.
+$(BUILD)/fuzz/fuzz_vmctl: tests/fuzz/fuzz_vmctl.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) \
+                          $(VMCTL_HDR) | $(BUILD)/fuzz
+	$(CLANG) -std=c11 -D_GNU_SOURCE $(WARNINGS) -g -O1 -Icommon -Ihost/vmctl \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $@ $< $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(WS_LIBS)
+
 # vmd's end-to-end client (it speaks raw WebSocket, bad frames included) and its benchmark.
 $(BUILD)/tests/test_vmd_e2e: $(BUILD)/tests/%: tests/vmd/%.c \
         tests/vmd/wsclient.c tests/vmd/wsclient.h $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) \
@@ -276,6 +284,18 @@ $(BUILD)/tests/wstool: tests/vmctl/wstool.c tests/vmd/wsclient.c tests/vmd/wscli
                        | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -Itests/vmd -o $@ $< tests/vmd/wsclient.c $(COMMON_SRC) $(PROTO_SRC) \
 	    $(AUTH_SRC) -lcjson -lm
+
+# vmctl against a vmd gone hostile (tests/vmctl/hostile.sh): a stand-in that sends
+# what a real vmd never would.
+$(BUILD)/tests/hostile-vmd: tests/vmctl/hostile-vmd.c $(COMMON_SRC) $(PROTO_SRC) common/proto.h \
+                            | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_SRC) $(PROTO_SRC) -lcjson -lcrypto -lm
+
+# vmctl under ASan and UBSan, for hostile.sh.
+$(BUILD)/asan/vmctl: host/vmctl/main.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMCTL_HDR) \
+                     $(VERSION_SRC) $(VERSION_H) | $(BUILD)/asan
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) $(VERSION_FLAGS) -Ihost/vmctl -o $@ host/vmctl/main.c \
+	    $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VERSION_SRC) $(WS_LIBS)
 
 $(BUILD)/tests/probe-static: tests/sandbox/probe.c | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -static -o $@ $<
@@ -292,8 +312,8 @@ check: $(IMAGES) $(BUILD)/sizecheck
 
 unit: $(UNIT_TESTS)
 
-# Fuzz every image reader, starting from the containers make all wrote, and vmd's frame
-# parser, FUZZ_SECONDS each.
+# Fuzz every image reader, starting from the containers make all wrote, vmd's frame
+# parser and vmctl's side of the protocol, FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
 fuzz: all $(FUZZERS)
 	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
@@ -302,7 +322,8 @@ fuzz: all $(FUZZERS)
 # The whole suite: unit tests under sanitizers, sizecheck on the build, and the Expect
 # REPL suite booting every container. Ends with "N passed, N failed".
 test: all unit $(FUZZERS) $(BUILD)/tests/test_vmd_e2e $(BUILD)/asan/vmd \
-      $(BUILD)/tests/wstool $(BUILD)/tests/probe-static
+      $(BUILD)/tests/wstool $(BUILD)/tests/probe-static $(BUILD)/tests/hostile-vmd \
+      $(BUILD)/asan/vmctl
 	@BUILD=$(BUILD) tests/run
 
 # The reference design (bench/reference.asm) is built beside ours and both are booted
@@ -400,7 +421,8 @@ help:
 	@echo "make check       verify boot.bin and boot.img; the budget per routine"
 	@echo "make test        unit tests (ASan/UBSan), the Expect suite on every container, the"
 	@echo "                 sandbox on this host and in real VMs through vmctl"
-	@echo "make fuzz        fuzz every imgtool reader and vmd's frame parser (FUZZ_SECONDS each)"
+	@echo "make fuzz        fuzz every imgtool reader, vmd's frame parser and vmctl's replies"
+	@echo "                 (FUZZ_SECONDS each)"
 	@echo "make bench       the boot program beside the reference, imgtool beside qemu-img,"
 	@echo "                 the sandbox beside a bare guest on QEMU's defaults"
 	@echo "make run         boot boot.img with a window and COM1 on this terminal"

@@ -124,14 +124,67 @@ static const char *json_kind(const cJSON *j)
 	return "an object";
 }
 
+/* True when some byte of the word is below 0x20 (exact for ASCII bytes; a byte with
+ * its top bit set is never taken for one). */
+static inline bool word_has_control(uint64_t w)
+{
+	return (w - 0x2020202020202020u) & ~w & 0x8080808080808080u;
+}
+
+/* The first raw control byte (below 0x20) that JSON does not allow: any inside a
+ * string, anything but the four blanks outside one. cJSON takes both: it copies a
+ * raw NUL into the string, where C then cuts it ("notes.txt\0/../.." reads as
+ * "notes.txt"), and skips every byte up to 0x20 between tokens. -1 when none. */
+static long long raw_control_at(const uint8_t *p, size_t len, bool *in_string)
+{
+	size_t i = 0;
+	uint64_t w;
+
+	/* most payloads (compact JSON, base64 data) have no control byte at all */
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, 8);
+		if (word_has_control(w))
+			break;
+	}
+	for (; i < len && p[i] >= 0x20; i++)
+		;
+	if (i == len)
+		return -1;
+	*in_string = false;
+	for (i = 0; i < len; i++) {
+		if (p[i] == '"') {
+			*in_string = !*in_string;
+		} else if (*in_string && p[i] == '\\' && i + 1 < len && p[i + 1] >= 0x20) {
+			i++;	/* the escaped character, which may be a quote */
+		} else if (p[i] < 0x20 && (*in_string || (p[i] != '\t' && p[i] != '\r' &&
+							   p[i] != '\n'))) {
+			return (long long)i;
+		}
+	}
+	return -1;
+}
+
 cJSON *proto_payload_parse(const uint8_t *payload, size_t len, struct proto_error *e)
 {
 	const char *end = NULL;
+	bool in_string;
+	long long bad;
 	cJSON *root;
 	size_t at;
 
 	if (!proto_utf8_valid(payload, len)) {
 		err(e, PROTO_E_JSON, "the payload is not valid UTF-8.");
+		return NULL;
+	}
+	bad = raw_control_at(payload, len, &in_string);
+	if (bad >= 0 && in_string) {
+		err(e, PROTO_E_JSON, "the payload has the raw control byte 0x%02X in a string "
+		    "(at byte %lld); JSON allows control characters only escaped.",
+		    payload[bad], bad);
+		return NULL;
+	}
+	if (bad >= 0) {
+		err(e, PROTO_E_JSON, "the payload is not valid JSON (at byte %lld).", bad);
 		return NULL;
 	}
 	root = cJSON_ParseWithLengthOpts((const char *)payload, len, &end, false);
@@ -443,6 +496,19 @@ static int get_string(const cJSON *obj, uint8_t type, const char *name, bool req
 	return 0;
 }
 
+/* A name or path holds no control character (escaped ones get here: \u001b, \n):
+ * they would reach logs and terminals as commands, and no file needs them. */
+static int no_controls(uint8_t type, const char *name, const char *value,
+		       struct proto_error *e)
+{
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+		if (*p < 0x20 || *p == 0x7F)
+			return err(e, PROTO_E_PARAMS, "%s: the field \"%s\" holds the control "
+				   "character 0x%02X, which no name or path may contain.",
+				   proto_type_name(type), name, *p);
+	return 0;
+}
+
 static int get_bool(const cJSON *obj, uint8_t type, const char *name, bool *out,
 		    struct proto_error *e)
 {
@@ -501,7 +567,8 @@ static int parse_spawn(const cJSON *obj, struct proto_request *r, struct proto_e
 	const cJSON *f, *item;
 	double v;
 
-	if (get_string(obj, t, "command", true, &r->command, e) < 0)
+	if (get_string(obj, t, "command", true, &r->command, e) < 0 ||
+	    no_controls(t, "command", r->command, e) < 0)
 		return -1;
 	if (!r->command[0])
 		return err(e, PROTO_E_PARAMS, "spawn: the field \"command\" must not be "
@@ -514,7 +581,8 @@ static int parse_spawn(const cJSON *obj, struct proto_request *r, struct proto_e
 				return wrong(e, t, "args", "an array of strings");
 		r->args = f;
 	}
-	if (get_string(obj, t, "cwd", false, &r->cwd, e) < 0)
+	if (get_string(obj, t, "cwd", false, &r->cwd, e) < 0 ||
+	    (r->cwd && no_controls(t, "cwd", r->cwd, e) < 0))
 		return -1;
 	if (r->cwd && !r->cwd[0])
 		return err(e, PROTO_E_PARAMS, "spawn: the field \"cwd\" must not be empty.");
@@ -524,6 +592,8 @@ static int parse_spawn(const cJSON *obj, struct proto_request *r, struct proto_e
 		cJSON_ArrayForEach(item, f) {
 			if (!cJSON_IsString(item))
 				return wrong(e, t, "env", "an object of strings");
+			if (no_controls(t, "env", item->string, e) < 0)
+				return -1;
 			if (!item->string[0] || strchr(item->string, '='))
 				return err(e, PROTO_E_PARAMS, "spawn: \"%.64s\" is not a valid "
 					   "environment variable name.", item->string);
@@ -564,6 +634,8 @@ static int get_path(const cJSON *obj, uint8_t type, const char *name, const char
 	if (!p[0])
 		return err(e, PROTO_E_PARAMS, "%s: the field \"%s\" must not be empty.",
 			   proto_type_name(type), name);
+	if (no_controls(type, name, p, e) < 0)
+		return -1;
 	if (strlen(p) > 4095)
 		return err(e, PROTO_E_PARAMS, "%s: the path is %zu bytes long, over the "
 			   "limit of 4095.", proto_type_name(type), strlen(p));
@@ -656,7 +728,8 @@ static int parse_part2(const cJSON *obj, struct proto_request *r, struct proto_e
 		return get_bool(obj, t, "delete_home", &r->delete_home, e);
 	case PROTO_BINARY_INSTALL:
 		if (get_string(obj, t, "name", true, &r->name, e) < 0 ||
-		    check_program_name(r->name, e) < 0 || get_data(obj, r, e) < 0)
+		    check_program_name(r->name, e) < 0 || no_controls(t, "name", r->name, e) < 0 ||
+		    get_data(obj, r, e) < 0)
 			return -1;
 		r->executable = true;
 		if (field(obj, "executable") &&
@@ -691,6 +764,8 @@ static int parse_part2(const cJSON *obj, struct proto_request *r, struct proto_e
 		if (!r->tag[0] || strlen(r->tag) > 31)
 			return err(e, PROTO_E_PARAMS, "mount: the tag must be 1 to 31 bytes "
 				   "long.");
+		if (no_controls(t, "tag", r->tag, e) < 0)
+			return -1;
 		if (get_path(obj, t, "mount_point", &r->mount_point, e) < 0)
 			return -1;
 		return get_bool(obj, t, "read_only", &r->read_only, e);
@@ -809,6 +884,37 @@ void proto_request_free(struct proto_request *req)
 
 /* --- replies ------------------------------------------------------------------------------ */
 
+/* More than max values in the payload, counted from outside its strings: every value
+ * but the first follows a ',' or opens with '[' or '{'. A tree of cJSON items costs
+ * about 40 times the bytes of "0,", so a 16 MiB reply of tiny values would cost vmctl
+ * over 600 MiB; no reply of the protocol has more than a dozen. */
+static bool too_many_values(const uint8_t *p, size_t len, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '"') {
+			/* to the closing quote: one not escaped by an odd run of backslashes
+			 * (memchr, since a reply is mostly one long base64 string) */
+			for (;;) {
+				const uint8_t *q = memchr(p + i + 1, '"', len - i - 1);
+				size_t k = 0;
+
+				if (!q)
+					return false;	/* unterminated: cJSON refuses it */
+				i = (size_t)(q - p);
+				while (p[i - 1 - k] == '\\')
+					k++;
+				if (k % 2 == 0)
+					break;
+			}
+		} else if ((p[i] == ',' || p[i] == '[' || p[i] == '{') && ++n > max) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static int reply_fields(const cJSON *obj, struct proto_reply *r, struct proto_error *e)
 {
 	const char *data;
@@ -839,7 +945,7 @@ static int reply_fields(const cJSON *obj, struct proto_reply *r, struct proto_er
 		if (get_int(obj, r->type, "signal", false, 1, 64, &v, &present, e) < 0)
 			return -1;
 		r->signal = present ? (int)v : 0;
-		return 0;
+		return get_string(obj, r->type, "reason", false, &r->reason, e);
 	case PROTO_ERROR:
 		if (get_int(obj, r->type, "code", true, -2147483648.0, 2147483647.0, &v,
 			    &present, e) < 0 ||
@@ -865,7 +971,7 @@ static int reply_fields(const cJSON *obj, struct proto_reply *r, struct proto_er
 		if (get_int(obj, r->type, "signal", false, 1, 64, &v, &present, e) < 0)
 			return -1;
 		r->signal = present ? (int)v : 0;
-		return 0;
+		return get_string(obj, r->type, "reason", false, &r->reason, e);
 	case PROTO_DATA:
 		if (get_string(obj, r->type, "data", true, &data, e) < 0)
 			return -1;
@@ -906,9 +1012,16 @@ int proto_reply_decode(const uint8_t *msg, size_t size, struct proto_reply *rep,
 	rep->uid = -1;
 	if (proto_frame_split(msg, size, &rep->type, &payload, &len, e) < 0)
 		return -1;
+	if (too_many_values(payload, len, PROTO_REPLY_MAX_VALUES))
+		return err(e, PROTO_E_FRAME, "the reply holds more than %u JSON values; no reply "
+			   "of the protocol has that many.", PROTO_REPLY_MAX_VALUES);
 	rep->root = proto_payload_parse(payload, len, e);
 	if (!rep->root)
 		return -1;
+	/* cJSON would cut the string there: a path /home/a\u0000/x would read /home/a */
+	if (has_nul_escape(payload, len))
+		return err(e, PROTO_E_PARAMS, "a string in the reply holds a NUL character "
+			   "(\\u0000), which no name, path or message can contain.");
 	info = proto_type_info(rep->type);
 	if (!info || info->direction != PROTO_REPLY)
 		return err(e, PROTO_E_TYPE, "message type 0x%02X is not a reply.", rep->type);

@@ -221,6 +221,8 @@ struct proto_reply {
 	size_t data_len;
 	int code;		/* exit: status or 128 + N; error: the error code */
 	int signal;		/* exit: N when killed, else 0 */
+	const char *reason;	/* exit, running_status: "oom" when the sandbox ran out
+				 * of memory, else NULL */
 	const char *message;	/* error */
 	bool running;		/* running_status */
 	bool has_code;		/* running_status: code (and signal) given, as exit */
@@ -232,6 +234,9 @@ struct proto_reply {
 	const char *username, *home;
 };
 
+/* A reply with more than PROTO_REPLY_MAX_VALUES JSON values is refused before it is
+ * parsed, so a hostile vmd cannot make the parse cost many times the frame. */
+#define PROTO_REPLY_MAX_VALUES 1024u
 int proto_reply_decode(const uint8_t *msg, size_t size, struct proto_reply *rep,
 		       struct proto_error *e);
 void proto_reply_free(struct proto_reply *rep);

@@ -64,9 +64,9 @@ int cgroup_find_mount(FILE *mountinfo, char *out, size_t size)
 	return rc;
 }
 
-unsigned long long cgroup_memory_max(unsigned long long memtotal)
+unsigned long long cgroup_memory_max(unsigned long long budget)
 {
-	return memtotal / 4 * 3;
+	return budget / 4 * 3;
 }
 
 static int write_file(const char *dir, const char *file, const char *text)
@@ -97,6 +97,25 @@ static unsigned long long memtotal(void)
 	}
 	fclose(f);
 	return kib * 1024;
+}
+
+/* The memory every sandbox together may use: the base's memory.max when it has one
+ * (guest/init sets it so that vmd and the kernel keep room), else all of RAM. */
+static unsigned long long budget(const char *base)
+{
+	char path[PATH_MAX + 64], text[32] = "";
+	unsigned long long ram = memtotal(), max;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/memory.max", base);
+	f = fopen(path, "re");
+	if (f) {
+		if (!fgets(text, sizeof text, f))
+			text[0] = '\0';
+		fclose(f);
+	}
+	max = text[0] >= '0' && text[0] <= '9' ? strtoull(text, NULL, 10) : ram;
+	return max < ram ? max : ram;
 }
 
 /* Remove the leaves of helpers that are gone (rmdir refuses a cgroup still in use). */
@@ -144,8 +163,13 @@ void cgroup_create(struct cgroup *cg)
 	write_file(mount, "cgroup.subtree_control", "+memory");
 	write_file(base, "cgroup.subtree_control", "+pids");
 	write_file(base, "cgroup.subtree_control", "+memory");
-	if ((size_t)snprintf(cg->leaf, sizeof cg->leaf, "%s/%d", base, (int)getpid()) >= sizeof cg->leaf ||
-	    (mkdir(cg->leaf, 0755) < 0 && errno != EEXIST)) {
+	if ((size_t)snprintf(cg->leaf, sizeof cg->leaf, "%s/%d", base, (int)getpid()) >= sizeof cg->leaf)
+		cg->leaf[0] = '\0';
+	/* A leaf of this pid's may be left from an earlier helper that ran out of
+	 * memory (see cgroup_finish): its counts are not this sandbox's. */
+	if (cg->leaf[0])
+		rmdir(cg->leaf);
+	if (!cg->leaf[0] || (mkdir(cg->leaf, 0755) < 0 && errno != EEXIST)) {
 		cg->leaf[0] = '\0';
 		return;
 	}
@@ -157,7 +181,7 @@ void cgroup_create(struct cgroup *cg)
 	}
 	snprintf(num, sizeof num, "%d", CGROUP_PIDS_MAX);
 	write_file(cg->leaf, "pids.max", num);
-	snprintf(num, sizeof num, "%llu", cgroup_memory_max(memtotal()));
+	snprintf(num, sizeof num, "%llu", cgroup_memory_max(budget(base)));
 	if (num[0] != '0' && write_file(cg->leaf, "memory.max", num) == 0) {
 		cg->memory_max = strtoull(num, NULL, 10);
 		write_file(cg->leaf, "memory.oom.group", "1");
@@ -185,19 +209,24 @@ static bool oom_killed(const char *leaf)
 void cgroup_finish(struct cgroup *cg)
 {
 	const struct timespec ms = { 0, 1000000 };
+	bool oom;
 
 	if (cg->fd >= 0)
 		close(cg->fd);
 	cg->fd = -1;
 	if (!cg->leaf[0])
 		return;
-	if (cg->memory_max && oom_killed(cg->leaf))
+	oom = cg->memory_max && oom_killed(cg->leaf);
+	if (oom)
 		warn("the sandbox ran out of memory (its limit is %llu MiB) and the kernel killed it.",
 		     cg->memory_max >> 20);
 	/* Every task has gone with the pid namespace by now; cgroup.kill is for the
 	 * case where one has not yet left the cgroup's books. */
 	write_file(cg->leaf, "cgroup.kill", "1");
-	for (int i = 0; i < 200 && rmdir(cg->leaf) < 0 && errno == EBUSY; i++)
+	/* Out of memory, the empty leaf stays for the helper's parent to read (vmd
+	 * reports "oom" from its memory.events) and remove; else the next helper's
+	 * sweep removes it. */
+	for (int i = 0; !oom && i < 200 && rmdir(cg->leaf) < 0 && errno == EBUSY; i++)
 		nanosleep(&ms, NULL);
 	cg->leaf[0] = '\0';
 }

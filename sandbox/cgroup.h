@@ -1,8 +1,11 @@
 /* cgroup.h - a cgroup v2 leaf per sandbox, when the system offers one.
  *
  * The leaf is <cgroup2 mount>/sandbox-helper/<helper's pid>, with pids.max 1024,
- * memory.max three quarters of RAM and memory.oom.group 1 (running out of memory
- * kills the whole sandbox, not a bystander). The sandbox's init is created in it
+ * memory.max three quarters of what all sandboxes together may use (the
+ * sandbox-helper cgroup's own memory.max, which guest/init sets, else all of RAM)
+ * and memory.oom.group 1 (running out of memory kills the whole sandbox, not a
+ * bystander). When memory ran out, the emptied leaf is left for the helper's parent
+ * to read and remove (vmd's exit says "oom"). The sandbox's init is created in it
  * (clone3 with CLONE_INTO_CGROUP: moving a process afterwards costs a grace period
  * of RCU, about 10 ms here and 20 under TCG), so the sandbox's cgroup namespace is
  * rooted at the leaf. It is best effort: without a cgroup2 mount, without the
@@ -27,8 +30,8 @@ struct cgroup {
 
 /* The mount point of the first cgroup2 file system in a mountinfo text, into out. */
 int cgroup_find_mount(FILE *mountinfo, char *out, size_t size);
-/* memory.max for a machine with memtotal bytes of RAM. */
-unsigned long long cgroup_memory_max(unsigned long long memtotal);
+/* memory.max for one sandbox when all of them together may use budget bytes. */
+unsigned long long cgroup_memory_max(unsigned long long budget);
 
 void cgroup_create(struct cgroup *cg);
 /* After the sandbox has ended (or could not start in the leaf): say so if memory

@@ -359,7 +359,9 @@ static int build_dev(int root, struct plan *p, struct msg *m)
 {
 	static const char *const dev_opts[] = { "mode", "0755", "size", "64k", NULL };
 	static const char *const pts_opts[] = { "ptmxmode", "0666", "mode", "0620", NULL };
-	static const char *const shm_opts[] = { "mode", "1777", NULL };
+	/* Sized (tmpfs takes a share of RAM), so that filling it ends in ENOSPC well
+	 * before the sandbox's memory.max: see SANDBOX_TMP_SIZE. */
+	static const char *const shm_opts[] = { "mode", "1777", "size", SANDBOX_SHM_SIZE, NULL };
 	int dev = attach_fs(root, "/dev", "tmpfs", dev_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, m);
 	int fd;
 
@@ -404,7 +406,7 @@ fail:
 
 static int build_tree(const struct cli *c, int root, struct plan *p, struct msg *m)
 {
-	static const char *const tmp_opts[] = { "mode", "1777", NULL };
+	static const char *const tmp_opts[] = { "mode", "1777", "size", SANDBOX_TMP_SIZE, NULL };
 	static const char *const user_tmpfs_opts[] = { "mode", "0755", NULL };
 	const uint64_t nosuid_nodev = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 	int fd, dev, rc = -1;

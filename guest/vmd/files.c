@@ -120,7 +120,8 @@ static int open_request_path(struct session *s, const struct proto_request *req,
 				   "escapes %s.", proto_type_name(req->type), path, root);
 		return -1;
 	}
-	dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* a home is a real folder vmd made; never a link */
+	dir = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0) {
 		session_send_error(s, req->id, PROTO_E_INTERNAL, "%s: cannot open the home "
 				   "%s: %s.", proto_type_name(req->type), root, strerror(errno));

@@ -117,6 +117,17 @@ static _Noreturn void child_run(const struct launch *l, const int fds[3], const 
 	} else if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0) {
 		child_fail(report, STAGE_TTY);
 	}
+	/* vmd is spared by the kernel's OOM killer (guest/init gives it -1000, which
+	 * children inherit); its commands must not be, or running out of memory in a
+	 * sandbox would find nothing it may kill. */
+	int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+
+	if (adj >= 0) {
+		if (write(adj, "0", 1) < 0) {
+			/* left as it was: the command still runs */
+		}
+		close(adj);
+	}
 	/* Die with vmd rather than run on unobserved. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -332,6 +343,7 @@ struct process *process_spawn(struct session *s, struct proto_request *req)
 
 	p->pid = pid;
 	p->run_uid = who;
+	p->sandboxed = sandboxed;
 	p->pty = req->pty;
 	p->pty_slave = keep;
 	p->out = (struct fdref){ .kind = req->pty ? FD_PTY : FD_STDOUT, .p = p, .fd = -1 };
@@ -576,13 +588,14 @@ static void pty_eof(struct process *p)
 
 /* code (the status, or 128 + N) and signal N when killed, as exit and
  * running_status give them. */
-static bool add_status(cJSON *o, int status)
+static bool add_status(cJSON *o, const struct process *p)
 {
-	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-	int code = sig ? 128 + sig : WEXITSTATUS(status);
+	int sig = WIFSIGNALED(p->status) ? WTERMSIG(p->status) : 0;
+	int code = sig ? 128 + sig : WEXITSTATUS(p->status);
 
 	return cJSON_AddNumberToObject(o, "code", code) &&
-	       (!sig || cJSON_AddNumberToObject(o, "signal", sig));
+	       (!sig || cJSON_AddNumberToObject(o, "signal", sig)) &&
+	       (!p->oom || cJSON_AddStringToObject(o, "reason", "oom"));
 }
 
 static void send_running(struct session *s, struct process *p, const cJSON *id)
@@ -595,7 +608,7 @@ static void send_running(struct session *s, struct process *p, const cJSON *id)
 	 * the pid, which may belong to someone else by now, is never looked at. */
 	if (o && cJSON_AddStringToObject(o, "handle", p->handle) &&
 	    cJSON_AddBoolToObject(o, "running", !p->reaped) &&
-	    (p->reaped ? add_status(o, p->status)
+	    (p->reaped ? add_status(o, p)
 		       : cJSON_AddNumberToObject(o, "pid", p->pid) != NULL))
 		buf = proto_frame_json(PROTO_RUNNING_STATUS, o, LWS_PRE, &len);
 	cJSON_Delete(o);
@@ -673,7 +686,7 @@ static void send_exit(struct process *p)
 	uint8_t *buf = NULL;
 	size_t len;
 
-	if (o && cJSON_AddStringToObject(o, "handle", p->handle) && add_status(o, p->status))
+	if (o && cJSON_AddStringToObject(o, "handle", p->handle) && add_status(o, p))
 		buf = proto_frame_json(PROTO_EXIT, o, LWS_PRE, &len);
 	cJSON_Delete(o);
 	if (buf)
@@ -795,16 +808,49 @@ int process_fd_event(struct fdref *ref, int reason)
 	}
 }
 
+/* True when the sandbox of helper pid ran out of memory: sandbox-helper leaves its
+ * cgroup leaf behind then (sandbox/cgroup.h), with oom_kill counted in
+ * memory.events, for vmd to read and remove. Read while the helper is a zombie, so
+ * no other helper's sweep can take the leaf first. */
+static bool sandbox_oom(pid_t pid)
+{
+	char path[96], line[128];
+	unsigned long long n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, SANDBOX_CGROUP "/%d/memory.events", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "oom_kill %llu", &n) == 1)
+			break;
+	fclose(f);
+	snprintf(path, sizeof path, SANDBOX_CGROUP "/%d", (int)pid);
+	rmdir(path);
+	return n > 0;
+}
+
 void process_reap(void)
 {
+	siginfo_t info;
 	int status;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+	for (;;) {
 		struct process *p;
 
+		/* WNOWAIT: a sandbox's leaf is read before its helper's pid is free */
+		info.si_pid = 0;
+		if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 || !info.si_pid)
+			break;
+		pid = info.si_pid;
 		for (p = live; p && p->pid != pid; p = p->live_next)
 			;
+		if (p && p->sandboxed)
+			p->oom = sandbox_oom(pid);
+		if (waitpid(pid, &status, 0) < 0)
+			continue;
 		if (!p)
 			continue;
 		live_unlink(p);

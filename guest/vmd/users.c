@@ -13,9 +13,9 @@
  */
 #include "session.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,29 +45,50 @@ struct user {
 static struct user *users;
 static char *sandbox_home;
 
-/* Make (or adopt) dir as a home: a real directory, not a link, 0700, owned by
- * uid:uid. An existing one is kept with its files: a user created again finds
- * what it left when its session ended without delete_home. */
-static int make_home(const char *dir, uid_t uid)
+/* The folder of homes, not through a link. */
+static int open_home_root(void)
 {
-	struct stat st;
-	int fd;
+	return open(vmd.home_root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+/* Make (or adopt) HOME_ROOT/name as uid's home: a real directory, not a link, 0700,
+ * owned by uid:uid. An existing one is kept with its files when it is uid's: a user
+ * created again finds what it left when its session ended without delete_home. One
+ * that belongs to another uid is left alone and 1 returned, its owner in *owner: a
+ * home serves one uid, and a new uid under an old name must not get the old one's
+ * files. -1 with errno on failure. */
+static int make_home(const char *name, uid_t uid, uid_t *owner)
+{
+	int root = open_home_root(), fd, saved, rc = 0;
+	struct stat st;
+	bool made;
+
+	if (root < 0)
 		return -1;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0 || fchown(fd, uid, uid) < 0 || fchmod(fd, 0700) < 0) {
-		close(fd);
-		return -1;
+	made = mkdirat(root, name, 0700) == 0;
+	fd = made || errno == EEXIST ? openat(root, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					      O_CLOEXEC) : -1;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = -1;
+	} else if (!made && st.st_uid != uid) {
+		*owner = st.st_uid;
+		rc = 1;
+	} else if (fchown(fd, uid, uid) < 0 || fchmod(fd, 0700) < 0) {
+		rc = -1;
 	}
-	close(fd);
-	return 0;
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	close(root);
+	errno = saved;
+	return rc;
 }
 
 void users_init(void)
 {
+	uid_t owner;
+	int r;
+
 	if (asprintf(&sandbox_home, "%s/%s", vmd.home_root, SANDBOX_HOME_NAME) < 0) {
 		sandbox_home = NULL;
 		return;
@@ -75,11 +96,16 @@ void users_init(void)
 	/* The folder of homes may not exist yet (a bare initramfs has no /home). */
 	if (mkdir(vmd.home_root, 0755) < 0 && errno != EEXIST)
 		warn("cannot make the folder of homes %s: %s.", vmd.home_root, strerror(errno));
-	if (make_home(sandbox_home, LAUNCH_SANDBOX_ID) < 0) {
+	r = make_home(SANDBOX_HOME_NAME, LAUNCH_SANDBOX_ID, &owner);
+	if (r) {
 		/* Without it, spawns run as before (HOME=/tmp), rather than all failing
 		 * on a bind of a folder that is not there. */
-		warn("cannot make the sandbox user's home %s: %s.", sandbox_home,
-		     strerror(errno));
+		if (r > 0)
+			warn("the sandbox user's home %s belongs to uid %u; going without it.",
+			     sandbox_home, owner);
+		else
+			warn("cannot make the sandbox user's home %s: %s.", sandbox_home,
+			     strerror(errno));
 		free(sandbox_home);
 		sandbox_home = NULL;
 	}
@@ -112,7 +138,9 @@ void users_create(struct session *s, const struct proto_request *req)
 {
 	char name[33];
 	struct user *u;
+	uid_t owner;
 	cJSON *o;
+	int r;
 
 	if (req->username)
 		snprintf(name, sizeof name, "%s", req->username);
@@ -136,9 +164,17 @@ void users_create(struct session *s, const struct proto_request *req)
 		free(u);
 		return session_send_error(s, req->id, PROTO_E_INTERNAL, "out of memory.");
 	}
-	if (make_home(u->home, req->uid) < 0) {
-		session_send_error(s, req->id, PROTO_E_INTERNAL,
-				   "cannot make the home %s: %s.", u->home, strerror(errno));
+	r = make_home(name, req->uid, &owner);
+	if (r) {
+		if (r > 0)
+			session_send_error(s, req->id, PROTO_E_PARAMS, "session_create: the home "
+					   "%s belongs to uid %u; choose another username, or "
+					   "remove it by creating uid %u's session again and "
+					   "destroying it with delete_home.", u->home, owner, owner);
+		else
+			session_send_error(s, req->id, PROTO_E_INTERNAL,
+					   "cannot make the home %s: %s.", u->home,
+					   strerror(errno));
 		free(u->home);
 		free(u);
 		return;
@@ -157,13 +193,92 @@ void users_create(struct session *s, const struct proto_request *req)
 	session_send_json(s, PROTO_OK, o);
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+/* Folders nested deeper than this in a home are not removed: each level holds a
+ * descriptor while it is emptied. */
+#define REMOVE_DEPTH_MAX 128
+
+static int mount_id(int fd, uint64_t *id)
 {
-	(void)st;
-	(void)f;
-	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT)
+	struct statx st;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &st) < 0)
 		return -1;
+	*id = st.stx_mnt_id;
 	return 0;
+}
+
+/* Empty the folder dir, a descriptor vmd holds (closed here): every entry is removed
+ * by its name in dir, and a folder is emptied first through a descriptor opened with
+ * O_NOFOLLOW. So a link, planted or swapped in for a folder meanwhile, is removed
+ * and never followed, and no path is looked up twice. A folder on another mount
+ * (mnt, the home's mount id, differs) is not entered: EBUSY. */
+static int empty_dir(int dir, uint64_t mnt, int depth)
+{
+	DIR *d = fdopendir(dir);
+	struct dirent *e;
+	int rc = 0, saved;
+
+	if (!d) {
+		close(dir);
+		return -1;
+	}
+	while (!rc && (e = readdir(d))) {
+		uint64_t id;
+		int sub;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		/* Linux refuses unlink of a folder with EISDIR */
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0 || errno == ENOENT)
+			continue;
+		if (errno != EISDIR || depth >= REMOVE_DEPTH_MAX) {
+			if (errno == EISDIR)
+				errno = ELOOP;
+			rc = -1;
+			break;
+		}
+		sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0) {
+			rc = errno == ENOENT ? 0 : -1;
+			continue;
+		}
+		if (mount_id(sub, &id) < 0 || id != mnt) {
+			close(sub);
+			errno = EBUSY;
+			rc = -1;
+			break;
+		}
+		if (empty_dir(sub, mnt, depth + 1) < 0 ||
+		    (unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT))
+			rc = -1;
+	}
+	saved = errno;
+	closedir(d);
+	errno = saved;
+	return rc;
+}
+
+/* Remove u's home: opened by its name in the folder of homes without following a
+ * link, emptied through that descriptor, then removed by name. 0 when it is gone. */
+static int remove_home(const struct user *u)
+{
+	int root = open_home_root(), fd, rc = -1, saved;
+	uint64_t mnt;
+
+	if (root < 0)
+		return -1;
+	fd = openat(root, u->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		rc = errno == ENOENT ? 0 : -1;
+	} else if (mount_id(fd, &mnt) < 0) {
+		close(fd);
+	} else if (empty_dir(fd, mnt, 0) == 0) {
+		rc = unlinkat(root, u->name, AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : -1;
+	}
+	saved = errno;
+	close(root);
+	errno = saved;
+	return rc;
 }
 
 bool users_dying(uid_t uid)
@@ -211,11 +326,7 @@ static void destroy_finish(struct user *u)
 {
 	struct user **pu;
 
-	/* FTW_PHYS: a link in the home is removed, never followed out of it; FTW_MOUNT:
-	 * nothing mounted inside it is emptied */
-	if (u->delete_home &&
-	    nftw(u->home, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 &&
-	    errno != ENOENT) {
+	if (u->delete_home && remove_home(u) < 0) {
 		char text[512];
 
 		snprintf(text, sizeof text, "session_destroy: cannot remove the home %s: %s; "

@@ -51,6 +51,9 @@
 /* Downloads waiting and uploads open on one connection at most: each holds a
  * descriptor, and a client must not be able to take them all. */
 #define FILES_OPEN_MAX 64
+/* Where sandbox-helper makes each sandbox's cgroup leaf, named by the helper's pid
+ * (sandbox/cgroup.h; guest/init mounts cgroup2 at /sys/fs/cgroup). */
+#define SANDBOX_CGROUP "/sys/fs/cgroup/sandbox-helper"
 /* The default sandbox user's home, under the home root: it needs no session. */
 #define SANDBOX_HOME_NAME "sandbox"
 
@@ -192,6 +195,8 @@ struct process {
 	char *id_json;			/* the same as JSON text, for the data path */
 	pid_t pid;
 	uid_t run_uid;			/* who the command runs as (session_destroy) */
+	bool sandboxed;			/* run by the helper */
+	bool oom;			/* its sandbox ran out of memory (exit's reason) */
 	bool reaped;
 	int status;			/* wait status once reaped */
 	bool pty;

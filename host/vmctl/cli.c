@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,13 +18,15 @@ const struct vmctl_command vmctl_commands[] = {
 	{ "exec", "PORT [--raw] [--tty] [--uid N] [--env K=V]... [--cwd P] -- CMD [ARG]...",
 	  "Run CMD in the sandbox on PORT: stdin, stdout, stderr and the exit code pass through.",
 	  cmd_exec },
-	{ "install", "PORT FILE [NAME]",
+	{ "install", "[--idle-timeout S] PORT FILE [NAME]",
 	  "Install the program FILE in the sandbox on PORT as /usr/local/bin/NAME.",
 	  cmd_install },
-	{ "cp", "[--uid N] LOCAL PORT:PATH | [--uid N] PORT:PATH LOCAL",
+	{ "cp", "[--uid N] [--idle-timeout S] LOCAL PORT:PATH | [--uid N] [--idle-timeout S] "
+	  "[--max-size SIZE] PORT:PATH LOCAL",
 	  "Copy a file to or from a home in the sandbox (the sandbox user's, or uid N's).",
 	  cmd_cp },
-	{ "session", "create PORT UID [NAME] | destroy [--delete-home] PORT UID",
+	{ "session", "create [--idle-timeout S] PORT UID [NAME] | destroy [--delete-home] "
+	  "[--idle-timeout S] PORT UID",
 	  "Add a user with its own home /home/NAME (default uUID), or end one and its processes.",
 	  cmd_session },
 	{ "web", "PORT [HTTP_PORT]",
@@ -204,6 +207,53 @@ static int parse_uid(int argc, char **argv, int *i, struct vmctl_args *a, struct
 	return 0;
 }
 
+/* --idle-timeout S and --max-size SIZE, the bounds of cp, install and session: 1 when
+ * argv[*i] is one of them (taken, with its value), 0 when it is not, -1 on a mistake. */
+static int parse_bound(int argc, char **argv, int *i, bool max_size, struct vmctl_args *a,
+		       struct msg *m)
+{
+	const char *o = argv[*i], *v;
+
+	if (strcmp(o, "--idle-timeout") == 0) {
+		if (a->idle_timeout)
+			return fail(m, "--idle-timeout is given twice; give it once.");
+		if (!(v = value(argc, argv, i, m)) ||
+		    number("--idle-timeout", v, 1, VMCTL_IDLE_MAX_S, &a->idle_timeout, m) < 0)
+			return -1;
+		return 1;
+	}
+	if (max_size && strcmp(o, "--max-size") == 0) {
+		if (a->max_size)
+			return fail(m, "--max-size is given twice; give it once.");
+		if (!(v = value(argc, argv, i, m)))
+			return -1;
+		if (vmctl_parse_size(v, &a->max_size) < 0)
+			return fail(m, "--max-size wants a size from 1 byte to 1P: a whole number "
+				    "of bytes, or one with K, M, G, T or P after it, not \"%s\".", v);
+		return 1;
+	}
+	return 0;
+}
+
+int vmctl_parse_size(const char *s, unsigned long long *bytes)
+{
+	static const char units[] = "KMGTP";
+	unsigned long long n = 0, mult = 1;
+	size_t d = strspn(s, "0123456789");
+	const char *u = NULL;
+
+	if (!d || d > 16 || (s[d] && (s[d + 1] || !(u = strchr(units, s[d])))))
+		return -1;
+	if (s[d])
+		mult = 1ull << (10 * (u - units + 1));
+	for (size_t k = 0; k < d; k++)
+		n = n * 10 + (unsigned long long)(s[k] - '0');
+	if (!n || n > (1ull << 50) / mult)
+		return -1;
+	*bytes = n * mult;
+	return 0;
+}
+
 static int parse_exec(int argc, char **argv, int i, struct vmctl_args *a, struct msg *m)
 {
 	if (parse_port("exec", argc, argv, &i, a, m) < 0)
@@ -268,28 +318,58 @@ bool vmctl_install_name_ok(const char *name)
 	       strcmp(name, "..");
 }
 
+bool vmctl_guest_path_ok(const char *path, const char *last)
+{
+	char safe[PATH_MAX * 4];
+	size_t n = strlen(path), k = last ? strlen(last) : 0;
+
+	if (path[0] != '/' || path[n - 1] == '/' || n <= k)
+		return false;
+	text_escape(safe, sizeof safe, path, n - k);
+	if (strlen(safe) != n - k || memcmp(safe, path, n - k))
+		return false;
+	for (const char *p = path + 1, *e; *p; p = *e ? e + 1 : e) {
+		e = strchrnul(p, '/');
+		if (e == p || (e - p == 1 && p[0] == '.') || (e - p == 2 && !strncmp(p, "..", 2)))
+			return false;
+	}
+	return !last || (n > k && path[n - k - 1] == '/' && !strcmp(path + n - k, last));
+}
+
 static int parse_install(int argc, char **argv, int i, struct vmctl_args *a, struct msg *m)
 {
-	if (parse_port("install", argc, argv, &i, a, m) < 0)
-		return -1;
-	for (int k = i; k < argc; k++)
-		if (argv[k][0] == '-' && argv[k][1])
-			return fail(m, "install takes no option %s.", argv[k]);
-	if (i >= argc)
-		return fail(m, "install needs the FILE to install.");
-	bool given = i + 1 < argc;
+	char *ops[4];
+	int nops = 0, k = 0, r;
 
-	a->file = argv[i++];
+	/* the options first, wherever they are; then PORT FILE [NAME] */
+	for (; i < argc; i++) {
+		if ((r = parse_bound(argc, argv, &i, false, a, m)) < 0)
+			return -1;
+		if (r)
+			continue;
+		if (argv[i][0] == '-' && argv[i][1] && nops)
+			return fail(m, "install takes no option %s.", argv[i]);
+		if (nops == 4)
+			break;
+		ops[nops++] = argv[i];
+	}
+	if (parse_port("install", nops, ops, &k, a, m) < 0)
+		return -1;
+	if (k >= nops)
+		return fail(m, "install needs the FILE to install.");
+	bool given = k + 1 < nops;
+
+	a->file = ops[k++];
 	if (given) {
-		a->name = argv[i++];
+		a->name = ops[k++];
 	} else {
 		const char *slash = strrchr(a->file, '/');
 
 		a->name = slash ? slash + 1 : a->file;
 	}
-	if (i < argc)
+	if (k < nops || i < argc)
 		return fail(m, "install takes no more operands, so \"%s\" is one too many.",
-			    argv[i]);
+			    k < nops ? ops[k] : argv[i]);
 	/* The guest would refuse it too, but only after the whole file went over. */
 	if (!vmctl_install_name_ok(a->name))
 		return fail(m, "install wants a NAME of 1 to 255 bytes, without \"/\" and not "
@@ -316,6 +396,12 @@ static int parse_cp(int argc, char **argv, int i, struct vmctl_args *a, struct m
 	for (; i < argc; i++) {
 		const char *o = argv[i];
 
+		int r = parse_bound(argc, argv, &i, true, a, m);
+
+		if (r < 0)
+			return -1;
+		if (r)
+			continue;
 		if (strcmp(o, "--uid") == 0) {
 			if (parse_uid(argc, argv, &i, a, m) < 0)
 				return -1;
@@ -347,6 +433,8 @@ static int parse_cp(int argc, char **argv, int i, struct vmctl_args *a, struct m
 		a->local = ops[1 - r];
 		if (!*a->remote)
 			return fail(m, "cp wants a path after \"%s\".", ops[r]);
+		if (a->upload && a->max_size)
+			return fail(m, "--max-size bounds a download; an upload sends LOCAL whole.");
 	}
 	return 0;
 }
@@ -364,7 +452,12 @@ static int parse_session(int argc, char **argv, int i, struct vmctl_args *a, str
 	max = a->destroy ? 2 : 3;
 	for (; i < argc; i++) {
 		const char *o = argv[i];
+		int r = parse_bound(argc, argv, &i, false, a, m);
 
+		if (r < 0)
+			return -1;
+		if (r)
+			continue;
 		if (a->destroy && strcmp(o, "--delete-home") == 0) {
 			if (a->delete_home)
 				return fail(m, "--delete-home is given twice; give it once.");

@@ -16,6 +16,12 @@
 #define VMCTL_MAX_SHARES 16
 #define VMCTL_MAX_ENV 64
 #define VMCTL_WEB_DEFAULT_PORT 8000u
+/* cp, install and session give up on a sandbox that sends nothing for this long
+ * (--idle-timeout): under TCG on a loaded host vmd answers in well under a second. */
+#define VMCTL_IDLE_DEFAULT_S 30u
+#define VMCTL_IDLE_MAX_S 86400u
+/* A download stops at this many bytes (--max-size): a hostile guest can send forever. */
+#define VMCTL_MAX_SIZE_DEFAULT (1ull << 30)
 
 struct vmctl_args;
 
@@ -78,7 +84,15 @@ struct vmctl_args {
 	/* session (port, uid and name too) */
 	bool destroy;			/* destroy, else create */
 	bool delete_home;		/* destroy --delete-home */
+
+	/* cp, install, session: the bounds on what the sandbox may do to vmctl */
+	unsigned idle_timeout;		/* --idle-timeout SECONDS, else the default */
+	unsigned long long max_size;	/* cp download: --max-size, else the default */
 };
+
+/* SIZE of --max-size: a whole number of bytes, or with K, M, G, T or P (powers of 1024),
+ * from 1 byte to 1 PiB; 0 with *bytes, or -1 when it is not one. */
+int vmctl_parse_size(const char *s, unsigned long long *bytes);
 
 /* TAG of --share: 1 to 31 bytes (QEMU's limit) of letters, digits, '_', '-' and
  * '.', not "." or "..": the guest mounts the share at /mnt/TAG. */
@@ -86,6 +100,13 @@ bool vmctl_share_tag_ok(const char *tag);
 
 /* NAME of vmctl install: 1 to 255 bytes, no '/', not "." or "..". */
 bool vmctl_install_name_ok(const char *name);
+
+/* A path vmd names in an answer (binary_install's, a new session's home), before vmctl
+ * prints it: absolute, of plain names (no empty, "." or ".." parts), nothing that
+ * text_escape() would change (no control or text-hiding character, malformed UTF-8
+ * or backslash) and, when last is given, ending in "/" last (the user's own name,
+ * taken as it is). */
+bool vmctl_guest_path_ok(const char *path, const char *last);
 
 /* Parse argv; on failure m says why (and a->cmd, when known, picks the usage line). */
 int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m);

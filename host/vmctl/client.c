@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "handshake.h"
 #include "proto.h"
+#include "text.h"
 
 enum state { CONNECTING, OPEN, CLOSED, FAILED };
 
@@ -22,6 +24,11 @@ struct out {
 struct client {
 	lws_sorted_usec_list_t deadline;	/* first: the timer callback finds us from it */
 	bool timed_out;
+	lws_sorted_usec_list_t idle;	/* client_idle(): no traffic for idle_ms */
+	int idle_ms;
+	long long last_us;		/* when a message last came or went */
+	bool idle_expired, refused;
+	char idle_what[200];
 	struct lws_context *ctx;
 	struct lws *ws, *in;
 	struct handshake hs;
@@ -44,6 +51,14 @@ static void input_flow(struct client *c);
 #define RX_MAX (PROTO_HEADER_SIZE + PROTO_MAX_PAYLOAD)
 #define INPUT_CHUNK (64u << 10)
 
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int rx_append(struct client *c, const void *in, size_t len)
 {
 	if (len > RX_MAX - c->rx_len)
@@ -53,7 +68,7 @@ static int rx_append(struct client *c, const void *in, size_t len)
 		uint8_t *p;
 
 		while (cap < c->rx_len + len)
-			cap *= 2;
+			cap = cap > RX_MAX / 2 ? RX_MAX : cap * 2;
 		p = realloc(c->rx, cap);
 		if (!p)
 			return -1;
@@ -79,6 +94,7 @@ static int write_one(struct client *c, struct lws *wsi)
 	if (!c->head)
 		c->tail = NULL;
 	c->queued -= o->len;
+	c->last_us = now_us();
 	free(o->buf);
 	free(o);
 	input_flow(c);
@@ -138,13 +154,39 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		c->state = FAILED;
 		c->ws = NULL;
-		snprintf(c->why, sizeof c->why, "%s", in && len ? (const char *)in :
-			 "the connection failed");
+		/* lws's words, which may quote what the server answered: escaped */
+		if (in && len)
+			text_escape(c->why, sizeof c->why, in, strnlen(in, len));
+		else
+			snprintf(c->why, sizeof c->why, "the connection failed");
 		break;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
+	case LWS_CALLBACK_CLIENT_RECEIVE: {
+		struct proto_error pe;
+		uint8_t head[PROTO_HEADER_SIZE];
+		size_t hn = c->rx_len < sizeof head ? c->rx_len : sizeof head;
+
+		c->last_us = now_us();
+		/* The frame's first bytes so far: a header that already says the frame is
+		 * wrong (too long, or shorter than what came) is refused as it arrives,
+		 * so no more than a frame's limit is ever kept. */
+		if (hn)
+			memcpy(head, c->rx, hn);
+		if (hn < sizeof head) {
+			size_t k = len < sizeof head - hn ? len : sizeof head - hn;
+
+			memcpy(head + hn, in, k);
+			hn += k;
+		}
+		if (proto_frame_check_prefix(head, hn, c->rx_len + len, &pe) < 0) {
+			snprintf(c->why, sizeof c->why, "%s", pe.message);
+			c->refused = true;
+			c->state = FAILED;
+			return -1;
+		}
 		if (rx_append(c, in, len) < 0) {
-			snprintf(c->why, sizeof c->why, "the sandbox sent a message over the "
-				 "protocol's limit");
+			snprintf(c->why, sizeof c->why, "vmctl has no memory for a message of %zu "
+				 "bytes.", c->rx_len + len);
+			c->refused = true;
 			c->state = FAILED;
 			return -1;
 		}
@@ -154,8 +196,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			c->rx_len = 0;
 			if (c->hooks.frame)
 				c->hooks.frame(c, c->rx, n, c->hooks.user);
+			/* time the hook spent (a write to a full pipe) is not vmd's silence */
+			c->last_us = now_us();
 		}
 		break;
+	}
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		if (c->stopping && !c->head)
 			return -1;
@@ -234,6 +279,24 @@ static void on_deadline(lws_sorted_usec_list_t *sul)
 static void set_deadline(struct client *c, int ms)
 {
 	lws_sul_schedule(c->ctx, 0, &c->deadline, on_deadline, (lws_usec_t)ms * 1000);
+}
+
+/* The idle timer wakes once per idle_ms at most: traffic only moves last_us, and the
+ * timer, when it finds some since, sleeps again for what is left. */
+static void on_idle(lws_sorted_usec_list_t *sul)
+{
+	struct client *c = lws_container_of(sul, struct client, idle);
+	long long quiet = now_us() - c->last_us, limit = (long long)c->idle_ms * 1000;
+
+	if (quiet < limit) {
+		lws_sul_schedule(c->ctx, 0, &c->idle, on_idle, (lws_usec_t)(limit - quiet));
+		return;
+	}
+	c->idle_expired = true;
+	c->timed_out = true;
+	if (c->ws)
+		lws_set_timeout(c->ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	lws_cancel_service(c->ctx);	/* as on_deadline: the loop must see it now */
 }
 
 static const struct lws_protocols protocols[] = {
@@ -340,6 +403,14 @@ void client_deadline(struct client *c, int ms)
 	set_deadline(c, ms);
 }
 
+void client_idle(struct client *c, int ms, const char *what)
+{
+	c->idle_ms = ms;
+	c->last_us = now_us();
+	snprintf(c->idle_what, sizeof c->idle_what, "%s", what);
+	lws_sul_schedule(c->ctx, 0, &c->idle, on_idle, (lws_usec_t)ms * 1000);
+}
+
 /* Flow control: input is read only while the queue to vmd is short, so a fast
  * producer piped into vmctl cannot make it buffer without bound. */
 #define QUEUE_HIGH (4u << 20)
@@ -396,6 +467,13 @@ int client_run(struct client *c, struct msg *m)
 			break;
 	if (c->stopping)
 		return 0;
+	if (c->idle_expired)
+		return fail(m, "the sandbox on port %u sent nothing for %d s while %s; vmctl gave "
+			    "up (--idle-timeout sets how long it waits).", c->port,
+			    c->idle_ms / 1000, c->idle_what);
+	if (c->refused)
+		return fail(m, "the sandbox on port %u sent a message vmctl cannot read: %s",
+			    c->port, c->why);
 	return fail(m, "the sandbox on port %u closed the connection%s%s.", c->port,
 		    *c->why ? ": " : "", c->why);
 }
@@ -417,6 +495,7 @@ void client_close(struct client *c)
 	if (!c)
 		return;
 	lws_sul_cancel(&c->deadline);
+	lws_sul_cancel(&c->idle);
 	lws_context_destroy(c->ctx);
 	while (c->head) {
 		struct out *o = c->head;

@@ -38,6 +38,9 @@ struct client *client_open(unsigned port, const char *secret, int timeout_ms,
 int client_adopt_input(struct client *c, int fd, struct msg *m);
 /* Give up (the run ends with a failure) unless client_stop() comes within ms. */
 void client_deadline(struct client *c, int ms);
+/* Give up when no message comes from vmd or goes to it for ms: the run then fails
+ * with a sentence that says the sandbox sent nothing while `what` ("downloading X"). */
+void client_idle(struct client *c, int ms, const char *what);
 /* Queue a frame for sending; buf came from proto_frame_*() with LWS_PRE headroom and
  * passes to the client (freed after sending). */
 int client_send(struct client *c, uint8_t *buf, size_t frame_len, struct msg *m);

@@ -32,6 +32,7 @@
 #include "egress.h"
 #include "qmp.h"
 #include "state.h"
+#include "text.h"
 
 /* What a sandbox gets unless told otherwise: enough for busybox and small tools, and
  * small enough that ten fit with room to spare (the goal is <= 160 MiB of host RSS). */
@@ -654,13 +655,15 @@ static void logger_wait(pid_t logger)
 	}
 }
 
-/* The last line QEMU or the launcher wrote, to explain a failed start. */
+/* The last line QEMU or the launcher wrote, to explain a failed start; escaped, as
+ * what QEMU logs can quote the guest. */
 static void last_log_line(const char *dir, unsigned port, char *out, size_t size)
 {
-	char path[4200];
+	char path[4200], line[301];
 
 	state_path(path, sizeof path, dir, port, "log");
-	logring_last_line(path, out, size < 301 ? size : 301);
+	logring_last_line(path, line, sizeof line);
+	text_escape(out, size, line, strlen(line));
 }
 
 /* Progress on a terminal: one line, rewritten. Nothing when stderr is not a tty. */

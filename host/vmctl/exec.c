@@ -22,6 +22,7 @@
 #include "commands.h"
 #include "proto.h"
 #include "state.h"
+#include "text.h"
 
 #define CONNECT_TIMEOUT_MS 10000
 #define SPAWN_ID 1		/* the spawn's id: its output and exit carry it */
@@ -33,7 +34,7 @@ struct exec {
 	char handle[64];	/* from "spawned" */
 	bool spawned, exited, input_done;
 	int code;		/* the command's exit code */
-	char error[300];	/* vmd's reason when the spawn failed */
+	char error[400];	/* vmd's reason when the spawn failed, escaped */
 	struct msg fail;	/* a failure of our own, to report after the loop */
 	bool failed;
 };
@@ -140,11 +141,14 @@ static void on_frame(struct client *c, const uint8_t *msg, size_t len, void *use
 		break;
 	case PROTO_ERROR:
 		if (!e->spawned) {
-			snprintf(e->error, sizeof e->error, "%s", r.message ? r.message : "");
+			text_safe(e->error, sizeof e->error, r.message);
 			client_stop(c);
 		} else if (r.code != PROTO_E_EXITED) {
+			char why[400];
+
 			/* stdin to a process that closed it is not worth a word */
-			warn("the sandbox said: %s", r.message ? r.message : "(no reason)");
+			warn("the sandbox said: %s", r.message ? text_safe(why, sizeof why, r.message)
+							       : "(no reason)");
 		}
 		break;
 	default:

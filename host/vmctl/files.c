@@ -6,6 +6,10 @@
  * little is queued, so a file of any size costs a few MiB here), file_end; and fs_read,
  * whose data messages go to a temporary file beside LOCAL that is renamed over it only
  * at vmd's ok. A failure or an interrupt leaves no partial LOCAL and keeps an old one.
+ *
+ * vmd is the guest's, and the guest may be hostile: each conversation gives up when
+ * vmd sends nothing for --idle-timeout, a download stops at --max-size, what vmd says
+ * is printed escaped, and the paths it names are checked before they are printed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +29,7 @@
 #include "commands.h"
 #include "proto.h"
 #include "state.h"
+#include "text.h"
 
 #define CONNECT_TIMEOUT_MS 10000
 #define REQUEST_ID 1		/* install, file_put, fs_read and file_end */
@@ -37,13 +42,14 @@ struct xfer {
 	const struct vmctl_args *a;
 	int fd;			/* LOCAL, read (upload) or written (download) */
 	long long total;	/* LOCAL's size for an upload, -1 when unknown */
+	unsigned long long max_size;	/* a download stops beyond this */
 	long long done;		/* bytes sent or received */
 	long long t0, shown;	/* when it started, when progress was last drawn */
 	char handle[64];	/* file_put's */
 	bool opened, eof, ended, ok;
 	long long size;		/* vmd's ok: the size it wrote or sent */
 	char path[PATH_MAX];	/* binary_install's ok; session_create's home */
-	char error[300];	/* vmd's sentence */
+	char error[400];	/* vmd's sentence, escaped */
 	struct msg fail;	/* a failure of our own */
 	bool failed;
 	uint8_t *buf;		/* CHUNK bytes of LOCAL */
@@ -168,6 +174,13 @@ static void on_frame(struct client *c, const uint8_t *msg, size_t len, void *use
 	}
 	switch (r.type) {
 	case PROTO_DATA:
+		if (r.data_len > x->max_size - (unsigned long long)x->done) {
+			fail(&x->fail, "the sandbox sent more of %s than --max-size allows (%llu "
+			     "bytes)%s", x->a->remote, x->max_size,
+			     x->fd == 1 ? "; the output stops there." : "; nothing was written.");
+			stop_failed(x);
+			break;
+		}
 		if (write_all(x->fd, r.data, r.data_len) < 0) {
 			fail_errno(&x->fail, "cannot write %s", x->a->local);
 			stop_failed(x);
@@ -184,8 +197,14 @@ static void on_frame(struct client *c, const uint8_t *msg, size_t len, void *use
 			pump(x);
 			break;
 		}
-		if (r.path || r.home)
-			snprintf(x->path, sizeof x->path, "%s", r.path ? r.path : r.home);
+		if ((r.path || r.home) &&
+		    snprintf(x->path, sizeof x->path, "%s", r.path ? r.path : r.home) >=
+			    (int)sizeof x->path) {
+			fail(&x->fail, "the sandbox answered with a path over %zu bytes.",
+			     sizeof x->path - 1);
+			stop_failed(x);
+			break;
+		}
 		x->size = r.size;
 		x->ok = true;
 		client_stop(c);
@@ -194,8 +213,8 @@ static void on_frame(struct client *c, const uint8_t *msg, size_t len, void *use
 		/* The first says why: file_data already queued after a failed one only
 		 * hears that the upload is gone. */
 		if (!*x->error)
-			snprintf(x->error, sizeof x->error, "%s",
-				 r.message && *r.message ? r.message : "the sandbox refused it.");
+			text_safe(x->error, sizeof x->error,
+				  r.message && *r.message ? r.message : "the sandbox refused it.");
 		x->eof = true;
 		client_stop(c);
 		break;
@@ -203,6 +222,12 @@ static void on_frame(struct client *c, const uint8_t *msg, size_t len, void *use
 		break;
 	}
 	proto_reply_free(&r);
+}
+
+/* The idle bound of a conversation, in ms. */
+static int idle_ms(const struct vmctl_args *a)
+{
+	return (int)(a->idle_timeout ? a->idle_timeout : VMCTL_IDLE_DEFAULT_S) * 1000;
 }
 
 /* Connect to the sandbox on a->port with its secret. */
@@ -246,8 +271,10 @@ static int converse(struct xfer *x, uint8_t *buf, size_t len, struct msg *m)
 	return 0;
 }
 
-/* Connect, send the one request buf (taken), and serve until vmd answers it. */
-static int one_request(struct xfer *x, uint8_t *buf, size_t len, struct msg *m)
+/* Connect, send the one request buf (taken), and serve until vmd answers it; `what`
+ * names the request if vmd stalls. */
+static int one_request(struct xfer *x, uint8_t *buf, size_t len, const char *what,
+		       struct msg *m)
 {
 	struct client_hooks hooks = { .frame = on_frame, .user = x };
 	int rc;
@@ -257,6 +284,7 @@ static int one_request(struct xfer *x, uint8_t *buf, size_t len, struct msg *m)
 		free(buf);
 		return -1;
 	}
+	client_idle(x->c, idle_ms(x->a), what);
 	rc = converse(x, buf, len, m);
 	client_close(x->c);
 	return rc;
@@ -338,6 +366,7 @@ int cmd_install(const struct vmctl_args *a, struct msg *m)
 	struct xfer x = { .a = a, .fd = -1, .total = -1 };
 	uint8_t *data = NULL, *buf;
 	size_t n = 0, len = 0;
+	char what[300], safe[400];
 
 	if (read_whole(a->file, &data, &n, INSTALL_MAX, a, m) < 0)
 		return -1;
@@ -345,8 +374,13 @@ int cmd_install(const struct vmctl_args *a, struct msg *m)
 	free(data);
 	if (!buf)
 		return fail(m, "out of memory building the install message for %s.", a->file);
-	if (one_request(&x, buf, len, m) < 0)
+	snprintf(what, sizeof what, "installing %s", a->name);
+	if (one_request(&x, buf, len, what, m) < 0)
 		return -1;
+	if (!vmctl_guest_path_ok(x.path, a->name))
+		return fail(m, "the sandbox says it installed %s as \"%s\", which is not a plain "
+			    "absolute path to %s; vmctl does not trust it.", a->name,
+			    text_safe(safe, sizeof safe, x.path), a->name);
 	printf("%s\n", x.path);
 	return 0;
 }
@@ -359,6 +393,7 @@ int cmd_session(const struct vmctl_args *a, struct msg *m)
 	cJSON *o = cJSON_CreateObject();
 	uint8_t *buf = NULL;
 	size_t len = 0;
+	char what[64], safe[400];
 
 	if (o) {
 		cJSON_AddNumberToObject(o, "id", REQUEST_ID);
@@ -373,10 +408,17 @@ int cmd_session(const struct vmctl_args *a, struct msg *m)
 	}
 	if (!buf)
 		return fail(m, "out of memory building the session message.");
-	if (one_request(&x, buf, len, m) < 0)
+	snprintf(what, sizeof what, "%s the session of uid %u",
+		 a->destroy ? "ending" : "creating", a->uid);
+	if (one_request(&x, buf, len, what, m) < 0)
 		return -1;
-	if (!a->destroy)
-		printf("%s\n", x.path);	/* the new user's home */
+	if (a->destroy)
+		return 0;
+	if (!vmctl_guest_path_ok(x.path, NULL))
+		return fail(m, "the sandbox gave the new user's home as \"%s\", which is not a "
+			    "plain absolute path; vmctl does not trust it.",
+			    text_safe(safe, sizeof safe, x.path));
+	printf("%s\n", x.path);	/* the new user's home */
 	return 0;
 }
 
@@ -488,6 +530,10 @@ static int download(struct xfer *x, struct msg *m)
 		char copy[PATH_MAX];
 
 		snprintf(copy, sizeof copy, "%s", a->remote);
+		if (!strcmp(basename(copy), ".") || !strcmp(basename(copy), "..") ||
+		    !strcmp(basename(copy), "/"))
+			return fail(m, "%s names no file to call the copy in %s by; give LOCAL as "
+				    "a file's path.", a->remote, a->local);
 		if (snprintf(dst, sizeof dst, "%s/%s", a->local, basename(copy)) >=
 		    (int)sizeof dst)
 			return fail(m, "the path %s/%s is too long.", a->local, basename(copy));
@@ -533,11 +579,16 @@ int cmd_cp(const struct vmctl_args *a, struct msg *m)
 {
 	struct xfer x = { .a = a, .fd = -1, .total = -1, .size = -1 };
 	struct client_hooks hooks = { .frame = on_frame, .sent = on_sent, .user = &x };
+	char what[200];
 	int rc;
 
 	x.c = connect_vm(a, &hooks, m);
 	if (!x.c)
 		return -1;
+	x.max_size = a->max_size ? a->max_size : VMCTL_MAX_SIZE_DEFAULT;
+	snprintf(what, sizeof what, "%s %s", a->upload ? "uploading to" : "downloading",
+		 a->remote);
+	client_idle(x.c, idle_ms(a), what);
 	x.t0 = x.shown = now_ms();
 	rc = a->upload ? upload(&x, m) : download(&x, m);
 	progress(&x, true);

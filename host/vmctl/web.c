@@ -44,6 +44,7 @@
 #include "handshake.h"
 #include "proto.h"
 #include "state.h"
+#include "text.h"
 
 #define PING_TIMEOUT_MS 10000
 #define AUTH_TIMEOUT_S 10	/* a browser connection that never authenticates */
@@ -362,6 +363,7 @@ static void vmd_reply(struct session *s, const uint8_t *msg, size_t len)
 {
 	struct proto_reply r;
 	struct proto_error pe;
+	char why[400];		/* vmd's sentence, escaped: it is the guest's text */
 	cJSON *o;
 
 	if (proto_reply_decode(msg, len, &r, &pe) < 0) {
@@ -399,11 +401,13 @@ static void vmd_reply(struct session *s, const uint8_t *msg, size_t len)
 		if (!s->spawned) {
 			browser_error(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
 				      "Cannot start a shell in the sandbox: %s",
-				      r.message ? r.message : "(no reason)");
+				      r.message ? text_safe(why, sizeof why, r.message)
+						: "(no reason)");
 			close_vmd(s);
 		} else if (r.code != PROTO_E_EXITED) {
 			/* Input or a resize refused: the shell runs on, so only say it here. */
-			warn("the sandbox said: %s", r.message ? r.message : "(no reason)");
+			warn("the sandbox said: %s", r.message ? text_safe(why, sizeof why, r.message)
+							       : "(no reason)");
 		}
 		break;
 	default:

@@ -881,6 +881,154 @@ static void an_exit_reply_reads_code_and_signal(void **state)
 	free(f);
 }
 
+/* A reply of n tiny values in an array, with text (commas, brackets, escaped quotes)
+ * in its message that must not count. */
+static uint8_t *values_reply(size_t n, size_t *len)
+{
+	static const char head[] = "{\"id\":1,\"code\":1,\"message\":\"a, [b], {c} \\\", d\","
+				   "\"v\":[";
+	size_t cap = sizeof head + 2 * n + 4, at = sizeof head - 1;
+	char *json = malloc(cap);
+	uint8_t *f;
+
+	memcpy(json, head, at);
+	for (size_t i = 0; i < n; i++) {
+		json[at++] = '0';
+		json[at++] = ',';
+	}
+	at -= n ? 1 : 0;
+	json[at++] = ']';
+	json[at++] = '}';
+	f = proto_frame_build(PROTO_ERROR, json, at, 0, len);
+	free(json);
+	return f;
+}
+
+static void a_reply_of_too_many_values_is_refused_before_parsing(void **state)
+{
+	struct proto_reply r;
+	struct proto_error e;
+	size_t len;
+	uint8_t *f;
+
+	(void)state;
+	/* the object's '{', its members' 3 commas, the array's '[' and its n - 1 commas:
+	 * n + 4 counted, 1024 allowed */
+	f = values_reply(PROTO_REPLY_MAX_VALUES - 4, &len);
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), 0);
+	assert_string_equal(r.message, "a, [b], {c} \", d");
+	proto_reply_free(&r);
+	free(f);
+	f = values_reply(PROTO_REPLY_MAX_VALUES - 3, &len);
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), -1);
+	assert_int_equal(e.code, PROTO_E_FRAME);
+	assert_string_equal(e.message, "the reply holds more than 1024 JSON values; no reply of "
+			    "the protocol has that many.");
+	proto_reply_free(&r);
+	free(f);
+}
+
+static void a_reply_string_with_a_nul_is_refused(void **state)
+{
+	static const char json[] = "{\"id\":1,\"home\":\"/home/a\\u0000/../../etc\"}";
+	struct proto_reply r;
+	struct proto_error e;
+	size_t len;
+	uint8_t *f = proto_frame_build(PROTO_OK, json, sizeof json - 1, 0, &len);
+
+	(void)state;
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), -1);
+	assert_int_equal(e.code, PROTO_E_PARAMS);
+	assert_string_equal(e.message, "a string in the reply holds a NUL character (\\u0000), "
+			    "which no name, path or message can contain.");
+	proto_reply_free(&r);
+	free(f);
+}
+
+/* A request of exactly len bytes (NULs included) that must fail with message. */
+static void raw_request_fails(uint8_t type, const char *json, size_t n, int code,
+			      const char *message)
+{
+	struct proto_request req;
+	struct proto_error e;
+	size_t len;
+	uint8_t *f = proto_frame_build(type, json, n, 0, &len);
+
+	assert_non_null(f);
+	assert_int_equal(proto_request_decode(f, len, &req, &e), -1);
+	assert_string_equal(e.message, message);
+	assert_int_equal(e.code, code);
+	assert_null(req.id);
+	proto_request_free(&req);
+	free(f);
+}
+
+static void a_raw_control_byte_in_a_string_is_not_json(void **state)
+{
+	static const char nul[] = "{\"id\":1,\"path\":\"notes.txt\0/../..\"}";
+	static const char esc[] = "{\"id\":1,\"command\":\"a\x1b\"}";
+	static const char lead[] = "\0{\"id\":1}";
+	/* a control byte after 8 clean bytes, past the word-at-a-time scan */
+	static const char late[] = "{\"id\":\"0123456789abcdef\x01\"}";
+	struct proto_request req;
+
+	(void)state;
+	raw_request_fails(0x10, nul, sizeof nul - 1, -32700, "the payload has the raw "
+			  "control byte 0x00 in a string (at byte 25); JSON allows control "
+			  "characters only escaped.");
+	raw_request_fails(0x01, esc, sizeof esc - 1, -32700, "the payload has the raw "
+			  "control byte 0x1B in a string (at byte 20); JSON allows control "
+			  "characters only escaped.");
+	raw_request_fails(0xF0, lead, sizeof lead - 1, -32700,
+			  "the payload is not valid JSON (at byte 0).");
+	raw_request_fails(0xF0, late, sizeof late - 1, -32700, "the payload has the raw "
+			  "control byte 0x01 in a string (at byte 23); JSON allows control "
+			  "characters only escaped.");
+	/* blanks between tokens are fine, also right after a string that ends in an
+	 * escaped quote (which did not end it) */
+	request_ok(0xF0, "{\n\t\"id\" :\r\n\"a\\\"\"\t}", &req);
+	proto_request_free(&req);
+}
+
+static void names_and_paths_refuse_escaped_control_characters(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_fails(0x09, "{\"id\":1,\"path\":\"a\\u001bb\"}", -32602, "fs_read: the "
+		      "field \"path\" holds the control character 0x1B, which no name or path "
+		      "may contain.", "1");
+	request_fails(0x05, "{\"id\":1,\"tag\":\"t\",\"mount_point\":\"/mnt/\\u007f\"}",
+		      -32602, "mount: the field \"mount_point\" holds the control character "
+		      "0x7F, which no name or path may contain.", "1");
+	request_fails(0x01, "{\"id\":1,\"command\":\"true\",\"cwd\":\"\\n\"}", -32602,
+		      "spawn: the field \"cwd\" holds the control character 0x0A, which no "
+		      "name or path may contain.", "1");
+	request_ok(0x01, "{\"id\":1,\"command\":\"echo\",\"args\":[\"a\\nb\\u001b\"],"
+		   "\"env\":{\"V\":\"\\t\"}}", &req);
+	proto_request_free(&req);
+}
+
+static void an_exit_reply_reads_its_reason(void **state)
+{
+	struct proto_reply r;
+	struct proto_error e;
+	size_t len;
+	uint8_t *f = frame(0x84, "{\"id\":1,\"handle\":\"h\",\"code\":137,\"signal\":9,"
+			   "\"reason\":\"oom\"}", &len);
+
+	(void)state;
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), 0);
+	assert_string_equal(r.reason, "oom");
+	proto_reply_free(&r);
+	free(f);
+	f = frame(0x84, "{\"id\":1,\"handle\":\"h\",\"code\":0}", &len);
+	assert_int_equal(proto_reply_decode(f, len, &r, &e), 0);
+	assert_null(r.reason);
+	proto_reply_free(&r);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -902,6 +1050,9 @@ int main(void)
 		cmocka_unit_test(session_destroy_reads_uid_and_delete_home),
 		cmocka_unit_test(binary_install_validates_the_name),
 		cmocka_unit_test(an_escaped_backslash_before_u0000_is_not_a_nul),
+		cmocka_unit_test(a_raw_control_byte_in_a_string_is_not_json),
+		cmocka_unit_test(names_and_paths_refuse_escaped_control_characters),
+		cmocka_unit_test(an_exit_reply_reads_its_reason),
 		cmocka_unit_test(file_requests_check_paths_and_modes),
 		cmocka_unit_test(mount_and_unmount_read_their_fields),
 		cmocka_unit_test(part_2_replies_decode),
@@ -921,6 +1072,8 @@ int main(void)
 		cmocka_unit_test(error_frames_carry_the_id_code_and_message),
 		cmocka_unit_test(replies_are_checked_like_requests),
 		cmocka_unit_test(an_exit_reply_reads_code_and_signal),
+		cmocka_unit_test(a_reply_of_too_many_values_is_refused_before_parsing),
+		cmocka_unit_test(a_reply_string_with_a_nul_is_refused),
 	};
 
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);

@@ -131,6 +131,85 @@ static void test_cp_takes_one_remote_side_and_maybe_a_uid(void **state)
 	assert_int_equal(a.uid, 1000);
 }
 
+static void test_cp_install_and_session_take_their_bounds(void **state)
+{
+	struct vmctl_args a;
+	struct msg m = { "" };
+
+	(void)state;
+	assert_int_equal(PARSE(&a, &m, "cp", "4100:x", "y"), 0);
+	assert_int_equal(a.idle_timeout, 0);
+	assert_int_equal(a.max_size, 0);
+	assert_int_equal(PARSE(&a, &m, "cp", "--max-size", "2G", "4100:x", "y", "--idle-timeout",
+			       "90"), 0);
+	assert_int_equal(a.max_size, 2ull << 30);
+	assert_int_equal(a.idle_timeout, 90);
+	assert_int_equal(PARSE(&a, &m, "install", "--idle-timeout", "5", "4100", "prog"), 0);
+	assert_int_equal(a.port, 4100);
+	assert_string_equal(a.file, "prog");
+	assert_int_equal(a.idle_timeout, 5);
+	assert_int_equal(PARSE(&a, &m, "install", "4100", "prog", "p2", "--idle-timeout", "7"), 0);
+	assert_string_equal(a.name, "p2");
+	assert_int_equal(a.idle_timeout, 7);
+	assert_int_equal(PARSE(&a, &m, "session", "destroy", "--idle-timeout", "60",
+			       "--delete-home", "4100", "1001"), 0);
+	assert_int_equal(a.idle_timeout, 60);
+	assert_true(a.delete_home);
+}
+
+static void test_sizes_take_k_m_g_t_and_p(void **state)
+{
+	unsigned long long v = 7;
+
+	(void)state;
+	assert_int_equal(vmctl_parse_size("1", &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(vmctl_parse_size("512K", &v), 0);
+	assert_int_equal(v, 512ull << 10);
+	assert_int_equal(vmctl_parse_size("3M", &v), 0);
+	assert_int_equal(v, 3ull << 20);
+	assert_int_equal(vmctl_parse_size("1T", &v), 0);
+	assert_int_equal(v, 1ull << 40);
+	assert_int_equal(vmctl_parse_size("1P", &v), 0);
+	assert_int_equal(v, 1ull << 50);
+	assert_int_equal(vmctl_parse_size("1125899906842624", &v), 0);
+	v = 7;
+	assert_int_equal(vmctl_parse_size("2P", &v), -1);
+	assert_int_equal(vmctl_parse_size("1125899906842625", &v), -1);
+	assert_int_equal(vmctl_parse_size("0", &v), -1);
+	assert_int_equal(vmctl_parse_size("", &v), -1);
+	assert_int_equal(vmctl_parse_size("M", &v), -1);
+	assert_int_equal(vmctl_parse_size("1m", &v), -1);
+	assert_int_equal(vmctl_parse_size("1MB", &v), -1);
+	assert_int_equal(vmctl_parse_size("1.5G", &v), -1);
+	assert_int_equal(vmctl_parse_size("-1", &v), -1);
+	assert_int_equal(vmctl_parse_size("99999999999999999999", &v), -1);
+	assert_int_equal(v, 7);
+}
+
+static void test_paths_from_vmd_must_be_plain_and_absolute(void **state)
+{
+	(void)state;
+	assert_true(vmctl_guest_path_ok("/usr/local/bin/prog", "prog"));
+	assert_true(vmctl_guest_path_ok("/home/ann", NULL));
+	assert_true(vmctl_guest_path_ok("/home/caf\xc3\xa9", NULL));
+	/* the user's own NAME is taken as it is */
+	assert_true(vmctl_guest_path_ok("/usr/local/bin/a\\b", "a\\b"));
+	assert_false(vmctl_guest_path_ok("/usr/local/bin/prog", "other"));
+	assert_false(vmctl_guest_path_ok("/usr/local/bin/xprog", "prog"));
+	assert_false(vmctl_guest_path_ok("prog", "prog"));
+	assert_false(vmctl_guest_path_ok("/prog/..", NULL));
+	assert_false(vmctl_guest_path_ok("/home/../etc", NULL));
+	assert_false(vmctl_guest_path_ok("/home/./ann", NULL));
+	assert_false(vmctl_guest_path_ok("/home//ann", NULL));
+	assert_false(vmctl_guest_path_ok("/home/ann/", NULL));
+	assert_false(vmctl_guest_path_ok("/home/\\", NULL));
+	assert_false(vmctl_guest_path_ok("/home/a\x1b[2J", NULL));
+	assert_false(vmctl_guest_path_ok("/home/a\xe2\x80\xae" "b", NULL));
+	assert_false(vmctl_guest_path_ok("/home/\xff", NULL));
+	assert_false(vmctl_guest_path_ok("", NULL));
+}
+
 static void test_install_names_are_checked_on_the_host(void **state)
 {
 	char long_name[257];
@@ -387,6 +466,9 @@ int main(void)
 		cmocka_unit_test(test_install_takes_a_port_a_file_and_maybe_a_name),
 		cmocka_unit_test(test_cp_takes_one_remote_side_and_maybe_a_uid),
 		cmocka_unit_test(test_session_creates_with_a_name_and_destroys_with_delete_home),
+		cmocka_unit_test(test_cp_install_and_session_take_their_bounds),
+		cmocka_unit_test(test_sizes_take_k_m_g_t_and_p),
+		cmocka_unit_test(test_paths_from_vmd_must_be_plain_and_absolute),
 		cmocka_unit_test(test_install_names_are_checked_on_the_host),
 		cmocka_unit_test(test_help_wins_before_dashes_only),
 		cmocka_unit_test(test_version_wins_before_dashes_only),

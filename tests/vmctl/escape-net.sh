@@ -220,7 +220,7 @@ run ex --raw -- sh -c 'for i in $(seq 64); do (sleep 8 | timeout 10 nc 10.0.2.10
 	while [ $(netstat -tn | grep -c "10.0.2.100:3128 *ESTABLISHED") -lt 64 ]; do sleep 0.2; done; sleep 1
 	printf "CONNECT 127.0.0.1:1 HTTP/1.1\r\n\r\n" | nc 10.0.2.100 3128 | tr -d "\r"' </dev/null
 expect_out "$(refusal "503 Service Unavailable" "vmctl egress: this sandbox has 64 connections open through the proxy already; close one first.")"
-held=$(pgrep -fc "$real_vmctl egress $P " || true)
+held=$(pgrep -fc "/vmctl egress $P " || true)
 [[ $held == 64 ]] || why+=("$held egress processes for port $P, expected 64 while the places are held")
 case_end "1k a VM holds at most 64 connections through the proxy: the next gets 503"
 vm_stop_case
@@ -287,7 +287,7 @@ $usage_start"
 case_end "1p --internet with --allow, or twice, is refused with one sentence and exit 2"
 
 [[ $(vms) == 0 || $(vms) == "$before" ]] || why+=("state files left: $(vms)")
-left=$(pgrep -f "$real_vmctl egress" || true)
+left=$(pgrep -f "/vmctl egress " || true)
 [[ -z $left ]] || why+=("egress processes left: $left")
 case_end "no VM is left running, and no egress process"
 finish

@@ -33,8 +33,8 @@ vm_suite_ready files.sh
 ms() { echo $(($(date +%s%N) / 1000000)); }
 # left_behind DIR: files a download may have left there (its temporary files).
 left_behind() { find "$1" -maxdepth 1 -name '.*.vmctl-*' -printf '%f '; }
-usage_install='usage: vmctl install PORT FILE [NAME]'
-usage_cp='usage: vmctl cp [--uid N] LOCAL PORT:PATH | [--uid N] PORT:PATH LOCAL'
+usage_install='usage: vmctl install [--idle-timeout S] PORT FILE [NAME]'
+usage_cp='usage: vmctl cp [--uid N] [--idle-timeout S] LOCAL PORT:PATH | [--uid N] [--idle-timeout S] [--max-size SIZE] PORT:PATH LOCAL'
 
 # --- 1: start -------------------------------------------------------------------------
 vm_start_case "vmctl start --memory 1024 boots a VM and prints its port" --memory 1024

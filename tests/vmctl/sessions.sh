@@ -34,7 +34,7 @@ procs_of() {
 	ex --raw -- sh -c 'n=0; for d in /proc/[0-9]*; do
 		[ "$(stat -c %u "$d" 2>/dev/null)" = "$1" ] && n=$((n + 1)); done; echo $n' sh "$1"
 }
-usage='usage: vmctl session create PORT UID [NAME] | destroy [--delete-home] PORT UID'
+usage='usage: vmctl session create [--idle-timeout S] PORT UID [NAME] | destroy [--delete-home] [--idle-timeout S] PORT UID'
 
 # --- 1: start -------------------------------------------------------------------------
 vm_start_case "vmctl start boots a VM and prints its port"

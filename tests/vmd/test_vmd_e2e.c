@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1725,6 +1726,260 @@ static void test_mounts(struct client *c)
 		 "non-mounts");
 }
 
+/* --- attacks on vmd's inputs (issue 11) ----------------------------------------------- */
+
+/* Send payload (len bytes, NULs and all) as one frame of type. */
+static void send_raw_payload(struct client *c, uint8_t type, const char *payload, size_t len)
+{
+	size_t flen;
+	uint8_t *f = proto_frame_build(type, payload, len, 0, &flen);
+
+	ws_send(&c->w, WS_BINARY, f, flen, 0);
+	free(f);
+}
+
+#define RAW(c, type, lit) send_raw_payload(c, type, lit, sizeof lit - 1)
+
+static void test_control_chars(struct client *c)
+{
+	char path[256];
+	struct proc *p;
+	int id;
+
+	/* cJSON copies a raw NUL into the string, where C cuts it: this upload was taken
+	 * as one of "notes.txt" */
+	RAW(c, PROTO_FILE_PUT, "{\"id\":20,\"path\":\"notes.txt\0/../..\"}");
+	expect_error(c, -1, PROTO_E_JSON, "the payload has the raw control byte 0x00 in a "
+		     "string (at byte 26); JSON allows control characters only escaped.");
+	RAW(c, PROTO_FS_READ, "{\"id\":21,\"path\":\"big.bin\0\"}");
+	expect_error(c, -1, PROTO_E_JSON, "the payload has the raw control byte 0x00 in a "
+		     "string (at byte 24); JSON allows control characters only escaped.");
+	snprintf(path, sizeof path, "%s/sandbox/notes.txt", home_root);
+	CHECK(mode_of(path, NULL) == (mode_t)-1, "%s was made", path);
+	CHECK(temp_files(path) <= 0, "a temporary file was left");
+	case_end("8a a raw NUL in a JSON string is refused (-32700), not cut: file_put "
+		 "\"notes.txt\\0/../..\" makes no file");
+
+	RAW(c, PROTO_SPAWN, "{\"id\":22,\"command\":\"echo\",\"args\":[\"\x1b]0;owned\x07\"]}");
+	expect_error(c, -1, PROTO_E_JSON, "the payload has the raw control byte 0x1B in a "
+		     "string (at byte 35); JSON allows control characters only escaped.");
+	RAW(c, PROTO_PING, "{\"id\":\"a\tb\"}");
+	expect_error(c, -1, PROTO_E_JSON, "the payload has the raw control byte 0x09 in a "
+		     "string (at byte 8); JSON allows control characters only escaped.");
+	RAW(c, PROTO_PING, "\0{\"id\":23}");
+	expect_error(c, -1, PROTO_E_JSON, "the payload is not valid JSON (at byte 0).");
+	RAW(c, PROTO_PING, "{\"id\":24}\0");
+	expect_error(c, -1, PROTO_E_JSON, "the payload is not valid JSON (at byte 9).");
+	/* the four blanks JSON allows between tokens still pass, and an escaped quote
+	 * or backslash does not end a string early */
+	RAW(c, PROTO_PING, "{\r\n\t\"id\" : \"q\\\"\\\\\"\n}");
+	{
+		struct proto_reply r;
+
+		if (ws_recv_reply(&c->w, &r, 5000, &(struct proto_error){ 0 }) > 0) {
+			CHECK(r.type == PROTO_PONG && cJSON_IsString(r.id) &&
+			      !strcmp(r.id->valuestring, "q\"\\"), "reply 0x%02X (%s)", r.type,
+			      r.type == PROTO_ERROR ? r.message : "");
+			proto_reply_free(&r);
+		} else {
+			note("no pong to a ping with blanks between its tokens");
+		}
+	}
+	case_end("8b raw control bytes in a string or between tokens are refused (-32700); "
+		 "blanks between tokens are not");
+
+	id = send_req(c, PROTO_FILE_PUT, "\"path\":\"notes.txt\\u0000/../..\"");
+	expect_error(c, id, PROTO_E_PARAMS, "file_put: a string holds a NUL character "
+		     "(\\u0000), which no name, path or argument can contain.");
+	id = send_req(c, PROTO_FILE_PUT, "\"path\":\"a\\u001b[2Jb\"");
+	expect_error(c, id, PROTO_E_PARAMS, "file_put: the field \"path\" holds the control "
+		     "character 0x1B, which no name or path may contain.");
+	id = send_req(c, PROTO_FS_READ, "\"path\":\"x\\ny\"");
+	expect_error(c, id, PROTO_E_PARAMS, "fs_read: the field \"path\" holds the control "
+		     "character 0x0A, which no name or path may contain.");
+	id = send_req(c, PROTO_LOAD_STATE, "\"session_id\":1000,\"state_path\":\"s\\r\"");
+	expect_error(c, id, PROTO_E_PARAMS, "load_state: the field \"state_path\" holds the "
+		     "control character 0x0D, which no name or path may contain.");
+	id = send_req(c, PROTO_BINARY_INSTALL, "\"name\":\"ls\\u007f\",\"data\":\"\"");
+	expect_error(c, id, PROTO_E_PARAMS, "binary_install: the field \"name\" holds the "
+		     "control character 0x7F, which no name or path may contain.");
+	id = send_req(c, PROTO_SPAWN, "\"command\":\"echo\\t\"");
+	expect_error(c, id, PROTO_E_PARAMS, "spawn: the field \"command\" holds the control "
+		     "character 0x09, which no name or path may contain.");
+	id = send_req(c, PROTO_SPAWN, "\"command\":\"true\",\"cwd\":\"/tmp\\u0008\"");
+	expect_error(c, id, PROTO_E_PARAMS, "spawn: the field \"cwd\" holds the control "
+		     "character 0x08, which no name or path may contain.");
+	id = send_req(c, PROTO_SPAWN, "\"command\":\"true\",\"env\":{\"A\\u0001\":\"x\"}");
+	expect_error(c, id, PROTO_E_PARAMS, "spawn: the field \"env\" holds the control "
+		     "character 0x01, which no name or path may contain.");
+	id = send_req(c, PROTO_MOUNT, "\"tag\":\"a\\u0007\",\"mount_point\":\"%s/a\"", share_root);
+	expect_error(c, id, PROTO_E_PARAMS, "mount: the field \"tag\" holds the control "
+		     "character 0x07, which no name or path may contain.");
+	id = send_req(c, PROTO_UNMOUNT, "\"mount_point\":\"%s/\\u001b\"", share_root);
+	expect_error(c, id, PROTO_E_PARAMS, "unmount: the field \"mount_point\" holds the "
+		     "control character 0x1B, which no name or path may contain.");
+	/* an argument or a variable's value is the command's business */
+	p = spawn(c, "\"command\":\"sh\",\"args\":[\"-c\",\"echo \\\"$1$V\\\"\",\"-\",\"a\\nb\"],"
+		  "\"env\":{\"V\":\"\\t\"}");
+	wait_exits(c, 5000);
+	CHECK(p->out.p && !strcmp((char *)p->out.p, "a\nb\t\n") && p->code == 0,
+	      "got \"%s\" (%s), code %d", p->out.p ? (char *)p->out.p : "", p->error, p->code);
+	case_end("8c names and paths holding escaped control characters get -32602; "
+		 "arguments and values may hold them");
+}
+
+/* A tmpfs on path (made), for the cases that need a mount; false when it failed. */
+static bool mount_tmpfs(const char *path)
+{
+	mkdir(path, 0755);
+	if (mount("test", path, "tmpfs", 0, "size=64k") == 0)
+		return true;
+	note("cannot mount a tmpfs on %s: %s (this suite runs as root)", path, strerror(errno));
+	return false;
+}
+
+static bool is_mounted(const char *path)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[4096], mp[4096];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof line, f))
+		found = sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && !strcmp(mp, path);
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static void test_unmount_links(struct client *c)
+{
+	char outside[64] = "/tmp/test_vmd-outside-XXXXXX", victim[128], link[128], want[512];
+	int id;
+
+	if (!mkdtemp(outside)) {
+		note("mkdtemp: %s", strerror(errno));
+		case_end("4e an unmount through a link in the share root leaves a tmpfs outside "
+			 "it mounted");
+		return;
+	}
+	snprintf(victim, sizeof victim, "%s/m", outside);
+	if (mount_tmpfs(victim)) {
+		/* the folder holding the mount, and the mount itself, as links */
+		snprintf(link, sizeof link, "%s/dir", share_root);
+		(void)!symlink(outside, link);
+		snprintf(link, sizeof link, "%s/mnt", share_root);
+		(void)!symlink(victim, link);
+		id = send_req(c, PROTO_UNMOUNT, "\"mount_point\":\"%s/dir/m\"", share_root);
+		snprintf(want, sizeof want, "unmount: %s/dir is a symbolic link; vmd follows no "
+			 "link in a mount point.", share_root);
+		expect_error(c, id, PROTO_E_PARAMS, want);
+		id = send_req(c, PROTO_UNMOUNT, "\"mount_point\":\"%s/mnt\"", share_root);
+		snprintf(want, sizeof want, "unmount: %s/mnt is a symbolic link; vmd follows no "
+			 "link in a mount point.", share_root);
+		expect_error(c, id, PROTO_E_PARAMS, want);
+		CHECK(is_mounted(victim), "the tmpfs on %s was unmounted", victim);
+		umount2(victim, MNT_DETACH);
+	}
+	rmdir(victim);
+	rmdir(outside);
+	case_end("4e an unmount through a link in the share root leaves a tmpfs outside it "
+		 "mounted");
+
+	snprintf(victim, sizeof victim, "%s/tmpfs", share_root);
+	if (mount_tmpfs(victim)) {
+		id = send_req(c, PROTO_UNMOUNT, "\"mount_point\":\"%s\"", victim);
+		snprintf(want, sizeof want, "unmount: %s is not a share; vmd unmounts only shares.",
+			 victim);
+		expect_error(c, id, PROTO_E_PARAMS, want);
+		CHECK(is_mounted(victim), "the tmpfs on %s was unmounted", victim);
+		umount2(victim, MNT_DETACH);
+	}
+	rmdir(victim);
+	case_end("4f unmount refuses a mount under the share root that is not a share");
+}
+
+static void test_home_owner(struct client *c)
+{
+	char home[128], path[256], outside[64] = "/tmp/test_vmd-victim-XXXXXX", want[512];
+	uid_t owner;
+	int id;
+
+	snprintf(home, sizeof home, "%s/dora", home_root);
+	expect_ok(c, send_req(c, PROTO_SESSION_CREATE, "\"uid\":1010,\"username\":\"dora\""));
+	snprintf(path, sizeof path, "%s/diary", home);
+	close(open(path, O_WRONLY | O_CREAT, 0644));
+	(void)!chown(path, 1010, 1010);
+	expect_ok(c, send_req(c, PROTO_SESSION_DESTROY, "\"uid\":1010"));
+	id = send_req(c, PROTO_SESSION_CREATE, "\"uid\":1011,\"username\":\"dora\"");
+	snprintf(want, sizeof want, "session_create: the home %s belongs to uid 1010; choose "
+		 "another username, or remove it by creating uid 1010's session again and "
+		 "destroying it with delete_home.", home);
+	expect_error(c, id, PROTO_E_PARAMS, want);
+	CHECK((mode_of(home, &owner) & 07777) == 0700 && owner == 1010,
+	      "the home is %o owned by %u", mode_of(home, NULL), owner);
+	CHECK(mode_of(path, &owner) != (mode_t)-1 && owner == 1010, "the diary is gone or "
+	      "owned by %u", owner);
+	expect_ok(c, send_req(c, PROTO_SESSION_CREATE, "\"uid\":1010,\"username\":\"dora\""));
+	CHECK(mode_of(path, NULL) != (mode_t)-1, "uid 1010 lost its diary");
+	case_end("11a a new uid under an old username is refused; the home stays its owner's "
+		 "and the owner gets it back");
+
+	/* links in the home, to a folder outside that must keep its files */
+	if (!mkdtemp(outside)) {
+		note("mkdtemp: %s", strerror(errno));
+	} else {
+		char keep[128], sub[256];
+
+		snprintf(keep, sizeof keep, "%s/keep", outside);
+		close(open(keep, O_WRONLY | O_CREAT, 0644));
+		snprintf(path, sizeof path, "%s/out", home);
+		(void)!symlink(outside, path);
+		snprintf(sub, sizeof sub, "%s/d", home);
+		mkdir(sub, 0700);
+		snprintf(path, sizeof path, "%s/d/out", home);
+		(void)!symlink(outside, path);
+		snprintf(path, sizeof path, "%s/d/keep", home);
+		(void)!symlink(keep, path);
+		/* a mount inside the home is not entered: the destroy stops, and says so */
+		snprintf(path, sizeof path, "%s/d/m", home);
+		if (mount_tmpfs(path)) {
+			char inside[300];
+
+			snprintf(inside, sizeof inside, "%s/kept", path);
+			close(open(inside, O_WRONLY | O_CREAT, 0644));
+			id = send_req(c, PROTO_SESSION_DESTROY, "\"uid\":1010,\"delete_home\":true");
+			snprintf(want, sizeof want, "session_destroy: cannot remove the home %s: "
+				 "Device or resource busy; the session is kept.", home);
+			expect_error(c, id, PROTO_E_INTERNAL, want);
+			CHECK(mode_of(inside, NULL) != (mode_t)-1, "a file on the mount in the "
+			      "home was removed");
+			umount2(path, MNT_DETACH);
+		}
+		expect_ok(c, send_req(c, PROTO_SESSION_DESTROY, "\"uid\":1010,\"delete_home\":true"));
+		CHECK(mode_of(home, NULL) == (mode_t)-1, "the home is still there");
+		CHECK(mode_of(keep, NULL) != (mode_t)-1, "%s was removed through a link", keep);
+	}
+	case_end("11b delete_home removes links in the home and follows none, nor enters a "
+		 "mount");
+
+	/* The home itself swapped for a link (root can do it in the guest; in a race it
+	 * would be the moment between a check and the removal): nothing is removed. */
+	expect_ok(c, send_req(c, PROTO_SESSION_CREATE, "\"uid\":1010,\"username\":\"dora\""));
+	rmdir(home);
+	(void)!symlink(outside, home);
+	id = send_req(c, PROTO_SESSION_DESTROY, "\"uid\":1010,\"delete_home\":true");
+	snprintf(want, sizeof want, "session_destroy: cannot remove the home %s: Not a "
+		 "directory; the session is kept.", home);
+	expect_error(c, id, PROTO_E_INTERNAL, want);
+	snprintf(path, sizeof path, "%s/keep", outside);
+	CHECK(mode_of(path, NULL) != (mode_t)-1, "%s was removed through the link", path);
+	unlink(home);
+	expect_ok(c, send_req(c, PROTO_SESSION_DESTROY, "\"uid\":1010,\"delete_home\":true"));
+	unlink(path);
+	rmdir(outside);
+	case_end("11c a home swapped for a link is not removed through it");
+}
+
 /* Remove the temporary files; show vmd's stderr when something failed. */
 static int finish(void)
 {
@@ -1778,7 +2033,7 @@ int main(int argc, char **argv)
 	/* as /home is: users must be able to reach their own home inside it */
 	chmod(home_root, 0755);
 
-	printf("1..64\n");
+	printf("1..72\n");
 	if (start_vmd(&vmd, "none") < 0) {
 		printf("# %s did not start\n", vmd_path);
 		nfailed++;
@@ -1808,6 +2063,9 @@ int main(int argc, char **argv)
 	test_sessions(&c);
 	test_files(&c);
 	test_mounts(&c);
+	test_control_chars(&c);
+	test_unmount_links(&c);
+	test_home_owner(&c);
 	client_close(&c);
 	test_disconnect(base_fds);
 	test_sandbox_args();
