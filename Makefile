@@ -265,10 +265,10 @@ $(BUILD)/fuzz/fuzz_frame: tests/fuzz/fuzz_frame.c $(PROTO_SRC) $(COMMON_SRC) com
 
 # vmctl's side: replies decoded, escaped and checked as vmctl does before printing.
 $(BUILD)/fuzz/fuzz_vmctl: tests/fuzz/fuzz_vmctl.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) \
-                          $(VMCTL_HDR) | $(BUILD)/fuzz
+                          $(AUTH_SRC) $(VMCTL_HDR) | $(BUILD)/fuzz
 	$(CLANG) -std=c11 -D_GNU_SOURCE $(WARNINGS) -g -O1 -Icommon -Ihost/vmctl \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o $@ $< $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(WS_LIBS)
+	    -o $@ $< $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) $(WS_LIBS)
 
 # vmd's end-to-end client (it speaks raw WebSocket, bad frames included) and its benchmark.
 $(BUILD)/tests/test_vmd_e2e: $(BUILD)/tests/%: tests/vmd/%.c \
@@ -287,15 +287,15 @@ $(BUILD)/tests/wstool: tests/vmctl/wstool.c tests/vmd/wsclient.c tests/vmd/wscli
 
 # vmctl against a vmd gone hostile (tests/vmctl/hostile.sh): a stand-in that sends
 # what a real vmd never would.
-$(BUILD)/tests/hostile-vmd: tests/vmctl/hostile-vmd.c $(COMMON_SRC) $(PROTO_SRC) common/proto.h \
-                            | $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_SRC) $(PROTO_SRC) -lcjson -lcrypto -lm
+$(BUILD)/tests/hostile-vmd: tests/vmctl/hostile-vmd.c $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) \
+                            common/proto.h common/auth.h | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) -lcjson -lcrypto -lm
 
 # vmctl under ASan and UBSan, for hostile.sh.
-$(BUILD)/asan/vmctl: host/vmctl/main.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VMCTL_HDR) \
-                     $(VERSION_SRC) $(VERSION_H) | $(BUILD)/asan
+$(BUILD)/asan/vmctl: host/vmctl/main.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) \
+                     $(VMCTL_HDR) $(VERSION_SRC) $(VERSION_H) | $(BUILD)/asan
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) $(VERSION_FLAGS) -Ihost/vmctl -o $@ host/vmctl/main.c \
-	    $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(VERSION_SRC) $(WS_LIBS)
+	    $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) $(VERSION_SRC) $(WS_LIBS)
 
 $(BUILD)/tests/probe-static: tests/sandbox/probe.c | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -static -o $@ $<

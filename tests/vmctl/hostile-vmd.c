@@ -5,8 +5,8 @@
  * Listens on a free port of 127.0.0.1, writes STATE_DIR/PORT.json as vmctl start would
  * (its own pid and start time, so vmctl takes it for a live sandbox), prints the port
  * and serves one connection after another until killed. Each connection is upgraded
- * as vmd does (handshake(), the one place to change when the handshake does), the
- * first request is read, and then the scenario answers:
+ * as vmd does, the proofs of the secret included (handshake(), the one place to
+ * change when the handshake does), the first request is read, and then the scenario answers:
  *
  *   reply [TYPE JSON | close | deaf]...
  *        each TYPE (two hex digits) JSON pair is sent as one frame; "close" hangs up;
@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "proto.h"
 #include "util.h"
 
@@ -62,15 +63,38 @@ static int read_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
-/* The upgrade as vmctl asks for it today: a GET with the secret as a Bearer token,
- * answered 101 with the RFC 6455 accept key. 0 when upgraded. */
+static int ws_read(int fd, uint8_t **msg, size_t *len);
+
+/* A header's value in the request, or NULL; its length in *n. */
+static const char *header(const char *req, const char *name, size_t *n)
+{
+	const char *v = strcasestr(req, name), *end;
+
+	if (!v)
+		return NULL;
+	v += strlen(name);
+	v += strspn(v, " ");
+	end = strstr(v, "\r\n");
+	if (!end)
+		return NULL;
+	*n = (size_t)(end - v);
+	return v;
+}
+
+/* The upgrade as vmd answers it (docs/PROTOCOL.md, Authentication): the client's
+ * nonce, answered 101 with the RFC 6455 accept key, our nonce and our proof of
+ * SECRET; then the client's proof as its first frame. 0 when upgraded and proven. */
 static int handshake(int fd)
 {
 	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-	char req[8192], key[128], accept[64], resp[512];
+	char req[8192], key[128], accept[64], resp[768], nc[AUTH_HEX + 1], ns[AUTH_HEX + 1];
+	char proof[AUTH_HEX + 1], want[AUTH_HEX + 1], json[160];
 	unsigned char md[SHA_DIGEST_LENGTH];
-	size_t n = 0;
-	const char *k, *end;
+	size_t n = 0, kn, nn;
+	const char *k, *nonce;
+	uint8_t *msg;
+	size_t len;
+	bool ok;
 
 	req[0] = '\0';
 	while (n < sizeof req - 1 && !strstr(req, "\r\n\r\n")) {
@@ -81,25 +105,32 @@ static int handshake(int fd)
 		n += (size_t)r;
 		req[n] = '\0';
 	}
-	if (!strcasestr(req, "\r\nauthorization: Bearer " SECRET "\r\n")) {
+	nonce = header(req, "\r\nx-vmd-nonce:", &nn);
+	if (!nonce || !auth_hex_valid(nonce, nn)) {
 		dprintf(fd, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
 		return -1;
 	}
-	k = strcasestr(req, "\r\nsec-websocket-key:");
-	if (!k)
+	memcpy(nc, nonce, AUTH_HEX);
+	nc[AUTH_HEX] = '\0';
+	k = header(req, "\r\nsec-websocket-key:", &kn);
+	if (!k || kn + sizeof guid > sizeof key || auth_nonce(ns) < 0)
 		return -1;
-	k += strlen("\r\nsec-websocket-key:");
-	k += strspn(k, " ");
-	end = strstr(k, "\r\n");
-	if (!end || (size_t)(end - k) + sizeof guid > sizeof key)
-		return -1;
-	snprintf(key, sizeof key, "%.*s%s", (int)(end - k), k, guid);
+	snprintf(key, sizeof key, "%.*s%s", (int)kn, k, guid);
 	SHA1((const unsigned char *)key, strlen(key), md);
 	accept[proto_b64_encode(md, sizeof md, accept)] = '\0';
+	auth_proof(SECRET, AUTH_SERVER, nc, ns, proof);
 	n = (size_t)snprintf(resp, sizeof resp, "HTTP/1.1 101 Switching Protocols\r\n"
 			     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-			     "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
-	return write_all(fd, resp, n);
+			     "Sec-WebSocket-Accept: %s\r\nX-Vmd-Nonce: %s\r\nX-Vmd-Proof: %s\r\n"
+			     "\r\n", accept, ns, proof);
+	if (write_all(fd, resp, n) < 0 || ws_read(fd, &msg, &len) < 0)
+		return -1;
+	auth_proof(SECRET, AUTH_CLIENT, nc, ns, want);
+	snprintf(json, sizeof json, "{\"id\":0,\"proof\":\"%s\"}", want);
+	ok = len == PROTO_HEADER_SIZE + strlen(json) && msg[0] == PROTO_AUTH &&
+	     !memcmp(msg + PROTO_HEADER_SIZE, json, strlen(json));
+	free(msg);
+	return ok ? 0 : -1;
 }
 
 /* A WebSocket frame header, server to client (no mask), of a binary message. */
