@@ -80,12 +80,15 @@ int fail_errno(struct msg *m, const char *fmt, ...)
 	return -1;
 }
 
-int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
+/* The loop of write_all, pread_all and pwrite_all. */
+enum io_kind { IO_WRITE, IO_PREAD, IO_PWRITE };
 
+static int io_all(enum io_kind kind, int fd, char *p, size_t len, off_t off)
+{
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = kind == IO_WRITE  ? write(fd, p, len)
+			  : kind == IO_PREAD  ? pread(fd, p, len, off)
+					      : pwrite(fd, p, len, off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -96,6 +99,22 @@ int write_all(int fd, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+		off += n;
 	}
 	return 0;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	return io_all(IO_WRITE, fd, (char *)buf, len, 0);
+}
+
+int pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	return io_all(IO_PREAD, fd, buf, len, off);
+}
+
+int pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	return io_all(IO_PWRITE, fd, (char *)buf, len, off);
 }

@@ -9,6 +9,7 @@
 #define COMMON_UTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 
@@ -35,5 +36,9 @@ int fail_errno(struct msg *m, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* Write all len bytes of buf to fd, going on after EINTR and short writes: 0, or -1
  * with errno set. */
 int write_all(int fd, const void *buf, size_t len);
+/* Read or write exactly len bytes at off, the same way; a file that ends first is -1
+ * with errno EIO. */
+int pread_all(int fd, void *buf, size_t len, off_t off);
+int pwrite_all(int fd, const void *buf, size_t len, off_t off);
 
 #endif

@@ -4,41 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Read (or, with out, write) exactly len bytes at off; -1 on an error or a short
- * file. */
-static int pio_all(int fd, char *buf, size_t len, off_t off, bool out)
-{
-	while (len) {
-		ssize_t n = out ? pwrite(fd, buf, len, off) : pread(fd, buf, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
-static int pread_all(int fd, char *buf, size_t len, off_t off)
-{
-	return pio_all(fd, buf, len, off, false);
-}
-
-static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
-{
-	return pio_all(fd, (char *)buf, len, off, true);
-}
+#include "util.h"
 
 /* Rewrite the file as the marker and then the newest `keep` bytes of old (the file's
  * content, or the data about to be added), cut to begin after a newline when there
