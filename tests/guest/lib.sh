@@ -6,6 +6,7 @@
 # $BUILD/guest-test and shares the package cache of $BUILD/guest.
 
 source "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../free-port.sh"
 B=${BUILD:-build}
 G=$B/guest-test
 CACHE=$B/guest/cache
@@ -31,15 +32,6 @@ build_test_image() {
 # new_secret: a 64-hex-digit secret in $tmp/secret (0600), like vmctl's.
 new_secret() {
 	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/secret")
-}
-
-# free_port: a TCP port nothing on this host listens on.
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 40000))
-		[[ -z $(ss -Htln "sport = :$p") ]] && { echo "$p"; return; }
-	done
 }
 
 # boot NAME [--kernel-append TEXT] [--initrd FILE] [qemu-boot options]: start the

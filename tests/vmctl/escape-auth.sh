@@ -24,6 +24,7 @@
 #  11  7e once vmctl web stops its token opens nothing; the next web's token differs
 #  12  vmctl stop powers the VM off and leaves no state
 source "$(dirname "$0")/lib.sh"
+source "$here/../free-port.sh"
 plan 12
 vm_suite_ready escape-auth.sh
 need_wstool
@@ -133,13 +134,13 @@ case_end "3c another VM's real vmd relayed to the port does not pass for this VM
 
 # --- 3d: exec to a port an impostor took after its VM went -----------------------------
 rec=$tmp/exec-impostor
-port=$((20000 + RANDOM % 20000))
-while (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+port=$(free_port)
 echo 0000 >"$tmp/fake-secret"
 python3 "$standin" impostor "$rec" --forward "$port:8080" --fw-cfg "opt/vmd/secret=$tmp/fake-secret" &
 ipid=$!
 pids+=("$ipid")
 for _ in $(seq 50); do (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+kill -0 "$ipid" 2>/dev/null || why+=("the impostor is not listening on $port (it printed what went wrong above)")
 # The state a VM that died on that port would have left, with this VM's secret.
 python3 - "$state/$P.json" "$state/$port.json" "$port" "$ipid" <<'PY'
 import json, sys
@@ -203,11 +204,6 @@ expect_out "checked"
 case_end "3f the secret is on no command line and in no environment, host or guest"
 
 # --- 7: vmctl web -----------------------------------------------------------------------
-free_http() {
-	local p=$((20000 + RANDOM % 20000))
-	while (: <"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
-	echo "$p"
-}
 # web_start HTTP_PORT: vmctl web in the background; its link in $link, token in $token.
 web_start() {
 	: >"$tmp/web.out"
@@ -219,7 +215,7 @@ web_start() {
 }
 web_stop() { kill -INT "$web_pid"; wait "$web_pid"; web_pid=; }
 auth() { printf '{"type":"auth","token":"%s","rows":24,"cols":80%s}' "$1" "${2:-}"; }
-hp=$(free_http)
+hp=$(free_port)
 web_start "$hp"
 [[ $link =~ ^http://127\.0\.0\.1:$hp/#[0-9a-f]{64}$ ]] || why+=("the link: $link ($(cat "$tmp/web.err"))")
 [[ $link != *"$secret"* ]] || why+=("the link holds the VM's secret")

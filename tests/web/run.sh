@@ -62,11 +62,8 @@ if [[ -z $port ]]; then
 	exit 1
 fi
 
-# A free HTTP port: the first of a random run that nothing listens on.
-http_port=$((20000 + RANDOM % 20000))
-while (: <"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; do
-	http_port=$((http_port + 1))
-done
+source tests/free-port.sh
+http_port=$(free_port)
 
 "$VMCTL" web "$port" "$http_port" >"$tmp/web.out" 2>"$tmp/web.err" &
 web_pid=$!
