@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *prog_name = "?";
@@ -117,4 +118,20 @@ int pread_all(int fd, void *buf, size_t len, off_t off)
 int pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
 	return io_all(IO_PWRITE, fd, (char *)buf, len, off);
+}
+
+long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
 }

@@ -41,4 +41,8 @@ int write_all(int fd, const void *buf, size_t len);
 int pread_all(int fd, void *buf, size_t len, off_t off);
 int pwrite_all(int fd, const void *buf, size_t len, off_t off);
 
+/* Milliseconds of CLOCK_MONOTONIC, for deadlines; a sleep that EINTR does not cut. */
+long long monotonic_ms(void);
+void sleep_ms(int ms);
+
 #endif

@@ -12,9 +12,15 @@
 
 const struct vmctl_command vmctl_commands[] = {
 	{ "start", "[IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N] "
-	  "[--internet | --allow HOST[:PORT]...]",
-	  "Boot a sandbox VM (default: the built guest), wait until it answers, print its port.",
+	  "[--internet | --allow HOST[:PORT]...] [--cold]",
+	  "Start a sandbox VM (default: the built guest) as a clone of a booted template, or boot "
+	  "it (--cold); wait until it answers, print its port.",
 	  cmd_start },
+	{ "template", "build [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] "
+	  "[--cpus N] [--internet | --allow HOST[:PORT]...] | rm",
+	  "Make the template that start with these options clones (start makes it when missing), "
+	  "or remove every template.",
+	  cmd_template },
 	{ "exec", "PORT [--raw] [--tty] [--uid N] [--env K=V]... [--cwd P] -- CMD [ARG]...",
 	  "Run CMD in the sandbox on PORT: stdin, stdout, stderr and the exit code pass through.",
 	  cmd_exec },
@@ -169,8 +175,14 @@ static int parse_start(int argc, char **argv, int i, struct vmctl_args *a, struc
 			if (!(v = value(argc, argv, &i, m)) ||
 			    number("--cpus", v, 1, MAX_CPUS, &a->cpus, m) < 0)
 				return -1;
+		} else if (strcmp(o, "--cold") == 0 && a->cmd->run == cmd_start) {
+			if (a->cold)
+				return fail(m, "--cold is given twice; give it once.");
+			a->cold = true;
 		} else if (o[0] == '-' && o[1]) {
-			return fail(m, "start takes no option %s.", o);
+			return fail(m, "%s takes no option %s.", a->cmd->run == cmd_start ? "start" : "template build", o);
+		} else if (a->cmd->run != cmd_start) {
+			return fail(m, "template build takes no IMAGE (a sandbox with its own disk boots cold), so not \"%s\".", o);
 		} else if (a->image) {
 			return fail(m, "start takes one IMAGE, so \"%s\" is one too many.", o);
 		} else {
@@ -511,6 +523,15 @@ int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m)
 
 	if (a->cmd->run == cmd_start)
 		return parse_start(argc, argv, i, a, m);
+	if (a->cmd->run == cmd_template) {
+		if (i < argc && strcmp(argv[i], "build") == 0)
+			return parse_start(argc, argv, i + 1, a, m);
+		if (i < argc && strcmp(argv[i], "rm") == 0)
+			a->template_rm = true, i++;
+		else
+			return fail(m, "template needs build or rm%s%s%s.", i < argc ? ", not \"" : "",
+				    i < argc ? argv[i] : "", i < argc ? "\"" : "");
+	}
 	if (a->cmd->run == cmd_exec)
 		return parse_exec(argc, argv, i, a, m);
 	if (a->cmd->run == cmd_install)

@@ -53,6 +53,9 @@ struct vmctl_args {
 	int nshares;
 	unsigned memory_mib;		/* 0: the default */
 	unsigned cpus;			/* 0: the default */
+	bool cold;			/* --cold: boot, rather than clone a template */
+	/* template: build (with start's options) or rm */
+	bool template_rm;
 	/* start and egress: the way out (egress.h); neither, no network at all */
 	bool internet;			/* --internet: any public address */
 	const char *allow[EGRESS_MAX_ALLOW];	/* --allow HOST[:PORT]: only these */

@@ -7,6 +7,7 @@
 struct vmctl_args;
 
 int cmd_start(const struct vmctl_args *a, struct msg *m);
+int cmd_template(const struct vmctl_args *a, struct msg *m);
 /* Returns the command's exit code (0..255) or -1 with m for vmctl's own failures. */
 int cmd_exec(const struct vmctl_args *a, struct msg *m);
 /* Serves until interrupted; 0 then, or -1 with m (a busy HTTP port, say). */

@@ -10,23 +10,17 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Read lines until one contains key (0) or an "error" (-1), by the deadline. */
-static int wait_for(int fd, const char *key, long long deadline, struct msg *m)
+/* Read lines until one contains key (0, the line in out when given) or an "error"
+ * (-1), by the deadline. */
+static int wait_for(int fd, const char *key, long long deadline, char *out, size_t osize,
+		    struct msg *m)
 {
 	char buf[8192];
 	size_t have = 0;
 
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long long left = deadline - now_ms();
+		long long left = deadline - monotonic_ms();
 		char *nl;
 		ssize_t n;
 
@@ -39,8 +33,11 @@ static int wait_for(int fd, const char *key, long long deadline, struct msg *m)
 		buf[have] = '\0';
 		while ((nl = strchr(buf, '\n'))) {
 			*nl = '\0';
-			if (strstr(buf, key))
+			if (strstr(buf, key)) {
+				if (out)
+					snprintf(out, osize, "%s", buf);
 				return 0;
+			}
 			if (strstr(buf, "\"error\""))
 				return fail(m, "QEMU's monitor refused: %.200s", buf);
 			have -= (size_t)(nl + 1 - buf);
@@ -70,7 +67,7 @@ static int send_line(int fd, const char *line, struct msg *m)
 int qmp_open(const char *path, int timeout_ms, struct msg *m)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = monotonic_ms() + timeout_ms;
 	int fd;
 
 	if (strlen(path) >= sizeof addr.sun_path)
@@ -79,14 +76,18 @@ int qmp_open(const char *path, int timeout_ms, struct msg *m)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return fail_errno(m, "cannot create a socket");
-	if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1) {
-		fail_errno(m, "cannot reach QEMU's monitor at %s", path);
-		close(fd);
-		return -1;
+	/* A QEMU just started makes its socket soon: until the deadline, try again. */
+	while (connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1) {
+		if ((errno != ENOENT && errno != ECONNREFUSED) || monotonic_ms() >= deadline) {
+			fail_errno(m, "cannot reach QEMU's monitor at %s", path);
+			close(fd);
+			return -1;
+		}
+		sleep_ms(1);
 	}
-	if (wait_for(fd, "\"QMP\"", deadline, m) < 0 ||
+	if (wait_for(fd, "\"QMP\"", deadline, NULL, 0, m) < 0 ||
 	    send_line(fd, "{\"execute\":\"qmp_capabilities\"}\n", m) < 0 ||
-	    wait_for(fd, "\"return\"", deadline, m) < 0) {
+	    wait_for(fd, "\"return\"", deadline, NULL, 0, m) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -100,5 +101,33 @@ int qmp_execute(int fd, const char *command, int timeout_ms, struct msg *m)
 	snprintf(line, sizeof line, "{\"execute\":\"%s\"}\n", command);
 	if (send_line(fd, line, m) < 0)
 		return -1;
-	return wait_for(fd, "\"return\"", now_ms() + timeout_ms, m);
+	return wait_for(fd, "\"return\"", monotonic_ms() + timeout_ms, NULL, 0, m);
+}
+
+int qmp_command(int fd, const char *json, char *reply, size_t size, int timeout_ms, struct msg *m)
+{
+	if (send_line(fd, json, m) < 0 || send_line(fd, "\n", m) < 0)
+		return -1;
+	return wait_for(fd, "\"return\"", monotonic_ms() + timeout_ms, reply, size, m);
+}
+
+int qmp_send_fd(int fd, const char *name, int passfd, int timeout_ms, struct msg *m)
+{
+	char line[160], cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof cbuf };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	int len = snprintf(line, sizeof line, "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"%s\"}}\n",
+			   name);
+
+	iov = (struct iovec){ .iov_base = line, .iov_len = (size_t)len };
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &passfd, sizeof passfd);
+	/* The descriptor travels with the command's first byte: the whole line at once. */
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) != len)
+		return fail_errno(m, "cannot hand QEMU's monitor a file");
+	return wait_for(fd, "\"return\"", monotonic_ms() + timeout_ms, NULL, 0, m);
 }

@@ -10,4 +10,10 @@ int qmp_open(const char *path, int timeout_ms, struct msg *m);
 /* Send {"execute": command} and wait for its return (events are skipped). */
 int qmp_execute(int fd, const char *command, int timeout_ms, struct msg *m);
 
+/* Send one JSON command (no newline) and wait for its return, copied into reply (a
+ * line, cut to size) when given. */
+int qmp_command(int fd, const char *json, char *reply, size_t size, int timeout_ms, struct msg *m);
+/* Hand QEMU the descriptor passfd under name (QMP getfd), for an "fd:NAME" URI. */
+int qmp_send_fd(int fd, const char *name, int passfd, int timeout_ms, struct msg *m);
+
 #endif

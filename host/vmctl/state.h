@@ -37,7 +37,7 @@ int state_create(const char *dir, const struct vm_state *s, struct msg *m);
 int state_save(const char *dir, const struct vm_state *s, struct msg *m);
 /* Read the state of port; a missing file says "no sandbox on port N". */
 int state_load(const char *dir, unsigned port, struct vm_state *s, struct msg *m);
-/* Remove every file of port (state, QMP socket, console log, secret). */
+/* Remove every file of port (state, QMP socket, logs, identity, home disk). */
 void state_remove(const char *dir, unsigned port);
 
 /* The start time of pid, or 0 when it is gone. */
