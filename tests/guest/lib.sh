@@ -148,3 +148,19 @@ field() { sed -n "s/^$1: //p" <<<"$answer"; }
 
 # rss_mib PID: resident memory of PID in MiB.
 rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+# need_wstool: $wstool, the client that speaks to vmd directly (tests/vmctl/wstool.c),
+# prebuilt by make test or built here.
+need_wstool() {
+	wstool=$B/tests/wstool
+	[[ -x $wstool ]] && return
+	wstool=$tmp/wstool
+	${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -Icommon -Itests/vmd \
+		-o "$wstool" tests/vmctl/wstool.c tests/vmd/wsclient.c common/util.c common/text.c \
+		common/proto.c common/auth.c common/sha256.c -lcjson -lm ||
+		{ echo "Bail out! cannot build wstool (libcjson-dev is needed)."; exit 1; }
+}
+
+# talk: wstool talk to the VM on $port with the secret of $tmp/secret (requests on
+# stdin, one a line; see wstool.c).
+talk() { timeout 60 "$wstool" talk "$port" "$(<"$tmp/secret")"; }
