@@ -14,9 +14,12 @@
 #   8  a file written in a home lands in the disk image
 #   9  a malformed identity powers the VM off with vmd's sentence on COM1
 #  10  the template's placeholder: vmd says it waits, and does not listen
+#  11  a clone of the template saved meanwhile takes its own identity: secret,
+#      hostname and clock
+#  12  two clones of one template draw different random numbers
 cd "$(dirname "$0")/../.."
 source tests/guest/lib.sh
-plan 10
+plan 12
 bound=${GUEST_BOOT_BOUND:-10}
 image=$B/guest
 [[ -f $image/initrd.img ]] || { echo "Bail out! no $image/initrd.img: run make guest first."; exit 1; }
@@ -132,8 +135,15 @@ com1 | grep -qxF "init: vmd exited with status 1; powering off" ||
 	why+=("COM1: $(com1 | tail -n 3)")
 case_end "a malformed identity powers the VM off with vmd's sentence on COM1"
 
+# The template as the host makes it (docs: SANDBOX.md's "Fast start"): its RAM in a
+# shared file, saved over QMP with x-ignore-shared while vmd waits; each clone maps the
+# file privately and resumes it with its own identity on its own command line.
+ram() { echo "memory-backend-file,id=ram0,size=128M,mem-path=$tmp/ram,share=$1"; }
+ignore_shared='migrate-set-capabilities={"capabilities":[{"capability":"x-ignore-shared","state":true}]}'
 item "$tmp/template" "vmd-identity template"$'\n'
-boot template --image "$image" --identity "$tmp/template"
+boot template --image "$image" --identity "$tmp/template" \
+	-- -object "$(ram on)" -machine memory-backend=ram0
+saved=no
 if wait_line "vmd: waiting for its identity" "$bound"; then
 	echo "# waiting after $(elapsed "$t0") s"
 	sleep 2
@@ -142,12 +152,71 @@ if wait_line "vmd: waiting for its identity" "$bound"; then
 	! com1 | grep -q "^vmd ready" || why+=("vmd said it is ready")
 	[[ $(com1 | grep -c "^vmd: waiting for its identity$") -eq 1 ]] ||
 		why+=("vmd said it waits $(com1 | grep -c "^vmd: waiting") times")
-	qmp_command system_powerdown
+	if tests/guest/qmp.py "$qmp" stop "$ignore_shared" \
+		"migrate={\"uri\":\"exec:cat >$tmp/state\"}" migrated quit 2>"$tmp/qmp.err"; then
+		saved=yes
+	else
+		why+=("the template was not saved: $(<"$tmp/qmp.err")")
+	fi
 	wait_exit 5
-	[[ $qstatus -eq 0 ]] || why+=("QEMU ended with status $qstatus after system_powerdown")
+	[[ $qstatus -eq 0 ]] || why+=("the template's QEMU ended with status $qstatus")
 else
 	not_seen "vmd: waiting for its identity" "$bound"
 fi
 case_end "the template's placeholder: vmd says it waits, and does not listen"
+
+# clone NAME [new_identity arguments]: a new secret and identity, and a clone of the
+# template resumed with them; sets up (yes once vmd is ready) and uuid (a random UUID
+# the clone's kernel made).
+clone() {
+	local name=$1 t
+	shift
+	new_secret
+	new_identity "$@"
+	up=no uuid=''
+	[[ $saved == yes ]] || { why+=("no template to clone"); return; }
+	boot "$name" --image "$image" \
+		-- -object "$(ram off)" -machine memory-backend=ram0 -incoming defer
+	t=$(now)
+	until [[ -S $qmp ]] || ! kill -0 "$qpid" 2>/dev/null; do sleep 0.02; done
+	if ! tests/guest/qmp.py "$qmp" "$ignore_shared" \
+		"migrate-incoming={\"uri\":\"exec:cat $tmp/state\"}" migrated cont 2>"$tmp/qmp.err"; then
+		why+=("$name did not resume: $(<"$tmp/qmp.err")" "$(tail -n 3 "$qout")")
+		return
+	fi
+	if wait_line "vmd ready" "$bound"; then
+		echo "# $name ready $(elapsed "$t") s after QEMU started"
+		up=yes
+		run talk <<<'spawn {"id":1,"command":"cat","args":["/proc/sys/kernel/random/uuid"],"raw":true}'
+		uuid=$(sed -n 's/^stdout "\(.*\)\\n"$/\1/p' <<<"$out")
+	else
+		not_seen "vmd ready" "$bound"
+	fi
+}
+
+ahead=$((${EPOCHREALTIME%[.,]*} + 20 * 86400))
+clone clone-a hostname=clone-a time=$ahead.000000000
+if [[ $up == yes ]]; then
+	run timeout 30 "$wstool" prove "$port" "$(<"$tmp/secret")"
+	[[ $out == *"vmd proved the secret: yes"*"ping: pong"* ]] || why+=("the secret: $out")
+	run talk <<<'spawn {"id":1,"command":"sh","args":["-c","hostname; date +%s"],"raw":true}'
+	guest=$(sed -n 's/^stdout "clone-a\\n\([0-9]*\)\\n"$/\1/p' <<<"$out")
+	[[ -n $guest ]] || why+=("hostname and time: $out")
+	[[ -z $guest ]] || ((guest >= ahead && guest - ahead <= 5)) ||
+		why+=("the clone says $guest, its identity $ahead")
+fi
+uuid_a=$uuid
+case_end "a clone of the template saved meanwhile takes its own identity: secret, hostname and clock"
+
+qmp_command quit
+wait_exit 5
+clone clone-b hostname=clone-b
+[[ $uuid_a =~ ^[0-9a-f-]{36}$ && $uuid =~ ^[0-9a-f-]{36}$ ]] ||
+	why+=("no UUID from the clones: \"$uuid_a\", \"$uuid\"")
+[[ $uuid_a != "$uuid" ]] || why+=("both clones made the UUID $uuid")
+echo "# the clones' first UUIDs: $uuid_a, $uuid"
+qmp_command quit
+wait_exit 5
+case_end "two clones of one template draw different random numbers"
 
 finish

@@ -11,8 +11,10 @@ B=${BUILD:-build}
 G=$B/guest-test
 CACHE=$B/guest/cache
 qpids=()
-# tap.sh removes $tmp on exit; QEMU processes started here go too.
-trap 'for p in "${qpids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+# tap.sh removes $tmp on exit; QEMU processes started here go too. Only the script's
+# own exit: bash also runs the trap in a child killed between its fork and its first
+# command (wait_exit's watch, when QEMU had already exited).
+trap '[[ $BASHPID != "$$" ]] || { for p in "${qpids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }' EXIT
 
 # now: seconds since the epoch, with microseconds.
 now() { printf '%s\n' "$EPOCHREALTIME"; }
