@@ -17,9 +17,11 @@
 #  11  a clone of the template saved meanwhile takes its own identity: secret,
 #      hostname and clock
 #  12  two clones of one template draw different random numbers
+#  13  a clone's home disk is its own, not the template's, whose blocks the template's
+#      kernel had read
 cd "$(dirname "$0")/../.."
 source tests/guest/lib.sh
-plan 12
+plan 13
 bound=${GUEST_BOOT_BOUND:-10}
 image=$B/guest
 [[ -f $image/initrd.img ]] || { echo "Bail out! no $image/initrd.img: run make guest first."; exit 1; }
@@ -137,12 +139,25 @@ case_end "a malformed identity powers the VM off with vmd's sentence on COM1"
 
 # The template as the host makes it (docs: SANDBOX.md's "Fast start"): its RAM in a
 # shared file, saved over QMP with x-ignore-shared while vmd waits; each clone maps the
-# file privately and resumes it with its own identity on its own command line.
+# file privately and resumes it with its own identity on its own command line. A clone
+# has the template's devices: the template has a disk of the same size as a clone's,
+# and each clone gets its own file for it.
 ram() { echo "memory-backend-file,id=ram0,size=128M,mem-path=$tmp/ram,share=$1"; }
+disk() { echo "file=$tmp/$1.img,format=raw,if=virtio"; }
+# new_disk NAME: an empty ext4 image of 16 MiB; sets disk_uuid to its UUID.
+new_disk() {
+	truncate -s 16M "$tmp/$1.img"
+	mkfs.ext4 -q -F "$tmp/$1.img"
+	disk_uuid=$(superblock_uuid <"$tmp/$1.img")
+}
+# superblock_uuid: the UUID in the ext4 superblock on stdin (at byte 1024 + 0x68).
+superblock_uuid() { dd bs=1 skip=1128 count=16 2>/dev/null | od -An -tx1 | tr -d ' \n'; }
 ignore_shared='migrate-set-capabilities={"capabilities":[{"capability":"x-ignore-shared","state":true}]}'
 item "$tmp/template" "vmd-identity template"$'\n'
+new_disk template-disk
+uuid_disk_t=$disk_uuid
 boot template --image "$image" --identity "$tmp/template" \
-	-- -object "$(ram on)" -machine memory-backend=ram0
+	-- -object "$(ram on)" -machine memory-backend=ram0 -drive "$(disk template-disk)"
 saved=no
 if wait_line "vmd: waiting for its identity" "$bound"; then
 	echo "# waiting after $(elapsed "$t0") s"
@@ -165,18 +180,20 @@ else
 fi
 case_end "the template's placeholder: vmd says it waits, and does not listen"
 
-# clone NAME [new_identity arguments]: a new secret and identity, and a clone of the
-# template resumed with them; sets up (yes once vmd is ready) and uuid (a random UUID
-# the clone's kernel made).
+# clone NAME [new_identity arguments]: a new secret, identity and disk (NAME-disk),
+# and a clone of the template resumed with them; sets up (yes once vmd is ready) and
+# uuid (a random UUID the clone's kernel made).
 clone() {
 	local name=$1 t
 	shift
+	new_disk "$name-disk"
 	new_secret
 	new_identity "$@"
 	up=no uuid=''
 	[[ $saved == yes ]] || { why+=("no template to clone"); return; }
 	boot "$name" --image "$image" \
-		-- -object "$(ram off)" -machine memory-backend=ram0 -incoming defer
+		-- -object "$(ram off)" -machine memory-backend=ram0 -drive "$(disk "$name-disk")" \
+		-incoming defer
 	t=$(now)
 	until [[ -S $qmp ]] || ! kill -0 "$qpid" 2>/dev/null; do sleep 0.02; done
 	if ! tests/guest/qmp.py "$qmp" "$ignore_shared" \
@@ -195,7 +212,8 @@ clone() {
 }
 
 ahead=$((${EPOCHREALTIME%[.,]*} + 20 * 86400))
-clone clone-a hostname=clone-a time=$ahead.000000000
+clone clone-a hostname=clone-a time=$ahead.000000000 home=disk
+uuid_disk_a=$disk_uuid
 if [[ $up == yes ]]; then
 	run timeout 30 "$wstool" prove "$port" "$(<"$tmp/secret")"
 	[[ $out == *"vmd proved the secret: yes"*"ping: pong"* ]] || why+=("the secret: $out")
@@ -208,8 +226,29 @@ fi
 uuid_a=$uuid
 case_end "a clone of the template saved meanwhile takes its own identity: secret, hostname and clock"
 
-qmp_command quit
+if [[ $up == yes ]]; then
+	run talk <<'EOF2'
+spawn {"id":1,"command":"sh","args":["-c","dd if=/dev/vda bs=1 skip=1128 count=16 2>/dev/null | od -An -tx1 | tr -d ' \\n'"],"raw":true}
+spawn {"id":2,"command":"sh","args":["-c","echo in the clone >${HOME}/clone.txt && sync"]}
+EOF2
+	expect_out "spawned {\"id\":1,\"pid\":0,\"handle\":\"H\"}
+stdout \"$uuid_disk_a\"
+exit {\"id\":1,\"handle\":\"H\",\"code\":0}
+spawned {\"id\":2,\"pid\":0,\"handle\":\"H\"}
+exit {\"id\":2,\"handle\":\"H\",\"code\":0}"
+fi
+
+qmp_command system_powerdown
 wait_exit 5
+[[ $(superblock_uuid <"$tmp/clone-a-disk.img") == "$uuid_disk_a" ]] ||
+	why+=("clone-a's disk now has the UUID $(superblock_uuid <"$tmp/clone-a-disk.img")")
+kept=$(debugfs -R "cat /sandbox/clone.txt" "$tmp/clone-a-disk.img" 2>/dev/null)
+[[ $kept == "in the clone" ]] || why+=("clone-a's disk has in /sandbox/clone.txt: $kept")
+[[ $(superblock_uuid <"$tmp/template-disk.img") == "$uuid_disk_t" ]] ||
+	why+=("the template's disk was written to")
+clone_disk_why=("${why[@]}")
+why=()
+
 clone clone-b hostname=clone-b
 [[ $uuid_a =~ ^[0-9a-f-]{36}$ && $uuid =~ ^[0-9a-f-]{36}$ ]] ||
 	why+=("no UUID from the clones: \"$uuid_a\", \"$uuid\"")
@@ -218,5 +257,8 @@ echo "# the clones' first UUIDs: $uuid_a, $uuid"
 qmp_command quit
 wait_exit 5
 case_end "two clones of one template draw different random numbers"
+
+why=("${clone_disk_why[@]}")
+case_end "a clone's home disk is its own, not the template's, whose blocks the template's kernel had read"
 
 finish
