@@ -73,25 +73,26 @@ int setup_wait_identity(const char *path, struct identity *id, struct msg *m)
 
 /* Credit the seed as 256 bits and reseed the CRNG from it now: without the reseed
  * a clone would go on producing the template's numbers until the kernel's next
- * scheduled reseed. */
+ * scheduled reseed, and that one would draw on the template's input pool and the
+ * few interrupts since the clone resumed. */
 static int apply_seed(const unsigned char seed[IDENTITY_SEED_LEN], struct msg *m)
 {
-	struct {
-		struct rand_pool_info info;
-		unsigned char bytes[IDENTITY_SEED_LEN];
-	} pool;
+	/* struct rand_pool_info ends in a flexible array: the header, then the bytes */
+	_Alignas(struct rand_pool_info) unsigned char pool[sizeof(struct rand_pool_info) +
+							   IDENTITY_SEED_LEN];
+	struct rand_pool_info *info = (struct rand_pool_info *)pool;
 	int fd = open("/dev/random", O_WRONLY | O_CLOEXEC), rc = 0;
 
 	if (fd < 0)
 		return fail_errno(m, "cannot open /dev/random to add the identity's seed");
-	pool.info.entropy_count = IDENTITY_SEED_LEN * 8;
-	pool.info.buf_size = IDENTITY_SEED_LEN;
-	memcpy(pool.bytes, seed, IDENTITY_SEED_LEN);
-	if (ioctl(fd, RNDADDENTROPY, &pool.info) < 0)
+	info->entropy_count = IDENTITY_SEED_LEN * 8;
+	info->buf_size = IDENTITY_SEED_LEN;
+	memcpy(info->buf, seed, IDENTITY_SEED_LEN);
+	if (ioctl(fd, RNDADDENTROPY, info) < 0)
 		rc = fail_errno(m, "cannot add the identity's seed to the kernel's entropy");
 	else if (ioctl(fd, RNDRESEEDCRNG) < 0)
 		rc = fail_errno(m, "cannot reseed the kernel's random number generator");
-	explicit_bzero(&pool, sizeof pool);
+	explicit_bzero(pool, sizeof pool);
 	close(fd);
 	return rc;
 }
