@@ -16,7 +16,7 @@
 #define DEFAULT_BIN_DIR "/usr/local/bin"
 #define DEFAULT_SHARE_ROOT "/mnt"
 
-enum opt_id { OPT_PORT, OPT_SECRET_FILE, OPT_SANDBOX, OPT_BIND, OPT_HOME_ROOT, OPT_BIN_DIR,
+enum opt_id { OPT_PORT, OPT_SECRET_FILE, OPT_IDENTITY, OPT_SANDBOX, OPT_BIND, OPT_HOME_ROOT, OPT_BIN_DIR,
 	      OPT_SHARE_ROOT, OPT_OWN_UIDS, OPT_HELP, OPT_VERSION };
 
 static const struct option_row {
@@ -27,7 +27,11 @@ static const struct option_row {
 } options[] = {
 	{ OPT_PORT, "--port", "N", "TCP port to listen on (default 8080)" },
 	{ OPT_SECRET_FILE, "--secret-file", "PATH",
-	  "file holding the 64-hex-digit secret clients must present (required)" },
+	  "file holding the 64-hex-digit secret clients must present" },
+	{ OPT_IDENTITY, "--identity", "PATH",
+	  "the VM's identity (its fw_cfg item opt/vmd/identity): wait until it is "
+	  "given, then set the RNG, clock, hostname, mounts, proxy and secret from it "
+	  "(instead of --secret-file)" },
 	{ OPT_SANDBOX, "--sandbox", "PATH|none",
 	  "sandbox-helper to run commands through (default " DEFAULT_SANDBOX "); "
 	  "none runs every command directly, for tests on a host" },
@@ -51,7 +55,7 @@ static const struct option_row {
 
 void vmd_cli_usage(FILE *f)
 {
-	fprintf(f, "usage: vmd --secret-file PATH [--port N] [--sandbox PATH|none] "
+	fprintf(f, "usage: vmd --secret-file PATH|--identity PATH [--port N] [--sandbox PATH|none] "
 		"[--bind ADDR] [--home-root DIR] [--bin-dir DIR] [--share-root DIR] [--own-uids]\n");
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		char left[40];
@@ -62,12 +66,13 @@ void vmd_cli_usage(FILE *f)
 		fprintf(f, "  %-24s %s\n", left, options[i].help);
 	}
 	fprintf(f, "Exit status: 0 when stopped by SIGTERM or SIGINT, 1 when vmd cannot start (the\n"
-		   "secret file, the port), 2 for a usage error.\n");
+		   "secret file, the identity, the port), 2 for a usage error.\n");
 }
 
 void vmd_cli_hint(FILE *f)
 {
-	fprintf(f, "usage: vmd --secret-file PATH [OPTION]... (vmd --help lists the options)\n");
+	fprintf(f, "usage: vmd --secret-file PATH|--identity PATH [OPTION]... (vmd --help lists "
+		"the options)\n");
 }
 
 static int parse_port(const char *v, int *port, struct msg *m)
@@ -95,6 +100,11 @@ static int apply(const struct option_row *o, const char *v, struct vmd_options *
 		if (!v[0])
 			return fail(m, "--secret-file needs a path, not an empty string.");
 		opt->secret_file = v;
+		return 0;
+	case OPT_IDENTITY:
+		if (!v[0])
+			return fail(m, "--identity needs a path, not an empty string.");
+		opt->identity = v;
 		return 0;
 	case OPT_SANDBOX:
 		if (!v[0])
@@ -182,9 +192,12 @@ int vmd_cli_parse(int argc, char **argv, struct vmd_options *opt, struct msg *m)
 		if (apply(&options[k], v, opt, m) < 0)
 			return -1;
 	}
-	if (!opt->secret_file)
-		return fail(m, "--secret-file is required: clients must present the secret "
-			    "it holds.");
+	if (opt->secret_file && opt->identity)
+		return fail(m, "--secret-file and --identity both give the secret; give one "
+			    "of them.");
+	if (!opt->secret_file && !opt->identity)
+		return fail(m, "--secret-file or --identity is required: clients must present "
+			    "the secret it holds.");
 	return 0;
 }
 

@@ -11,7 +11,8 @@
 
 struct vmd_options {
 	int port;			/* TCP port, default 8080 */
-	const char *secret_file;	/* required */
+	const char *secret_file;	/* this or identity, not both */
+	const char *identity;		/* --identity: the fw_cfg item's path */
 	const char *sandbox;		/* sandbox-helper's path; NULL for "none" */
 	const char *bind;		/* address to listen on, default 0.0.0.0 */
 	const char *home_root;		/* where session homes go, default /home */

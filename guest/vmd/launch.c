@@ -79,6 +79,23 @@ static void env_set(struct strv *e, const char *name, const char *value)
 	strv_pushf(e, "%s=%s", name, value);
 }
 
+/* "http://ADDR:PORT", or "" for a VM without egress. */
+static char proxy_url[64];
+
+int launch_set_proxy(const char *addr_port)
+{
+	if (!*addr_port) {
+		proxy_url[0] = '\0';
+		return 0;
+	}
+	if ((size_t)snprintf(proxy_url, sizeof proxy_url, "http://%s", addr_port) >=
+	    sizeof proxy_url) {
+		proxy_url[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 int launch_build(const struct proto_request *req, const char *sandbox, const char *home,
 		 const char *shares, struct launch *l, struct msg *m)
 {
@@ -86,13 +103,10 @@ int launch_build(const struct proto_request *req, const char *sandbox, const cha
 	const cJSON *item;
 	bool root;
 	/* A VM with egress (vmctl start --internet or --allow) has an HTTP proxy on the
-	 * host, which guest/init names here: sandboxed commands share the guest's network
-	 * to reach it (off the VM nothing else is reachable there, and in it only vmd's
-	 * port, which wants the secret), and every command is told. */
-	const char *proxy = getenv("VMD_PROXY");
-
-	if (proxy && !*proxy)
-		proxy = NULL;
+	 * host, which the VM's identity names: sandboxed commands share the guest's
+	 * network to reach it (off the VM nothing else is reachable there, and in it only
+	 * vmd's port, which wants the secret), and every command is told. */
+	const char *proxy = proxy_url[0] ? proxy_url : NULL;
 
 	memset(l, 0, sizeof *l);
 	l->sandboxed = sandbox && !req->raw;

@@ -53,5 +53,9 @@ struct launch {
 int launch_build(const struct proto_request *req, const char *sandbox, const char *home,
 		 const char *shares, struct launch *l, struct msg *m);
 void launch_free(struct launch *l);
+/* The VM's HTTP proxy, "ADDR:PORT" from its identity ("" for none): every command
+ * launched from now on gets http_proxy and the like set to http://ADDR:PORT, and a
+ * sandboxed one the guest's network. -1 (and no proxy) when it is too long. */
+int launch_set_proxy(const char *addr_port);
 
 #endif

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "setup.h"
 #include "version.h"
 #include "vmd.h"
 
@@ -86,8 +87,20 @@ int main(int argc, char **argv)
 			die_errno("cannot write to standard output");
 		return 0;
 	}
-	if (vmd_secret_load(o.secret_file, vmd.secret, &m) < 0)
+	if (o.identity) {
+		struct identity id;
+
+		/* Before anything else: a template is saved while vmd waits here, and
+		 * what vmd did before it is the template's, in every clone. */
+		if (setup_wait_identity(o.identity, &id, &m) < 0 ||
+		    setup_apply_identity(&id, &o, vmd.secret, &m) < 0) {
+			explicit_bzero(&id, sizeof id);
+			die("%s", m.text);
+		}
+		explicit_bzero(&id, sizeof id);
+	} else if (vmd_secret_load(o.secret_file, vmd.secret, &m) < 0) {
 		die("%s", m.text);
+	}
 	vmd.sandbox = o.sandbox;
 	vmd.home_root = o.home_root;
 	vmd.bin_dir = o.bin_dir;
@@ -106,6 +119,10 @@ int main(int argc, char **argv)
 		die("cannot listen on %s port %d; is the port in use?", o.bind, o.port);
 	fprintf(stderr, "vmd: listening on %s port %d%s.\n", o.bind, o.port,
 		o.sandbox ? "" : ", running commands without a sandbox");
+	/* On the console (init's standard output): whoever reads it knows that the port
+	 * answers from now on. */
+	fputs("vmd ready\n", stdout);
+	fflush(stdout);
 	while (!vmd.stop)
 		if (lws_service(vmd.ctx, 0) < 0)
 			break;

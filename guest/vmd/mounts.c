@@ -218,8 +218,8 @@ static void attach(struct session *s, const struct proto_request *req, int tree,
 /* Mounts are made detached (open_tree, fsmount) with their flags already set and
  * then moved onto the descriptor of the mount point: nothing is looked up by path
  * once the mount point is open. */
-/* True when mount id is a 9p mount (a share: init's or vmd's): unmount takes down
- * nothing else that happens to be mounted under the share root. (statfs cannot
+/* True when mount id is a 9p mount (a share, mounted at start or on request): unmount
+ * takes down nothing else that happens to be mounted under the share root. (statfs cannot
  * tell: 9p reports the host's file system type.) */
 static bool mount_is_share(uint64_t id)
 {

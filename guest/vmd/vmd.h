@@ -152,9 +152,9 @@ void files_pump(struct session *s);
 void files_session_end(struct session *s);
 
 /* mounts.c: mount and unmount of the 9p shares */
-/* The host's 9p shares are mounted under vmd.share_root (guest/init mounts each at
- * /mnt/TAG at boot; mount requests go beneath it too). Sandboxed commands see it as
- * it is, each share with its own read-only flag. */
+/* The host's 9p shares are mounted under vmd.share_root (setup.c mounts each at
+ * /mnt/TAG before vmd listens; mount requests go beneath it too). Sandboxed commands
+ * see it as it is, each share with its own read-only flag. */
 void mounts_request(struct session *s, const struct proto_request *req);
 
 /* Replies several files send. */

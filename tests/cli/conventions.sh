@@ -71,7 +71,7 @@ usage: sizecheck size|check [--budget N] FILE... (sizecheck --help says more)'
 	[vmctl]='vmctl: unknown option "--bogus"; the commands are start, exec, install, cp, session, web, stop and list.
 usage: vmctl start|exec|install|cp|session|web|stop|list ... (vmctl --help says more)'
 	[vmd]='vmd: unknown option "--bogus"; see vmd --help.
-usage: vmd --secret-file PATH [OPTION]... (vmd --help lists the options)'
+usage: vmd --secret-file PATH|--identity PATH [OPTION]... (vmd --help lists the options)'
 	[sandbox-helper]='sandbox-helper: unknown option "--bogus"; sandbox-helper --help lists the options.
 usage: sandbox-helper [OPTIONS] -- CMD [ARGS...] (sandbox-helper --help lists the options)'
 	[qemu-boot]='qemu-boot: unknown option "--bogus".

@@ -11,8 +11,10 @@ B=${BUILD:-build}
 G=$B/guest-test
 CACHE=$B/guest/cache
 qpids=()
-# tap.sh removes $tmp on exit; QEMU processes started here go too.
-trap 'for p in "${qpids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+# tap.sh removes $tmp on exit; QEMU processes started here go too. Only the script's
+# own exit: bash also runs the trap in a child killed between its fork and its first
+# command (wait_exit's watch, when QEMU had already exited).
+trap '[[ $BASHPID != "$$" ]] || { for p in "${qpids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }' EXIT
 
 # now: seconds since the epoch, with microseconds.
 now() { printf '%s\n' "$EPOCHREALTIME"; }
@@ -34,26 +36,56 @@ new_secret() {
 	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/secret")
 }
 
-# boot NAME [--kernel-append TEXT] [--initrd FILE] [qemu-boot options]: start the
-# image in $G in the background, on the machine $GUEST_MACHINE (default pc). Sets qpid
+# hex32: 32 random bytes as 64 lowercase hex digits.
+hex32() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# item FILE TEXT: FILE (0600) is TEXT padded with NUL bytes to the 512 bytes of the
+# fw_cfg item opt/vmd/identity.
+item() {
+	(umask 077 && { printf '%s' "$2"; head -c $((512 - ${#2})) /dev/zero; } >"$1")
+}
+
+# new_identity [KEY=VALUE...]: a real identity in $tmp/identity, as the host writes
+# one: the secret of $tmp/secret (new_secret first), a fresh seed, the time now, the
+# hostname sb-test, no proxy, no read-only share and home in RAM, unless a KEY=VALUE
+# says otherwise. Sets id_time to its time= value.
+new_identity() {
+	local -A v=([secret]=$(<"$tmp/secret") [seed]=$(hex32) [time]=${EPOCHREALTIME}000
+		    [hostname]=sb-test [proxy]='' [ro_shares]='' [home]=ram)
+	local kv k text='vmd-identity 1'$'\n'
+	v[time]=${v[time]/,/.}
+	for kv in "$@"; do v[${kv%%=*}]=${kv#*=}; done
+	for k in secret seed time hostname proxy ro_shares home; do
+		text+="$k=${v[$k]}"$'\n'
+	done
+	id_time=${v[time]}
+	item "$tmp/identity" "$text"
+}
+
+# boot NAME [--kernel-append TEXT] [--initrd FILE] [--image DIR] [--identity FILE]
+# [qemu-boot options]: start the image in $G (or DIR) in the background, given the
+# identity FILE (default $tmp/identity), on the machine $GUEST_MACHINE (default pc).
+# Sets qpid
 # (QEMU's pid: qemu-boot execs it), port (the host end of the forward), log (COM1),
 # qout (what QEMU itself printed), qmp (its socket) and t0 (the start time).
 boot() {
-	local name=$1 append initrd=$G/initrd.img
-	append=$(<"$G/cmdline")
+	local name=$1 append initrd='' image=$G identity=$tmp/identity
 	shift
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--kernel-append) append+=" $2"; shift 2 ;;
 		--initrd)        initrd=$2; shift 2 ;;
+		--image)         image=$2; shift 2 ;;
+		--identity)      identity=$2; shift 2 ;;
 		*)               break ;;
 		esac
 	done
+	append="$(<"$image/cmdline")$append" initrd=${initrd:-$image/initrd.img}
 	log=$tmp/$name.log qout=$tmp/$name.qemu qmp=$tmp/$name.qmp port=$(free_port)
 	t0=$(now)
-	host/qemu-boot --kernel "$G/vmlinuz" --initrd "$initrd" --append "$append" \
+	host/qemu-boot --kernel "$image/vmlinuz" --initrd "$initrd" --append "$append" \
 		--machine "${GUEST_MACHINE:-pc}" --memory 128 --tb-size 64 --forward "$port:8080" \
-		--fw-cfg "opt/vmd/secret=$tmp/secret" --serial "file:$log" --qmp "$qmp" "$@" \
+		--fw-cfg "opt/vmd/identity=$identity" --serial "file:$log" --qmp "$qmp" "$@" \
 		</dev/null >"$qout" 2>&1 &
 	qpid=$!
 	qpids+=("$qpid")
@@ -118,3 +150,19 @@ field() { sed -n "s/^$1: //p" <<<"$answer"; }
 
 # rss_mib PID: resident memory of PID in MiB.
 rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+# need_wstool: $wstool, the client that speaks to vmd directly (tests/vmctl/wstool.c),
+# prebuilt by make test or built here.
+need_wstool() {
+	wstool=$B/tests/wstool
+	[[ -x $wstool ]] && return
+	wstool=$tmp/wstool
+	${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -Icommon -Itests/vmd \
+		-o "$wstool" tests/vmctl/wstool.c tests/vmd/wsclient.c common/util.c common/text.c \
+		common/proto.c common/auth.c common/sha256.c -lcjson -lm ||
+		{ echo "Bail out! cannot build wstool (libcjson-dev is needed)."; exit 1; }
+}
+
+# talk: wstool talk to the VM on $port with the secret of $tmp/secret (requests on
+# stdin, one a line; see wstool.c).
+talk() { timeout 60 "$wstool" talk "$port" "$(<"$tmp/secret")"; }

@@ -150,11 +150,30 @@ static void bad_values_name_the_option_and_the_value(void **state)
 	      "--sandbox", "", "--secret-file", "/s");
 }
 
+static void identity_is_the_alternative_to_the_secret_file(void **state)
+{
+	struct vmd_options o;
+	struct msg m;
+
+	(void)state;
+	assert_int_equal(PARSE(&o, &m, "--identity", "/i"), 0);
+	assert_string_equal(o.identity, "/i");
+	assert_null(o.secret_file);
+	assert_int_equal(PARSE(&o, &m, "--identity=/i"), 0);
+	assert_string_equal(o.identity, "/i");
+	assert_int_equal(PARSE(&o, &m, "--secret-file", "/s"), 0);
+	assert_null(o.identity);
+	FAILS("--secret-file and --identity both give the secret; give one of them.",
+	      "--secret-file", "/s", "--identity", "/i");
+	FAILS("--identity needs a path, not an empty string.", "--identity=");
+	FAILS("--identity is given twice; give it once.", "--identity", "/i", "--identity", "/j");
+}
+
 static void missing_repeated_unknown_and_stray_arguments_are_errors(void **state)
 {
 	(void)state;
-	FAILS("--secret-file is required: clients must present the secret it holds.",
-	      "--port", "1");
+	FAILS("--secret-file or --identity is required: clients must present the secret "
+	      "it holds.", "--port", "1");
 	FAILS("--port needs a value (N).", "--secret-file", "/s", "--port");
 	FAILS("--port is given twice; give it once.",
 	      "--port", "1", "--port=2", "--secret-file", "/s");
@@ -173,15 +192,16 @@ static void usage_lists_every_option(void **state)
 	(void)state;
 	vmd_cli_usage(f);
 	fclose(f);
-	assert_non_null(strstr(text, "usage: vmd --secret-file PATH"));
+	assert_non_null(strstr(text, "usage: vmd --secret-file PATH|--identity PATH [--port N]"));
 	assert_non_null(strstr(text, "  --port N "));
 	assert_non_null(strstr(text, "  --secret-file PATH "));
+	assert_non_null(strstr(text, "  --identity PATH "));
 	assert_non_null(strstr(text, "  --sandbox PATH|none "));
 	assert_non_null(strstr(text, "  --bind ADDR "));
 	assert_non_null(strstr(text, "\n  --help, -h               print this help and exit\n"
 				     "  --version                print the version and exit\n"));
 	assert_non_null(strstr(text, "\nExit status: 0 when stopped by SIGTERM or SIGINT, 1 when "
-				     "vmd cannot start (the\nsecret file, the port), 2 for a usage "
+				     "vmd cannot start (the\nsecret file, the identity, the port), 2 for a usage "
 				     "error.\n"));
 	free(text);
 }
@@ -195,7 +215,7 @@ static void hint_points_at_help(void **state)
 	(void)state;
 	vmd_cli_hint(f);
 	fclose(f);
-	assert_string_equal(text, "usage: vmd --secret-file PATH [OPTION]... "
+	assert_string_equal(text, "usage: vmd --secret-file PATH|--identity PATH [OPTION]... "
 				  "(vmd --help lists the options)\n");
 	free(text);
 }
@@ -284,6 +304,7 @@ int main(void)
 		cmocka_unit_test(help_and_version_win_over_mistakes),
 		cmocka_unit_test(home_root_bin_dir_and_share_root_are_absolute_folders),
 		cmocka_unit_test(bad_values_name_the_option_and_the_value),
+		cmocka_unit_test(identity_is_the_alternative_to_the_secret_file),
 		cmocka_unit_test(missing_repeated_unknown_and_stray_arguments_are_errors),
 		cmocka_unit_test(usage_lists_every_option),
 		cmocka_unit_test(hint_points_at_help),

@@ -224,6 +224,25 @@ static void the_shares_folder_is_bound_into_the_sandbox_but_not_into_raw(void **
 	assert_string_equal(joined(l.argv), "ls");
 }
 
+static void the_identity_s_proxy_reaches_every_command_and_the_network(void **state)
+{
+	(void)state;
+	assert_int_equal(launch_set_proxy("10.0.2.100:3128"), 0);
+	build("{\"id\":1,\"command\":\"env\",\"env\":{\"no_proxy\":\"x\"}}",
+	      "/bin/sandbox-helper");
+	assert_string_equal(joined(l.argv), "/bin/sandbox-helper|--network|--|env");
+	assert_string_equal(joined(l.envp), "PATH=" LAUNCH_PATH "|HOME=/tmp|"
+			    "http_proxy=http://10.0.2.100:3128|https_proxy=http://10.0.2.100:3128|"
+			    "HTTP_PROXY=http://10.0.2.100:3128|HTTPS_PROXY=http://10.0.2.100:3128|"
+			    "no_proxy=x");
+	cleanup(state);
+	/* an identity without one: no proxy, no network */
+	assert_int_equal(launch_set_proxy(""), 0);
+	build("{\"id\":1,\"command\":\"env\"}", "/bin/sandbox-helper");
+	assert_string_equal(joined(l.argv), "/bin/sandbox-helper|--|env");
+	assert_string_equal(joined(l.envp), "PATH=" LAUNCH_PATH "|HOME=/tmp");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +262,8 @@ int main(void)
 					  cleanup),
 		cmocka_unit_test_teardown(a_raw_spawn_with_a_home_starts_there, cleanup),
 		cmocka_unit_test_teardown(the_shares_folder_is_bound_into_the_sandbox_but_not_into_raw,
+					  cleanup),
+		cmocka_unit_test_teardown(the_identity_s_proxy_reaches_every_command_and_the_network,
 					  cleanup),
 	};
 

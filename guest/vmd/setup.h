@@ -1,0 +1,21 @@
+/* setup.h - vmd --identity: wait for the VM's identity and apply it (setup.c). */
+#ifndef VMD_SETUP_H
+#define VMD_SETUP_H
+
+#include "cli.h"
+#include "identity.h"
+#include "util.h"
+
+/* Read path (the fw_cfg item) every 2 ms until it holds a real identity, printing
+ * "vmd: waiting for its identity" on stdout the first time it finds the template's
+ * placeholder: 0 with *id filled, or -1 with one sentence in m (malformed, or
+ * unreadable). */
+int setup_wait_identity(const char *path, struct identity *id, struct msg *m);
+
+/* Make this VM the identity's, in this order: reseed the RNG, set the clock and the
+ * hostname, mount the 9p shares under o->share_root and, with home=disk, the disk
+ * on o->home_root, set the proxy, and copy the secret into secret. */
+int setup_apply_identity(const struct identity *id, const struct vmd_options *o,
+			 char secret[VMD_SECRET_LEN + 1], struct msg *m);
+
+#endif
