@@ -1476,7 +1476,7 @@ static int open_backing(struct q2 *q, struct msg *m)
 		return fail_errno(m, "cannot open %s", path);
 	for (size_t i = 0; i < chain_len; i++)
 		if (chain[i].dev == st.st_dev && chain[i].ino == st.st_ino)
-			return fail(m, "%s is its own backing file, through its backing chain.",
+			return fail(m, "the backing chain of %s loops back to it.",
 				    path);
 	if (chain_len == MAX_CHAIN)
 		return fail(m, "%s is more than %u images deep in a backing chain.", path,
