@@ -23,6 +23,8 @@
  * MiB, and whole MiB keep every block group whole. */
 #define DISK_MIN_SIZE (16ull << 20)
 #define DISK_SIZE_UNIT (1ull << 20)
+/* --disk's default, as issue 12 asks: sparse, so it costs what is written. */
+#define DISK_DEFAULT_SIZE (8ull << 30)
 
 /* The base for a disk of size bytes: cache_dir/home-SIZE.ext4 (cache_dir is made 0700
  * when missing). Made when missing or damaged (not a regular file of exactly size
