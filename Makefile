@@ -251,6 +251,9 @@ $(BUILD)/asan/test_vmctl%: tests/unit/test_vmctl%.c $(VMCTL_LIB) $(COMMON_SRC) $
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Ihost/vmctl -o $@ $< $(VMCTL_LIB) $(COMMON_SRC) \
 	    $(PROTO_SRC) $(AUTH_SRC) $(WS_LIBS) -lcmocka
 
+# The home disks' tests run the real imgtool, from the build folder.
+$(BUILD)/asan/test_vmctl_disk: $(BUILD)/imgtool
+
 $(BUILD)/asan/test_sandbox%: tests/unit/test_sandbox%.c $(SANDBOX_LIB) $(COMMON_SRC) \
                              $(SANDBOX_HDR) $(BUILD)/gen/filter_bpf.c | $(BUILD)/asan
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Isandbox -o $@ $< $(SANDBOX_LIB) $(COMMON_SRC) \

@@ -8,12 +8,16 @@
 
 const struct command cli_commands[] = {
 	{ "convert", "[-f FORMAT] [-O FORMAT] [-o KEY=VALUE,...] [-p] [--force] INPUT OUTPUT",
-	  "Write INPUT (a raw disk, a boot.bin or any image below) as OUTPUT.", 2,
+	  "Write INPUT (a raw disk, a boot.bin or any image below) as OUTPUT.", 2, 2,
 	  cmd_convert },
+	{ "create", "[-f FORMAT] [-o KEY=VALUE,...] [-b BACKING -F FORMAT] OUTPUT [SIZE]",
+	  "Write an empty disk of SIZE bytes (K, M, G, T or P may follow), or a qcow2\n"
+	  "      overlay on BACKING, as large as BACKING unless SIZE says more.", 2, 1,
+	  cmd_create },
 	{ "info", "[-f FORMAT] [--json] IMAGE",
-	  "Show the format, sizes, allocation, UUIDs and geometry of IMAGE.", 1, cmd_info },
+	  "Show the format, sizes, allocation, UUIDs and geometry of IMAGE.", 1, 1, cmd_info },
 	{ "check", "[-f FORMAT] IMAGE",
-	  "Check the structure of IMAGE: one sentence per fault, exit 1 if any.", 1,
+	  "Check the structure of IMAGE: one sentence per fault, exit 1 if any.", 1, 1,
 	  cmd_check },
 };
 const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];
@@ -77,9 +81,34 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i], *v;
 		bool is_convert = c->cmd->run == cmd_convert;
+		bool is_create = c->cmd->run == cmd_create;
 
 		if (!dashdash && strcmp(a, "--") == 0) {
 			dashdash = true;
+		} else if (!dashdash && is_create && strncmp(a, "-f", 2) == 0) {
+			/* As in qemu-img create: -f is the format of the image made. */
+			if (c->out_fmt)
+				return fail(m, "-f is given twice; give it once.");
+			if (!(v = value_of(argc, argv, &i, "-f", 2, m)))
+				return -1;
+			if (!(c->out_fmt = format_by_name(v, m)))
+				return -1;
+		} else if (!dashdash && is_create && strncmp(a, "-b", 2) == 0) {
+			if (c->opts.backing)
+				return fail(m, "-b is given twice; give it once.");
+			if (!(v = value_of(argc, argv, &i, "-b", 2, m)))
+				return -1;
+			if (!*v)
+				return fail(m, "-b needs a file name, not an empty one.");
+			c->opts.backing = v;
+		} else if (!dashdash && is_create && strncmp(a, "-F", 2) == 0) {
+			if (c->backing_fmt)
+				return fail(m, "-F is given twice; give it once.");
+			if (!(v = value_of(argc, argv, &i, "-F", 2, m)))
+				return -1;
+			if (!(c->backing_fmt = format_by_name(v, m)))
+				return -1;
+			c->opts.backing_fmt = c->backing_fmt->name;
 		} else if (!dashdash && strncmp(a, "-f", 2) == 0) {
 			if (c->in_fmt)
 				return fail(m, "-f is given twice; give it once.");
@@ -94,7 +123,7 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 				return -1;
 			if (!(c->out_fmt = format_by_name(v, m)))
 				return -1;
-		} else if (!dashdash && is_convert && strncmp(a, "-o", 2) == 0) {
+		} else if (!dashdash && (is_convert || is_create) && strncmp(a, "-o", 2) == 0) {
 			if (!(v = value_of(argc, argv, &i, "-o", 2, m)) ||
 			    opts_parse(&c->opts, v, m) < 0)
 				return -1;
@@ -115,10 +144,17 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 			c->arg[nargs++] = a;
 		}
 	}
-	if (nargs < c->cmd->nargs)
+	if (nargs < c->cmd->min_args)
 		return fail(m, "%s needs %s.", c->cmd->name,
-			    c->cmd->nargs == 2 ? (nargs ? "an OUTPUT" : "an INPUT and an OUTPUT")
-					       : "an IMAGE");
+			    c->cmd->run == cmd_create ? "an OUTPUT"
+			    : c->cmd->nargs == 2 ? (nargs ? "an OUTPUT" : "an INPUT and an OUTPUT")
+						 : "an IMAGE");
+	/* qemu-img 7.2 refuses to guess a backing file's format, and so does imgtool:
+	 * a raw base probed as something else would be a different disk. */
+	if (c->opts.backing && !c->backing_fmt)
+		return fail(m, "-b needs -F naming the backing file's format.");
+	if (c->backing_fmt && !c->opts.backing)
+		return fail(m, "-F names the backing file's format; give the file with -b.");
 	return 0;
 }
 

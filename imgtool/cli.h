@@ -19,7 +19,8 @@ struct command {
 	const char *name;
 	const char *usage;	/* options and operands, for the usage line */
 	const char *summary;
-	int nargs;		/* operands it takes */
+	int nargs;		/* operands it takes at most */
+	int min_args;		/* and at least (create's SIZE is optional) */
 	int (*run)(const struct cli *c, struct msg *m);
 };
 
@@ -30,9 +31,10 @@ struct cli {
 	const struct command *cmd;	/* NULL with help or version */
 	bool help;			/* -h, --help: the full usage */
 	bool version;			/* --version */
-	const char *arg[2];		/* INPUT OUTPUT, or IMAGE */
+	const char *arg[2];		/* INPUT OUTPUT, IMAGE, or OUTPUT [SIZE] */
 	const struct format *in_fmt;	/* -f, or NULL: probe INPUT or IMAGE */
-	const struct format *out_fmt;	/* -O, or NULL: from OUTPUT's name */
+	const struct format *out_fmt;	/* -O (create: -f), or NULL: from OUTPUT's name */
+	const struct format *backing_fmt;	/* create -F */
 	struct opts opts;		/* -o, and --force */
 	bool json;			/* info --json */
 	bool progress;			/* convert -p */

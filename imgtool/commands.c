@@ -1,6 +1,7 @@
-/* commands.c - convert, info and check. */
+/* commands.c - convert, create, info and check. */
 #include "commands.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +14,15 @@
 #include "progress.h"
 #include "report.h"
 
-/* Refuse to write over the input: the write would read what it is destroying. */
-static int same_file(const char *in, const char *out, struct msg *m)
+/* Refuse to write over the input (or the backing file): the write would read what it
+ * is destroying. */
+static int same_file(const char *in, const char *out, const char *what, struct msg *m)
 {
 	struct stat a, b;
 
 	if (stat(in, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino && S_ISREG(b.st_mode))
-		return fail(m, "%s is the input %s; write the output to another file.", out, in);
+		return fail(m, "%s is %s %s; write the output to another file.", out, what, in);
 	return 0;
 }
 
@@ -34,7 +36,7 @@ int cmd_convert(const struct cli *c, struct msg *m)
 	if (!fmt && !(fmt = format_by_path(c->arg[1], m)))
 		return -1;
 	if (opts_validate(&c->opts, fmt->opts, fmt->name, m) < 0 ||
-	    same_file(c->arg[0], c->arg[1], m) < 0)
+	    same_file(c->arg[0], c->arg[1], "the input", m) < 0)
 		return -1;
 	if (image_open(c->arg[0], c->in_fmt, c->opts.force, &src, m) < 0)
 		return -1;
@@ -47,6 +49,105 @@ int cmd_convert(const struct cli *c, struct msg *m)
 	if (src->progress)
 		progress_end(&progress, rc == 0);
 	disk_close(src);
+	return rc;
+}
+
+/* create writes an empty disk through the same writers as convert: its source is a
+ * disk that stores nothing, so a writer skips all of it and writes only its tables. */
+static int empty_read(struct disk *d, void *buf, size_t len, uint64_t off, struct msg *m)
+{
+	(void)d;
+	(void)off;
+	(void)m;
+	memset(buf, 0, len);
+	return 0;
+}
+
+static int empty_status(struct disk *d, uint64_t off, uint64_t *run, bool *stored,
+			struct msg *m)
+{
+	(void)m;
+	*run = d->size - off;
+	*stored = false;
+	return 0;
+}
+
+/* SIZE as qemu-img takes it: a number of bytes, or of K, M, G, T or P (binary). */
+static int parse_size(const char *s, uint64_t *v, struct msg *m)
+{
+	static const char units[] = "KMGTP";
+	uint64_t n = 0, scale = 1;
+	const char *p = s, *u;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			goto bad;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == s)
+		goto bad;
+	if (*p && (u = strchr(units, *p == 'k' ? 'K' : *p))) {
+		scale = 1ull << (10 * (u - units + 1));
+		p++;
+	}
+	if (*p || n > UINT64_MAX / scale)
+		goto bad;
+	*v = n * scale;
+	if (*v == 0)
+		return fail(m, "SIZE 0 makes a disk with no room in it; give its size in bytes.");
+	if (*v % SECTOR)
+		return fail(m, "SIZE %s is not a whole number of 512-byte sectors.", s);
+	/* Every writer keeps offsets that fit an off_t. */
+	if (*v > (uint64_t)INT64_MAX)
+		return fail(m, "SIZE %s is larger than a file can be here.", s);
+	return 0;
+bad:
+	return fail(m, "SIZE \"%s\" is not a size: give a number of bytes, or one followed by "
+		    "K, M, G, T or P.", s);
+}
+
+int cmd_create(const struct cli *c, struct msg *m)
+{
+	const struct format *fmt = c->out_fmt;
+	struct disk empty = { .size = 0 }, *base = NULL;
+	int rc;
+
+	if (!fmt && !(fmt = format_by_path(c->arg[0], m)))
+		return -1;
+	if (opts_validate(&c->opts, fmt->opts, fmt->name, m) < 0)
+		return -1;
+	if (c->opts.backing && !fmt->backing)
+		return fail(m, "%s images have no backing file; -b needs -f qcow2.", fmt->name);
+	if (c->arg[1] && parse_size(c->arg[1], &empty.size, m) < 0)
+		return -1;
+	if (!c->arg[1] && !c->opts.backing)
+		return fail(m, "create needs a SIZE, or a backing file (-b) to take it from.");
+	if (c->opts.backing) {
+		char *path;
+
+		if (backing_open(c->arg[0], c->opts.backing, c->backing_fmt, &base, m) < 0)
+			return -1;
+		path = base->file.path;
+		rc = same_file(path, c->arg[0], "the backing file", m);
+		if (rc == 0 && !c->arg[1])
+			empty.size = base->size;
+		if (rc == 0 && empty.size < base->size)
+			rc = fail(m, "SIZE %llu is smaller than the backing file %s (%llu bytes); an "
+				  "overlay is at least as large as its backing file.",
+				  (unsigned long long)empty.size, path,
+				  (unsigned long long)base->size);
+		disk_close(base);
+		if (rc < 0)
+			return -1;
+	}
+	empty.fmt = &fmt_raw;
+	empty.file.fd = -1;
+	empty.read = empty_read;
+	empty.status = empty_status;
+	if (!(empty.file.path = strdup(c->arg[0])))
+		return fail_errno(m, "cannot write %s", c->arg[0]);
+	rc = fmt->write(&empty, c->arg[0], &c->opts, m);
+	free(empty.file.path);
 	return rc;
 }
 

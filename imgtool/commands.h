@@ -7,6 +7,7 @@
 struct cli;
 
 int cmd_convert(const struct cli *c, struct msg *m);
+int cmd_create(const struct cli *c, struct msg *m);
 int cmd_info(const struct cli *c, struct msg *m);
 /* Returns 0 when clean, 1 when faults were printed, -1 with m when it could not look. */
 int cmd_check(const struct cli *c, struct msg *m);

@@ -1,9 +1,11 @@
 /* format.c - see format.h. */
 #include "format.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "raw.h"
 #include "text.h"
@@ -171,4 +173,53 @@ int image_open(const char *path, const struct format *as, bool force, struct dis
 		}
 	}
 	return fmt_raw.open(&f, d, m);
+}
+
+char *backing_path(const char *image, const char *name, struct msg *m)
+{
+	const char *slash = strrchr(image, '/');
+	size_t dir = slash && name[0] != '/' ? (size_t)(slash - image) + 1 : 0;
+	char *p = malloc(dir + strlen(name) + 1);
+
+	if (!p) {
+		fail_errno(m, "cannot open the backing file %s", name);
+		return NULL;
+	}
+	memcpy(p, image, dir);
+	strcpy(p + dir, name);
+	return p;
+}
+
+int backing_open(const char *image, const char *name, const struct format *fmt,
+		 struct disk **d, struct msg *m)
+{
+	char *path = backing_path(image, name, m);
+	struct stat st;
+	int rc;
+
+	*d = NULL;
+	if (!path)
+		return -1;
+	if (stat(path, &st) != 0) {
+		fail(m, "the backing file %s of %s cannot be opened: %s.", path, image,
+		     strerror(errno));
+		free(path);
+		return -1;
+	}
+	/* The format given must be the one the file's signature names: raw reads
+	 * anything, but a base that is really a qcow2 (say) is not the disk the user
+	 * meant, and QEMU would be told to read its tables as data. So the file is
+	 * probed, and opened once (a chain opened twice per link would take 2^N). */
+	if (ends_with(path, ".bin"))		/* a disk, as QEMU reads it: not a boot program */
+		rc = image_open(path, fmt ? fmt : &fmt_raw, true, d, m);
+	else
+		rc = image_open(path, NULL, true, d, m);
+	if (rc == 0 && fmt && (*d)->fmt != fmt) {
+		rc = fail(m, "the backing file %s is a %s image, not %s.", path, (*d)->fmt->name,
+			  fmt->name);
+		disk_close(*d);
+		*d = NULL;
+	}
+	free(path);
+	return rc;
 }

@@ -21,6 +21,7 @@ struct format {
 	const char *summary;		/* one line for --help */
 	const struct opt_spec *opts;	/* the -o keys it takes, ending with { NULL } */
 	bool probes_tail;		/* known by the end of the file: probed last */
+	bool backing;			/* its writer records a backing file (create -b) */
 
 	/* Is this the format of f? head holds the file's first n bytes (n may be less
 	 * than 512 for a short file). May read more of f. */
@@ -67,5 +68,16 @@ void foreign_list(char *buf, size_t size);
  * is a boot program (see raw.h); force is for those. */
 int image_open(const char *path, const struct format *as, bool force, struct disk **d,
 	       struct msg *m);
+
+/* A backing file's name as an image records it, as QEMU resolves it: an absolute name
+ * as it is, a relative one from the folder of the image that names it. Allocated;
+ * NULL (out of memory) with a sentence. */
+char *backing_path(const char *image, const char *name, struct msg *m);
+
+/* Open the backing file name of image (as backing_path finds it) as the format fmt, or
+ * with fmt NULL, as its signature says. A file that is not there, and a raw file whose
+ * signature names another format, are one sentence each. */
+int backing_open(const char *image, const char *name, const struct format *fmt,
+		 struct disk **d, struct msg *m);
 
 #endif

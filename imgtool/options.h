@@ -27,6 +27,10 @@ struct opts {
 	} kv[OPTS_MAX];
 	size_t n;
 	bool force;		/* --force: accept an odd boot program */
+	/* create -b and -F: the backing file as the image records it, and its format's
+	 * name; only a format with backing set in its table entry writes them. */
+	const char *backing;
+	const char *backing_fmt;
 };
 
 /* Add "k=v,k=v" to o. A key given twice, a missing "=" or an empty key is an error. */

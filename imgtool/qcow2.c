@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "bytes.h"
@@ -83,7 +84,12 @@ static const unsigned char qcow2_magic[4] = { 'Q', 'F', 'I', 0xFB };
 
 /* Header extension types (spec "Header extensions"). */
 #define EXT_END			0x00000000u
+#define EXT_BACKING_FORMAT	0xE2792ACAu
 #define EXT_BITMAPS		0x23852875u
+
+/* QEMU's limits on a backing file's name and on its format's name (with its NUL). */
+#define MAX_BACKING_NAME	1023u
+#define MAX_BACKING_FORMAT	16u
 
 /* L1, L2 and refcount table entries. */
 #define ENTRY_OFFSET	0x00FFFFFFFFFFFE00ull	/* bits 9..55: a host offset */
@@ -251,13 +257,26 @@ static int write_refcounts(struct q2_writer *w, uint64_t at, uint64_t rt, uint64
 	return rc;
 }
 
-static int write_header(struct q2_writer *w, unsigned version, uint64_t size,
-			uint64_t l1_at, uint64_t reft_at, uint64_t rt, struct msg *m)
+/* What follows the header in cluster 0 of an overlay, as qemu-img create writes it:
+ * the backing format extension, the end of the extensions, then the backing file's
+ * name, which the header points to. Its length, for a header of hlen bytes. */
+static uint64_t backing_bytes(const struct opts *o, size_t hlen)
 {
-	/* The header, then the end-of-extensions marker (type 0, length 0). */
-	unsigned char buf[sizeof(struct qcow2_header) + 8] = { 0 };
+	uint64_t n = hlen + 8;		/* the end-of-extensions marker */
+
+	if (!o->backing)
+		return n;
+	return n + 8 + ((strlen(o->backing_fmt) + 7) & ~(size_t)7) + strlen(o->backing);
+}
+
+static int write_header(struct q2_writer *w, unsigned version, uint64_t size,
+			uint64_t l1_at, uint64_t reft_at, uint64_t rt, const struct opts *o,
+			struct msg *m)
+{
+	unsigned char buf[sizeof(struct qcow2_header) + 8 + 8 + MAX_BACKING_FORMAT +
+			  MAX_BACKING_NAME] = { 0 };
 	struct qcow2_header *h = (struct qcow2_header *)buf;
-	size_t len = version == 3 ? QCOW2_V3_HEADER : QCOW2_V2_HEADER;
+	size_t len = version == 3 ? QCOW2_V3_HEADER : QCOW2_V2_HEADER, at = len;
 
 	memcpy(h->magic, qcow2_magic, sizeof qcow2_magic);
 	put_be32(h->version, version);
@@ -271,7 +290,22 @@ static int write_header(struct q2_writer *w, unsigned version, uint64_t size,
 		put_be32(h->refcount_order, 4);
 		put_be32(h->header_length, QCOW2_V3_HEADER);
 	}
-	return out_write(w->out, buf, len + 8, 0, m);
+	if (o->backing) {
+		size_t flen = strlen(o->backing_fmt), nlen = strlen(o->backing);
+
+		put_be32(buf + at, EXT_BACKING_FORMAT);
+		put_be32(buf + at + 4, (uint32_t)flen);
+		memcpy(buf + at + 8, o->backing_fmt, flen);
+		at += 8 + ((flen + 7) & ~(size_t)7);
+		at += 8;			/* the end of the extensions */
+		put_be64(h->backing_file_offset, at);
+		put_be32(h->backing_file_size, (uint32_t)nlen);
+		memcpy(buf + at, o->backing, nlen);
+		at += nlen;
+	} else {
+		at += 8;
+	}
+	return out_write(w->out, buf, at, 0, m);
 }
 
 static int q2_write(struct disk *src, const char *path, const struct opts *o,
@@ -288,6 +322,16 @@ static int q2_write(struct disk *src, const char *path, const struct opts *o,
 	    opt_pow2(o, "cluster_size", "the cluster size", 1u << MIN_CLUSTER_BITS,
 		     1u << MAX_CLUSTER_BITS, DEFAULT_CLUSTER, &cs, m) < 0)
 		return -1;
+	if (o->backing && strlen(o->backing) > MAX_BACKING_NAME)
+		return fail(m, "the backing file name is %zu bytes; QEMU takes at most %u.",
+			    strlen(o->backing), MAX_BACKING_NAME);
+	if (o->backing && strlen(o->backing_fmt) >= MAX_BACKING_FORMAT)
+		return fail(m, "the backing format name %s is longer than QEMU takes.",
+			    o->backing_fmt);
+	if (backing_bytes(o, ci == 0 ? QCOW2_V3_HEADER : QCOW2_V2_HEADER) > cs)
+		return fail(m, "%s: the backing file name does not fit in the first %llu-byte "
+			    "cluster with the header; use a larger -o cluster_size.", path,
+			    (unsigned long long)cs);
 	w.cs = cs;
 	while ((1ull << w.cbits) < cs)
 		w.cbits++;
@@ -324,7 +368,7 @@ static int q2_write(struct disk *src, const char *path, const struct opts *o,
 	}
 	if (write_refcounts(&w, l1_at + w.l1_bytes, rt, rb, m) < 0)
 		goto out;
-	if (write_header(&w, ci == 0 ? 3 : 2, src->size, l1_at, reft_at, rt, m) < 0 ||
+	if (write_header(&w, ci == 0 ? 3 : 2, src->size, l1_at, reft_at, rt, o, m) < 0 ||
 	    output_commit(&out, m) < 0)
 		goto out;
 	rc = 0;
@@ -355,6 +399,9 @@ struct q2 {
 	bool z_ready;
 	unsigned char *zin, *zout;	/* compressed bytes; the cluster they inflate to */
 	uint64_t zout_entry;		/* the L2 entry zout holds; 0 = none */
+	char *backing_name;		/* as the header records it, or NULL */
+	char backing_fmt[MAX_BACKING_FORMAT];	/* from its extension, or "" */
+	struct disk *backing;		/* what unallocated clusters read, or NULL */
 };
 
 enum kind { K_UNALLOCATED, K_ZERO, K_DATA, K_COMPRESSED };
@@ -563,6 +610,14 @@ static int q2_read(struct disk *d, void *buf, size_t len, uint64_t off, struct m
 			if (inflate_cluster(q, vc, e, m) < 0)
 				return -1;
 			memcpy(out, q->zout + in, n);
+		} else if (k == K_UNALLOCATED && q->backing && off < q->backing->size) {
+			/* The backing file may be smaller: past its end the overlay reads zeros. */
+			size_t from = q->backing->size - off < n ? (size_t)(q->backing->size - off)
+								 : n;
+
+			if (disk_read(q->backing, out, from, off, m) < 0)
+				return -1;
+			memset(out + from, 0, n - from);
 		} else {
 			memset(out, 0, n);
 		}
@@ -572,6 +627,45 @@ static int q2_read(struct disk *d, void *buf, size_t len, uint64_t off, struct m
 	}
 	if (run_len && infile_read(&d->file, run_to, run_len, run_at, "data", m) < 0)
 		return -1;
+	return 0;
+}
+
+/* From off, in an unallocated cluster of an overlay: the run that the backing file
+ * reports there (or, past its end, zeros), cut where the overlay's own clusters
+ * begin. The overlay is walked only as far as the backing file's run reaches, so a
+ * walk of the whole disk stays linear however the backing file is fragmented. */
+static int backing_status(struct q2 *q, uint64_t off, uint64_t *run, bool *stored,
+			  struct msg *m)
+{
+	struct disk *b = q->backing;
+	uint64_t limit = q->d.size, end, last = (q->d.size - 1) >> q->cbits, e;
+	struct msg ignored;
+	enum kind k;
+
+	*stored = false;
+	if (off < b->size) {
+		if (b->status(b, off, run, stored, m) < 0)
+			return -1;
+		if (*run == 0 || *run > b->size - off)
+			return fail(m, "%s: the %s reader reported a bad run at byte %llu.",
+				    b->file.path, b->fmt->name, ull(off));
+		limit = off + *run;
+	}
+	for (end = (off >> q->cbits) + 1; end <= last && end << q->cbits < limit;) {
+		uint64_t l1i = end / q->l2_entries;
+
+		/* A whole L2 range with no table is unallocated at once. */
+		if (end % q->l2_entries == 0 && (l1i >= q->l1_size ||
+						 !(q->l1[l1i] & ENTRY_OFFSET))) {
+			end += q->l2_entries;
+			continue;
+		}
+		if (lookup(q, end, &e, &k, &ignored) < 0 || k != K_UNALLOCATED)
+			break;
+		end++;
+	}
+	end = end > last ? q->d.size : end << q->cbits;
+	*run = (end < limit ? end : limit) - off;
 	return 0;
 }
 
@@ -585,14 +679,17 @@ static int q2_status(struct disk *d, uint64_t off, uint64_t *run, bool *stored,
 
 	if (lookup(q, vc, &e, &k, m) < 0)
 		return -1;
+	if (k == K_UNALLOCATED && q->backing)
+		return backing_status(q, off, run, stored, m);
 	*stored = is_stored(k);
 	/* Merge the clusters that follow while they are alike, a whole L2 table at a time
 	 * where the table is all alike; a table that cannot be read ends the run here,
-	 * and the next call reports it. */
+	 * and the next call reports it. With a backing file, an unallocated cluster is
+	 * not alike with anything: it is what the backing file has there. */
 	for (end = vc + 1; end <= last;) {
 		struct l2_sum sum;
 
-		if (end % q->l2_entries == 0) {
+		if (end % q->l2_entries == 0 && (*stored || !q->backing)) {
 			if (l2_summary(q, end / q->l2_entries, &sum, &ignored) < 0)
 				break;
 			if (sum.stored == (*stored ? q->l2_entries : 0)) {
@@ -600,7 +697,8 @@ static int q2_status(struct disk *d, uint64_t off, uint64_t *run, bool *stored,
 				continue;
 			}
 		}
-		if (lookup(q, end, &e, &k, &ignored) < 0 || is_stored(k) != *stored)
+		if (lookup(q, end, &e, &k, &ignored) < 0 || is_stored(k) != *stored ||
+		    (k == K_UNALLOCATED && q->backing))
 			break;
 		end++;
 	}
@@ -625,6 +723,11 @@ static void q2_info(struct disk *d, struct info *i)
 	info_num(i, "refcount order", q->refcount_order);
 	info_num(i, "refcount bits", 1u << q->refcount_order);
 	info_num(i, "header length", q->header_length);
+	if (q->backing_name) {
+		info_str(i, "backing file", "%s", q->backing_name);
+		if (q->backing_fmt[0])
+			info_str(i, "backing file format", "%s", q->backing_fmt);
+	}
 	for (uint64_t l1i = 0; l1i * q->l2_entries < clusters; l1i++) {
 		struct l2_sum sum;
 
@@ -1137,6 +1240,8 @@ static void q2_release(struct disk *d)
 	free(q->sums);
 	free(q->zin);
 	free(q->zout);
+	free(q->backing_name);
+	disk_close(q->backing);
 }
 
 /* The header extensions between the header and the end of cluster 0. */
@@ -1158,6 +1263,17 @@ static int read_extensions(struct q2 *q, struct msg *m)
 		if (len > end - pos - 8)
 			return bad(q, m, "its header extension 0x%08x at offset 0x%llx runs past "
 				   "the first cluster.", type, ull(pos));
+		if (type == EXT_BACKING_FORMAT) {
+			if (len == 0 || len >= MAX_BACKING_FORMAT)
+				return bad(q, m, "its backing format extension is %u bytes; QEMU "
+					   "takes 1 to %u.", len, MAX_BACKING_FORMAT - 1);
+			memset(q->backing_fmt, 0, sizeof q->backing_fmt);
+			if (infile_read(&q->d.file, q->backing_fmt, len, pos + 8,
+					"the backing format extension", m) < 0)
+				return -1;
+			if (strlen(q->backing_fmt) != len)
+				return bad(q, m, "its backing format name holds a NUL byte.");
+		}
 		if (type == EXT_BITMAPS) {
 			if (len < 24)
 				return bad(q, m, "its bitmaps extension is %u bytes, not 24.", len);
@@ -1264,9 +1380,23 @@ static int parse_header(struct q2 *q, struct msg *m)
 				   q->refcount_order);
 	}
 	backing = get_be64(h.backing_file_offset);
-	if (backing)
-		return fail(m, "%s has a backing file; imgtool reads standalone images only.",
-			    path);
+	if (backing) {
+		uint32_t blen = get_be32(h.backing_file_size);
+
+		if (blen == 0 || blen > MAX_BACKING_NAME)
+			return bad(q, m, "its backing file name is %u bytes; QEMU takes 1 to %u.",
+				   blen, MAX_BACKING_NAME);
+		if (backing > q->cs || blen > q->cs - backing || !in_file(q, backing, blen))
+			return bad(q, m, "its backing file name (offset 0x%llx) runs past the "
+				   "first cluster.", ull(backing));
+		if (!(q->backing_name = calloc(1, blen + 1)))
+			return fail_errno(m, "cannot open %s", path);
+		if (infile_read(&q->d.file, q->backing_name, blen, backing,
+				"the backing file name", m) < 0)
+			return -1;
+		if (strlen(q->backing_name) != blen)
+			return bad(q, m, "its backing file name holds a NUL byte.");
+	}
 	crypt = get_be32(h.crypt_method);
 	if (crypt)
 		return fail(m, "%s is encrypted (%s); imgtool reads unencrypted images only.",
@@ -1311,6 +1441,54 @@ static int parse_header(struct q2 *q, struct msg *m)
 	return read_extensions(q, m);
 }
 
+/* The images whose backing files are being opened, outermost first: a backing file
+ * that is one of them would be opened again for ever. Opening is not reentrant from
+ * another thread (imgtool opens its images on one). */
+#define MAX_CHAIN 64
+static struct {
+	dev_t dev;
+	ino_t ino;
+} chain[MAX_CHAIN];
+static size_t chain_len;
+
+/* Open what unallocated clusters read: the backing file as its format extension names
+ * it, or as its signature says when the image names none (as QEMU reads it). */
+static int open_backing(struct q2 *q, struct msg *m)
+{
+	const char *path = q->d.file.path;
+	const struct format *fmt = NULL;
+	struct stat st;
+	int rc;
+
+	if (strncmp(q->backing_name, "json:", 5) == 0)
+		return fail(m, "%s names its backing file with a QEMU block specification "
+			    "(json:), not a file name; imgtool reads backing files by name only.",
+			    path);
+	if (q->backing_fmt[0]) {
+		struct msg ignored;
+
+		fmt = format_by_name(q->backing_fmt, &ignored);
+		if (!fmt)
+			return fail(m, "%s has a backing file of the format %s, which imgtool "
+				    "does not read.", path, q->backing_fmt);
+	}
+	if (fstat(q->d.file.fd, &st) != 0)
+		return fail_errno(m, "cannot open %s", path);
+	for (size_t i = 0; i < chain_len; i++)
+		if (chain[i].dev == st.st_dev && chain[i].ino == st.st_ino)
+			return fail(m, "the backing chain of %s loops back to it.",
+				    path);
+	if (chain_len == MAX_CHAIN)
+		return fail(m, "%s is more than %u images deep in a backing chain.", path,
+			    MAX_CHAIN);
+	chain[chain_len].dev = st.st_dev;
+	chain[chain_len].ino = st.st_ino;
+	chain_len++;
+	rc = backing_open(path, q->backing_name, fmt, &q->backing, m);
+	chain_len--;
+	return rc;
+}
+
 static int q2_open(struct infile *f, struct disk **d, struct msg *m)
 {
 	struct q2 *q = calloc(1, sizeof *q);
@@ -1343,6 +1521,8 @@ static int q2_open(struct infile *f, struct disk **d, struct msg *m)
 		goto bad;
 	for (uint64_t i = 0; i < q->l1_size; i++)
 		q->l1[i] = get_be64(&q->l1[i]);
+	if (q->backing_name && open_backing(q, m) < 0)
+		goto bad;
 	*d = &q->d;
 	return 0;
 bad:
@@ -1365,6 +1545,7 @@ const struct format fmt_qcow2 = {
 		{ "cluster_size", "512 to 2M, a power of two (default 64K)" },
 		{ NULL, NULL },
 	},
+	.backing = true,
 	.probe = q2_probe,
 	.open = q2_open,
 	.write = q2_write,

@@ -26,10 +26,15 @@
 #  22  convert -p on a terminal redraws a progress line to 100% and ends it
 #  23  convert -p prints nothing when stderr is not a terminal
 #  24  a failed convert -p ends the progress line before the error
+#  25  create writes a sparse empty disk of SIZE, and refuses a SIZE that is not one
+#  26  create -b writes a qcow2 overlay as large as its base, read through it
+#  27  a bad backing file, format or SIZE is one sentence and leaves no output
+#  28  a missing backing file and a backing chain loop are one sentence in info, check
+#      and convert
 source "$(dirname "$0")/../tap.sh"
 B=${BUILD:-build}
 it=$B/imgtool
-plan 24
+plan 28
 as_nobody() { if [[ $(id -u) -eq 0 ]]; then setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; else "$@"; fi; }
 chmod 755 "$tmp"
 
@@ -197,5 +202,109 @@ run script -qec "$it convert -p -O raw $B/boot.img /dev/full" /dev/null </dev/nu
 expect_status 1
 expect_out $'\r    (0.00/100%)\r\nimgtool: cannot write /dev/full: No space left on device\r'
 case_end "a failed convert -p ends the progress line before the error"
+
+run "$it" create -f raw "$tmp/empty.raw" 8G
+expect_status 0
+expect_out ""
+[[ $(stat -c %s "$tmp/empty.raw") == 8589934592 && $(stat -c %b "$tmp/empty.raw") == 0 ]] ||
+	why+=("not a sparse 8 GiB file: $(stat -c '%s bytes, %b blocks' "$tmp/empty.raw")")
+rm -f "$tmp/empty.raw"
+run "$it" create "$tmp/empty.vdi" 1000
+expect_status 1
+expect_err "imgtool: SIZE 1000 is not a whole number of 512-byte sectors."
+run "$it" create "$tmp/empty.vdi" 3X
+expect_status 1
+expect_err 'imgtool: SIZE "3X" is not a size: give a number of bytes, or one followed by K, M, G, T or P.'
+run "$it" create "$tmp/empty.vdi"
+expect_status 1
+expect_err "imgtool: create needs a SIZE, or a backing file (-b) to take it from."
+[[ ! -e $tmp/empty.vdi ]] || why+=("an output was written anyway")
+case_end "create writes a sparse empty disk of SIZE, and refuses a SIZE that is not one"
+
+mkdir -p "$tmp/ov"
+"$it" create -f raw "$tmp/ov/base.raw" 64M
+printf 'in the base' | dd of="$tmp/ov/base.raw" bs=1 seek=1000000 conv=notrunc status=none
+run "$it" create -f qcow2 -b base.raw -F raw "$tmp/ov/top.qcow2"
+expect_status 0
+run "$it" info "$tmp/ov/top.qcow2"
+expect_out "image:               $tmp/ov/top.qcow2
+format:              qcow2
+virtual size:        67108864
+file size:           262144
+allocated:           4096
+compat:              1.1
+version:             3
+cluster size:        65536
+l1 entries:          1
+refcount order:      4
+refcount bits:       16
+header length:       104
+backing file:        base.raw
+backing file format: raw
+allocated clusters:  0"
+run "$it" check "$tmp/ov/top.qcow2"
+expect_out "$tmp/ov/top.qcow2: qcow2, virtual size 67108864, no faults."
+"$it" convert -O raw "$tmp/ov/top.qcow2" "$tmp/ov/flat.raw"
+cmp -s "$tmp/ov/base.raw" "$tmp/ov/flat.raw" || why+=("the overlay does not read as its base")
+run "$it" create -f qcow2 -b top.qcow2 -F qcow2 "$tmp/ov/top2.qcow2" 128M
+expect_status 0
+"$it" convert -O raw "$tmp/ov/top2.qcow2" "$tmp/ov/flat2.raw"
+[[ $(stat -c %s "$tmp/ov/flat2.raw") == 134217728 ]] || why+=("the larger overlay is not 128 MiB")
+cmp -s -n 67108864 "$tmp/ov/base.raw" "$tmp/ov/flat2.raw" || why+=("the chain does not read as its base")
+cmp -s -i 67108864 "$tmp/ov/flat2.raw" /dev/zero -n 67108864 || why+=("past the base is not zeros")
+case_end "create -b writes a qcow2 overlay as large as its base, read through it"
+
+bad_create() {
+	run "$it" create "$@"
+	expect_status 1
+	[[ $(find "$tmp/ov" -name 'bad*' -o -name '*.imgtool-*') == "" ]] || why+=("an output was left: $*")
+}
+bad_create -f qcow2 -b none.raw -F raw "$tmp/ov/bad.qcow2"
+expect_err "imgtool: the backing file $tmp/ov/none.raw of $tmp/ov/bad.qcow2 cannot be opened: No such file or directory."
+bad_create -f qcow2 -b base.raw -F qcow2 "$tmp/ov/bad.qcow2"
+expect_err "imgtool: the backing file $tmp/ov/base.raw is a raw image, not qcow2."
+bad_create -f qcow2 -b top.qcow2 -F raw "$tmp/ov/bad.qcow2"
+expect_err "imgtool: the backing file $tmp/ov/top.qcow2 is a qcow2 image, not raw."
+bad_create -f vdi -b base.raw -F raw "$tmp/ov/bad.vdi"
+expect_err "imgtool: vdi images have no backing file; -b needs -f qcow2."
+bad_create -b base.raw -F raw "$tmp/ov/bad.raw"
+expect_err "imgtool: raw images have no backing file; -b needs -f qcow2."
+bad_create -f qcow2 -b base.raw -F raw "$tmp/ov/bad.qcow2" 32M
+expect_err "imgtool: SIZE 33554432 is smaller than the backing file $tmp/ov/base.raw (67108864 bytes); an overlay is at least as large as its backing file."
+bad_create -f qcow2 -b base.raw -F raw "$tmp/ov/base.raw"
+expect_err "imgtool: $tmp/ov/base.raw is the backing file $tmp/ov/base.raw; write the output to another file."
+run "$it" create -f qcow2 -b base.raw "$tmp/ov/bad.qcow2"
+expect_status 2
+expect_err "imgtool: -b needs -F naming the backing file's format.
+usage: imgtool create [-f FORMAT] [-o KEY=VALUE,...] [-b BACKING -F FORMAT] OUTPUT [SIZE]"
+case_end "a bad backing file, format or SIZE is one sentence and leaves no output"
+
+# loop.qcow2 names itself; a.qcow2 -> b.qcow2 -> a.qcow2; gone.qcow2's base is removed.
+"$it" create -f qcow2 -b base.raw -F raw "$tmp/ov/loop.qcow2"
+"$it" create -f qcow2 -b base.raw -F raw "$tmp/ov/a.qcow2"
+"$it" create -f qcow2 -b a.qcow2 -F qcow2 "$tmp/ov/b.qcow2"
+cp "$tmp/ov/base.raw" "$tmp/ov/gone.raw"
+"$it" create -f qcow2 -b gone.raw -F raw "$tmp/ov/gone.qcow2"
+rm "$tmp/ov/gone.raw"
+# The name is at 0x80 (after the 104-byte header, the format extension and the end
+# marker): rewrite it, and its length at 16, in place.
+rename_backing() { printf '%s' "$2" | dd of="$1" bs=1 seek=128 conv=notrunc status=none
+	printf "\\x$(printf %02x ${#2})" | xargs -0 printf | dd of="$1" bs=1 seek=19 conv=notrunc status=none; }
+rename_backing "$tmp/ov/loop.qcow2" loop.qcow2
+rename_backing "$tmp/ov/a.qcow2" b.qcow2
+for cmd in info check convert; do
+	out_arg=(); [[ $cmd == convert ]] && out_arg=("$tmp/ov/bad.raw")
+	run "$it" $cmd "$tmp/ov/loop.qcow2" "${out_arg[@]}"
+	expect_status 1
+	expect_err "imgtool: the backing chain of $tmp/ov/loop.qcow2 loops back to it."
+	run "$it" $cmd "$tmp/ov/b.qcow2" "${out_arg[@]}"
+	expect_status 1
+	expect_err "imgtool: the backing chain of $tmp/ov/b.qcow2 loops back to it."
+	run "$it" $cmd "$tmp/ov/gone.qcow2" "${out_arg[@]}"
+	expect_status 1
+	expect_err "imgtool: the backing file $tmp/ov/gone.raw of $tmp/ov/gone.qcow2 cannot be opened: No such file or directory."
+done
+[[ ! -e $tmp/ov/bad.raw ]] || why+=("a convert left an output")
+case_end "a missing backing file and a backing chain loop are one sentence in info, check and convert"
 
 finish

@@ -8,8 +8,10 @@
 #   vmdkinfo, qcowinfo), 7-Zip's extraction where 7-Zip reads the format, imgtool's own
 #   check, and imgtool converting it back to raw. Sizes are checked against the goals.
 # Then: the same input converted twice gives the same bytes (reproducible builds).
+# Last, imgtool create's qcow2 overlays as QEMU reads and writes them.
 #
-# Plan: one case per container (see the table below), then 2 reproducibility cases.
+# Plan: one case per container (see the table below), then 2 reproducibility cases,
+# then 2 overlay cases.
 source "$(dirname "$0")/../tap.sh"
 B=${BUILD:-build}
 it=$B/imgtool
@@ -33,7 +35,7 @@ table=(
 	"sparse.vmdk|subformat=monolithicSparse|vmdk|yes|vmdkinfo|yes|\"create-type\": \"monolithicSparse\"|131072"
 	"stream.vmdk|subformat=streamOptimized|vmdk|yes|vmdkinfo|yes|\"create-type\": \"streamOptimized\"|16384"
 )
-plan $((${#table[@]} + 2))
+plan $((${#table[@]} + 4))
 
 for row in "${table[@]}"; do
 	IFS='|' read -r name how qfmt qcheck libyal seven mention limit <<<"$row"
@@ -109,5 +111,48 @@ for ext in vhd vdi vmdk; do
 	[[ -n $a && $a != "$b" ]] || why+=("boot.$ext and other.$ext share the UUID line: $a")
 done
 case_end "different disks get different UUIDs"
+
+# An overlay on a sparse 64 MiB raw base with data in it, named relative to the
+# overlay's folder as vmctl names its bases.
+mkdir -p "$tmp/ov"
+"$it" create -f raw "$tmp/ov/base.raw" 64M
+seq 1 20000 | head -c 65536 | dd of="$tmp/ov/base.raw" bs=1k seek=2100 conv=notrunc status=none
+base_sum=$(sha256sum <"$tmp/ov/base.raw")
+run "$it" create -f qcow2 -b base.raw -F raw "$tmp/ov/top.qcow2"
+expect_status 0
+run qemu-img info --output=json "$tmp/ov/top.qcow2"
+expect_status 0
+[[ $out == *'"virtual-size": 67108864,'* ]] || why+=("qemu-img info: not 64 MiB: $out")
+[[ $out == *'"backing-filename": "base.raw",'* ]] || why+=("qemu-img info: no backing-filename base.raw: $out")
+[[ $out == *'"backing-filename-format": "raw",'* ]] || why+=("qemu-img info: no backing-filename-format raw: $out")
+[[ $out == *"\"full-backing-filename\": \"$tmp/ov/base.raw\","* ]] ||
+	why+=("qemu-img does not find the base beside the overlay: $out")
+run qemu-img check "$tmp/ov/top.qcow2"
+expect_status 0
+[[ $out == *"No errors were found on the image."* ]] || why+=("qemu-img check: $out")
+run qemu-img compare "$tmp/ov/top.qcow2" "$tmp/ov/base.raw"
+expect_status 0
+expect_out "Images are identical."
+case_end "imgtool create -b: qemu-img sees the backing file and its format, no errors, the base's disk"
+
+# A write through QEMU lands in the overlay: the base keeps its bytes, and QEMU and
+# imgtool read the same new disk through the overlay.
+run qemu-io -f qcow2 -c 'write -P 0xab 1M 64k' "$tmp/ov/top.qcow2"
+expect_status 0
+[[ $(sha256sum <"$tmp/ov/base.raw") == "$base_sum" ]] || why+=("the write changed the base")
+run qemu-img compare "$tmp/ov/top.qcow2" "$tmp/ov/base.raw"
+expect_status 1
+expect_out "Content mismatch at offset 1048576!"
+run qemu-img check "$tmp/ov/top.qcow2"
+expect_status 0
+run "$it" check "$tmp/ov/top.qcow2"
+expect_status 0
+qemu-img convert -O raw "$tmp/ov/top.qcow2" "$tmp/ov/qemu.raw"
+run "$it" convert -O raw "$tmp/ov/top.qcow2" "$tmp/ov/imgtool.raw"
+expect_status 0
+cmp -s "$tmp/ov/qemu.raw" "$tmp/ov/imgtool.raw" || why+=("imgtool reads other bytes than qemu-img")
+head -c 65536 /dev/zero | tr '\0' '\253' | cmp -s -i 0:1048576 -n 65536 - "$tmp/ov/imgtool.raw" ||
+	why+=("the 0xab bytes are not at 1 MiB")
+case_end "a write through qemu-io lands in the overlay only; imgtool reads what qemu-img reads"
 
 finish

@@ -12,9 +12,11 @@
 #   11-33  every layout qemu-img writes in a format imgtool reads (VMDK, VHD, VDI and
 #          qcow2 subformats and options): convert gives the bytes `qemu-img convert -O
 #          raw` gives, check finds no faults, and info names the format
-#   34-39  qcow2 images imgtool cannot read (a backing file, an external data file, LUKS
-#          and AES encryption, subclusters, zstd): info, check and convert refuse each
-#          with its reason, exit 1, and write no output
+#   34     qemu-img's overlays, a chain of two on a raw base, each written through
+#          qemu-io: imgtool reads the bytes qemu-img reads, and info names the backing file
+#   35-39  qcow2 images imgtool cannot read (an external data file, LUKS and AES
+#          encryption, subclusters, zstd): info, check and convert refuse each with its
+#          reason, exit 1, and write no output
 source "$(dirname "$0")/../tap.sh"
 B=${BUILD:-build}
 it=$B/imgtool
@@ -114,14 +116,13 @@ readable=(
 
 # file | the reason imgtool gives (after "FILE ")
 unreadable=(
-	"backing.qcow2|has a backing file; imgtool reads standalone images only."
 	"external.qcow2|keeps its data in an external data file; imgtool reads standalone images only."
 	"luks.qcow2|is encrypted (LUKS); imgtool reads unencrypted images only."
 	"aes.qcow2|is encrypted (AES); imgtool reads unencrypted images only."
 	"subclusters.qcow2|uses extended L2 entries (subclusters), which imgtool does not read."
 	"zstd.qcow2|compresses its clusters with zstd; imgtool reads only zlib-compressed qcow2 images."
 )
-plan $((${#foreign[@]} + ${#readable[@]} + ${#unreadable[@]}))
+plan $((${#foreign[@]} + ${#readable[@]} + 1 + ${#unreadable[@]}))
 
 # info, check and convert on $1 all fail with the sentence $2, exit 1, and leave no
 # output file.
@@ -200,10 +201,33 @@ for row in "${readable[@]}"; do
 done
 rm -rf "$tmp/q"
 
+# base.raw <- mid.qcow2 (64K clusters, by a relative name) <- top.qcow2 (512-byte
+# clusters, compat 0.10, by an absolute name, and larger than its backing file).
+mkdir "$tmp/chain"
+cp "$src" "$tmp/chain/base.raw"
+(cd "$tmp/chain" && qemu-img create -q -f qcow2 -b base.raw -F raw mid.qcow2 &&
+	qemu-io -f qcow2 -c 'write -P 0x11 1M 100k' mid.qcow2 >/dev/null &&
+	qemu-img create -q -f qcow2 -o cluster_size=512,compat=0.10 -b "$tmp/chain/mid.qcow2" \
+		-F qcow2 top.qcow2 8M &&
+	qemu-io -f qcow2 -c 'write -P 0x22 1050k 4k' -c 'write -z 2100k 8k' top.qcow2 >/dev/null) ||
+	why+=("qemu-img or qemu-io could not make the chain")
+img=$tmp/chain/top.qcow2
+qemu-img convert -O raw "$img" "$tmp/chain/qemu.img"
+run "$it" convert -O raw "$img" "$tmp/chain/imgtool.img"
+expect_status 0
+expect_err ""
+cmp -s "$tmp/chain/qemu.img" "$tmp/chain/imgtool.img" || why+=("imgtool reads other bytes than qemu-img")
+run "$it" check "$img"
+expect_status 0
+expect_out "$img: qcow2, virtual size 8388608, no faults."
+run "$it" info "$img"
+expect_out_match $'\nbacking file: +'"$tmp/chain/mid.qcow2"$'\nbacking file format: +qcow2\n'
+case_end "qemu-img's chain of overlays on a raw base: imgtool reads the bytes qemu-img reads"
+rm -rf "$tmp/chain"
+
 make_unreadable() {
 	local f=$tmp/$1
 	case $1 in
-	backing.qcow2)     qemu-img create -q -f qcow2 -b "$(realpath "$B/boot.qcow2")" -F qcow2 "$f" ;;
 	external.qcow2)    qemu-img create -q -f qcow2 -o data_file="$tmp/external.data" "$f" 1M ;;
 	luks.qcow2)        with_retries qemu-img create -q "${secret[@]}" -f qcow2 \
 				-o encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10 "$f" 1M ;;

@@ -197,11 +197,11 @@ static void test_command_line_mistakes_are_one_sentence_each(void **state)
 		const char *want;
 	} cases[] = {
 		{ ARGC("frob"), ARGV("frob"),
-		  "unknown command \"frob\"; the commands are convert, info and check." },
+		  "unknown command \"frob\"; the commands are convert, create, info and check." },
 		{ ARGC("--frob", "convert"), ARGV("--frob", "convert"),
-		  "unknown option \"--frob\"; the commands are convert, info and check." },
+		  "unknown option \"--frob\"; the commands are convert, create, info and check." },
 		{ 1, (char *[]){ "imgtool", NULL },
-		  "no command given; the commands are convert, info and check." },
+		  "no command given; the commands are convert, create, info and check." },
 		{ ARGC("convert", "a"), ARGV("convert", "a"), "convert needs an OUTPUT." },
 		{ ARGC("convert"), ARGV("convert"), "convert needs an INPUT and an OUTPUT." },
 		{ ARGC("info"), ARGV("info"), "info needs an IMAGE." },
@@ -224,6 +224,22 @@ static void test_command_line_mistakes_are_one_sentence_each(void **state)
 		{ ARGC("convert", "-p", "-p", "a", "b"), ARGV("convert", "-p", "-p", "a", "b"),
 		  "-p is given twice; give it once." },
 		{ ARGC("info", "-p", "a"), ARGV("info", "-p", "a"), "info takes no option -p." },
+		{ ARGC("create"), ARGV("create"), "create needs an OUTPUT." },
+		{ ARGC("create", "a", "1M", "x"), ARGV("create", "a", "1M", "x"),
+		  "create takes 2 operands, so \"x\" is one too many." },
+		{ ARGC("create", "-b", "base", "a"), ARGV("create", "-b", "base", "a"),
+		  "-b needs -F naming the backing file's format." },
+		{ ARGC("create", "-F", "raw", "a"), ARGV("create", "-F", "raw", "a"),
+		  "-F names the backing file's format; give the file with -b." },
+		{ ARGC("create", "-b", "x", "-b", "y", "a"), ARGV("create", "-b", "x", "-b", "y", "a"),
+		  "-b is given twice; give it once." },
+		{ ARGC("create", "-b", "", "-F", "raw", "a"), ARGV("create", "-b", "", "-F", "raw", "a"),
+		  "-b needs a file name, not an empty one." },
+		{ ARGC("create", "-F", "qed", "a"), ARGV("create", "-F", "qed", "a"),
+		  "unknown format \"qed\"; the formats are raw, vhd, vdi, vmdk and qcow2." },
+		{ ARGC("create", "-p", "a"), ARGV("create", "-p", "a"), "create takes no option -p." },
+		{ ARGC("convert", "-b", "x", "a", "b"), ARGV("convert", "-b", "x", "a", "b"),
+		  "convert takes no option -b." },
 	};
 
 	(void)state;

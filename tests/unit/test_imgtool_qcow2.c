@@ -509,17 +509,30 @@ static void test_table_offsets_are_checked_at_open(void **state)
 				     "65536."));
 }
 
-static void test_backing_files_encryption_and_external_data_are_refused(void **state)
+static void test_missing_backing_files_encryption_and_external_data_are_refused(void **state)
 {
 	const char *out = boot_qcow2("f.qcow2", "cluster_size=512");
 	char want[300];
 
 	(void)state;
+	/* A backing file is read through now; one that is not there is one sentence. */
 	poke_be64(out, 8, 0x1F0);
 	th_poke_be32(out, 16, 8);
-	snprintf(want, sizeof want, "%s has a backing file; imgtool reads standalone images "
-		 "only.", out);
+	th_poke(out, 0x1F0, "none.raw", 8);
+	snprintf(want, sizeof want, "the backing file %s of %s cannot be opened: No such file "
+		 "or directory.", th_path("none.raw"), out);
 	assert_string_equal(th_open_error(out), want);
+	th_poke(out, 0x1F0, "none\0raw", 8);
+	assert_string_equal(th_open_error(out),
+			    unusable(out, "its backing file name holds a NUL byte."));
+	th_poke_be32(out, 16, 1024);
+	assert_string_equal(th_open_error(out),
+			    unusable(out, "its backing file name is 1024 bytes; QEMU takes 1 to "
+				     "1023."));
+	th_poke_be32(out, 16, 0x20);
+	assert_string_equal(th_open_error(out),
+			    unusable(out, "its backing file name (offset 0x1f0) runs past the first "
+				     "cluster."));
 	poke_be64(out, 8, 0);
 	th_poke_be32(out, 16, 0);
 	th_poke_be32(out, 32, 2);
@@ -973,7 +986,7 @@ int main(void)
 		TH_TEST(test_a_truncated_image_is_refused),
 		TH_TEST(test_header_fields_out_of_range_are_refused),
 		TH_TEST(test_table_offsets_are_checked_at_open),
-		TH_TEST(test_backing_files_encryption_and_external_data_are_refused),
+		TH_TEST(test_missing_backing_files_encryption_and_external_data_are_refused),
 		TH_TEST(test_incompatible_features_are_refused_unless_known),
 		TH_TEST(test_a_header_extension_past_the_first_cluster_is_refused),
 		TH_TEST(test_dirty_and_corrupt_images_read_but_check_reports_them),
