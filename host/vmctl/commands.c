@@ -271,6 +271,8 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 		if (t) {
 			mode.mem_file = t->ram;
 			mode.incoming = true;
+		} else {
+			mode.balloon = true;
 		}
 		s.pid = launch(launcher, a, &s, dir, &mode, &logger, m);
 		if (s.pid < 0) {

@@ -506,9 +506,9 @@ pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_s
 	 * page cache, shared by all clones, not memory of its own. */
 	argv[n++] = "--vga";
 	argv[n++] = "none";
-	if (!mode->mem_file)
+	if (mode->balloon)
 		argv[n++] = "--balloon";
-	else {
+	if (mode->mem_file) {
 		snprintf(memfile, sizeof memfile, "%s:%s", mode->mem_file,
 			 mode->mem_shared ? "shared" : "private");
 		argv[n++] = "--mem-file";

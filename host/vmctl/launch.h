@@ -25,6 +25,7 @@ struct launch_mode {
 	bool mem_shared;	/* written through (a template), else private (a clone) */
 	bool incoming;		/* -incoming defer */
 	const char *disk;	/* the home disk (virtio-blk), or NULL */
+	bool balloon;		/* a balloon with free page reporting (never migrated) */
 };
 
 /* The guest's kernel and initramfs (s->kernel, s->initrd: the built guest's unless
