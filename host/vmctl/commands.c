@@ -95,7 +95,7 @@ static void kill_qemu(pid_t pid, pid_t logger)
  * put in place whole (template_commit): nothing half made is ever taken for one. */
 static int build_template(const char *cache, const struct template *t, const char *launcher,
 			  const struct vmctl_args *a, const struct vm_state *base,
-			  const char *disk_base, long long t0, struct msg *m)
+			  const char *disk_base, long long t0, bool *fatal, struct msg *m)
 {
 	char tmp[PATH_MAX + 64], ram[PATH_MAX + 80], ident[PATH_MAX + 80], console[PATH_MAX + 96],
 	     qmp[PATH_MAX + 96], state[PATH_MAX + 80], disk[PATH_MAX + 80], why[512];
@@ -131,8 +131,11 @@ static int build_template(const char *cache, const struct template *t, const cha
 	state_path(console, sizeof console, tmp, s.port, "console");
 	state_path(qmp, sizeof qmp, tmp, s.port, "qmp");
 	s.pid = launch(launcher, a, &s, tmp, &mode, &logger, m);
-	if (s.pid < 0)
+	if (s.pid < 0) {
+		/* before QEMU ran (a share that cannot be mapped): a cold boot fails too */
+		*fatal = true;
 		goto fail;
+	}
 	while (!file_has(console, "vmd: waiting for its identity")) {
 		if (waitpid(s.pid, &status, WNOHANG) == s.pid) {
 			s.pid = 0;
@@ -194,19 +197,26 @@ fail:
 
 /* The template a sandbox clones, made when missing, damaged or out of date (under
  * its lock: two starts at once make it once). NULL with a reason in why when this
- * sandbox cannot be cloned: it then boots cold. */
+ * sandbox cannot be cloned: it then boots cold, unless *fatal (the reason would stop
+ * a cold boot as well). */
 static const struct template *find_template(const struct vmctl_args *a, const struct vm_state *s,
 					    const char *launcher, const char *disk_base,
 					    unsigned long long disk_size, bool rebuild, long long t0,
-					    char *why, size_t wsize)
+					    char *why, size_t wsize, bool *fatal)
 {
 	static struct template t;
 	char cache[PATH_MAX], cmdline[BOOTCFG_CMDLINE_MAX];
 	struct msg m = { 0 };
 	int lock;
 
+	*fatal = false;
 	if (a->image) {
 		snprintf(why, wsize, "a sandbox with a disk image of its own is not cloned");
+		return NULL;
+	}
+	if (a->kernel && !a->initrd) {
+		snprintf(why, wsize, "a kernel without an initramfs has no vmd to wait for its "
+			 "identity, so it is not cloned");
 		return NULL;
 	}
 	if (template_cache(cache, sizeof cache, &m) < 0 ||
@@ -217,8 +227,9 @@ static const struct template *find_template(const struct vmctl_args *a, const st
 		return NULL;
 	}
 	if ((rebuild || !template_valid(&t, s->memory_mib)) &&
-	    build_template(cache, &t, launcher, a, s, disk_base, t0, &m) < 0) {
-		snprintf(why, wsize, "cannot make the sandbox template: %.400s", m.text);
+	    build_template(cache, &t, launcher, a, s, disk_base, t0, fatal, &m) < 0) {
+		snprintf(why, wsize, *fatal ? "%.500s" : "cannot make the sandbox template: %.400s",
+			 m.text);
 		close(lock);
 		return NULL;
 	}
@@ -234,7 +245,7 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 	struct vm_state s = { 0 };
 	long long t0 = monotonic_ms();
 	const struct template *t = NULL;
-	bool not_this_vm = false, rebuilt = false;
+	bool not_this_vm = false, rebuilt = false, fatal = false;
 
 	if (state_dir(dir, sizeof dir, m) < 0 || find_guest(a, &s, launcher, sizeof launcher, m) < 0)
 		return -1;
@@ -261,8 +272,11 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 	    disk_base(disks, disk_size, base, sizeof base, m) < 0)
 		return -1;
 	if (!a->cold && !(t = find_template(a, &s, launcher, base, disk_size, false, t0, why,
-					    sizeof why)))
+					    sizeof why, &fatal))) {
+		if (fatal)
+			return fail(m, "%s", why);
 		fprintf(stderr, "vmctl: %s; booting the sandbox cold.\n", why);
+	}
 
 	/* A port can be taken between free_port and QEMU's bind: then QEMU fails at once,
 	 * and another port is tried. Whoever took it may answer in QEMU's place: it gets
@@ -328,9 +342,13 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 				fprintf(stderr, "vmctl: the sandbox template did not load (%s); making "
 					"it again.\n", lm.text);
 				rebuilt = true;
+				t0 = monotonic_ms();
 				if (!(t = find_template(a, &s, launcher, base, disk_size, true, t0, why,
-							sizeof why)))
+							sizeof why, &fatal))) {
+					if (fatal)
+						return fail(m, "%s", why);
 					fprintf(stderr, "vmctl: %s; booting the sandbox cold.\n", why);
+				}
 				attempt--;
 				continue;
 			}
@@ -405,6 +423,7 @@ int cmd_template(const struct vmctl_args *a, struct msg *m)
 	char cache[PATH_MAX], launcher[PATH_MAX + 32], why[512];
 	struct vm_state s = { 0 };
 	const struct template *t;
+	bool fatal;
 
 	if (template_cache(cache, sizeof cache, m) < 0)
 		return -1;
@@ -420,7 +439,7 @@ int cmd_template(const struct vmctl_args *a, struct msg *m)
 	s.memory_mib = a->memory_mib ? a->memory_mib : DEFAULT_MEMORY_MIB;
 	s.cpus = a->cpus ? a->cpus : DEFAULT_CPUS;
 	if (!(t = find_template(a, &s, launcher, base, disk_size, false, monotonic_ms(), why,
-				sizeof why)))
+				sizeof why, &fatal)))
 		return fail(m, "%s", why);
 	printf("%s\n", t->dir);
 	return 0;
