@@ -188,7 +188,7 @@ expect_status 0
 cmp -s "$tmp/big" "$tmp/big.back" || why+=("the file came back different")
 [[ $(on "$P" -- sh -c 'sha256sum big | cut -d" " -f1') == "$(sha256sum <"$tmp/big" | cut -d' ' -f1)" ]] ||
 	why+=("the file in the sandbox differs")
-[[ $(on "$P" --raw -- sh -c 'grep " /home " /proc/mounts | cut -d" " -f1,3') == "/dev/vda ext4" ]] ||
+[[ $(on "$P" --raw -- sh -c 'grep " /home " /proc/mounts | tail -n 1 | cut -d" " -f1,3') == "/dev/vda ext4" ]] ||
 	why+=("/home is not the ext4 disk")
 rm -f "$tmp/big" "$tmp/big.back"
 case_end "the home disk: a file larger than the guest's RAM goes in and out byte for byte"
