@@ -17,7 +17,7 @@
 #   7  a RAM file changed after it was made (its change time) makes the template anew
 #   8  another QEMU (a different binary on PATH) gets a template of its own
 #   9  two starts at once with no template: both run, one template was made
-#  10  the home disk: a file larger than the guest's RAM goes in and out byte for byte
+#  10  the home disk: 1 GB, larger than the guest's RAM, goes in and out byte for byte
 #  11  a full home disk: the command gets ENOSPC, vmd keeps serving
 #  12  template rm removes the templates; running clones go on; stop removes the disk
 source "$(dirname "$0")/lib.sh"
@@ -179,19 +179,19 @@ for k in 1 2; do [[ $(on "$(cat "$tmp/s$k")" -- echo up) == up ]] || why+=("sand
 case_end "two starts at once with no template: both run, one template was made"
 
 # --- 10-11: the home disk --------------------------------------------------------------
-head -c $((300 << 20)) /dev/urandom >"$tmp/big"
+# 1 GB: eight times the guest's RAM, and more than its page cache could hide.
+head -c 1000000000 /dev/urandom >"$tmp/big"
 run $T 300 "$vmctl" cp "$tmp/big" "$P:big"
 expect_status 0
 expect_err ""
 run $T 300 "$vmctl" cp "$P:big" "$tmp/big.back"
 expect_status 0
 cmp -s "$tmp/big" "$tmp/big.back" || why+=("the file came back different")
-[[ $(on "$P" -- sh -c 'sha256sum big | cut -d" " -f1') == "$(sha256sum <"$tmp/big" | cut -d' ' -f1)" ]] ||
-	why+=("the file in the sandbox differs")
+[[ $(on "$P" -- stat -c %s big) == 1000000000 ]] || why+=("the file in the sandbox has another size")
 [[ $(on "$P" --raw -- sh -c 'grep " /home " /proc/mounts | tail -n 1 | cut -d" " -f1,3') == "/dev/vda ext4" ]] ||
 	why+=("/home is not the ext4 disk")
 rm -f "$tmp/big" "$tmp/big.back"
-case_end "the home disk: a file larger than the guest's RAM goes in and out byte for byte"
+case_end "the home disk: 1 GB, larger than the guest's RAM, goes in and out byte for byte"
 
 start_one --disk 64M
 Pd=$out
