@@ -111,7 +111,7 @@ run talk <<'EOF2'
 spawn {"id":1,"command":"sh","args":["-c","sh /mnt/lib/mount_of /home; ls -A /home"],"raw":true}
 EOF2
 expect_out 'spawned {"id":1,"pid":0,"handle":"H"}
-stdout "/dev/vda /home ext4 rw nosuid nodev\nlost+found\nsandbox\n"
+stdout "/dev/vda /home ext4 rw nosuid nodev\nsandbox\n"
 exit {"id":1,"handle":"H","code":0}'
 case_end "with home=disk, /home is the ext4 disk /dev/vda (nosuid, nodev)"
 
@@ -123,8 +123,8 @@ exit {"id":1,"handle":"H","code":0}'
 qmp_command system_powerdown
 wait_exit 5
 [[ $qstatus -eq 0 ]] || why+=("QEMU ended with status $qstatus")
-kept=$(debugfs -R "cat /sandbox/kept.txt" "$tmp/disk.img" 2>/dev/null)
-[[ $kept == "written in the sandbox" ]] || why+=("the image's /sandbox/kept.txt holds: $kept")
+kept=$(debugfs -R "cat /home/sandbox/kept.txt" "$tmp/disk.img" 2>/dev/null)
+[[ $kept == "written in the sandbox" ]] || why+=("the image's /home/sandbox/kept.txt holds: $kept")
 case_end "a file written in a home lands in the disk image"
 
 new_identity hostname=-bad
@@ -242,8 +242,8 @@ qmp_command system_powerdown
 wait_exit 5
 [[ $(superblock_uuid <"$tmp/clone-a-disk.img") == "$uuid_disk_a" ]] ||
 	why+=("clone-a's disk now has the UUID $(superblock_uuid <"$tmp/clone-a-disk.img")")
-kept=$(debugfs -R "cat /sandbox/clone.txt" "$tmp/clone-a-disk.img" 2>/dev/null)
-[[ $kept == "in the clone" ]] || why+=("clone-a's disk has in /sandbox/clone.txt: $kept")
+kept=$(debugfs -R "cat /home/sandbox/clone.txt" "$tmp/clone-a-disk.img" 2>/dev/null)
+[[ $kept == "in the clone" ]] || why+=("clone-a's disk has in /home/sandbox/clone.txt: $kept")
 [[ $(superblock_uuid <"$tmp/template-disk.img") == "$uuid_disk_t" ]] ||
 	why+=("the template's disk was written to")
 clone_disk_why=("${why[@]}")
