@@ -101,6 +101,7 @@ int main(int argc, char **argv)
 	} else if (vmd_secret_load(o.secret_file, vmd.secret, &m) < 0) {
 		die("%s", m.text);
 	}
+	vmd.identity = o.identity;
 	vmd.sandbox = o.sandbox;
 	vmd.home_root = o.home_root;
 	vmd.bin_dir = o.bin_dir;

@@ -1042,8 +1042,8 @@ static void test_bad_frames(struct client *c)
 
 	ws_send_frame(&c->w, 0x42, "{\"id\":5}");
 	expect_error(c, 5, PROTO_E_TYPE, "unknown message type 0x42.");
-	ws_send_frame(&c->w, 0x13, "{\"id\":6}");
-	expect_error(c, 6, PROTO_E_TYPE, "unknown message type 0x13.");
+	ws_send_frame(&c->w, 0x14, "{\"id\":6}");
+	expect_error(c, 6, PROTO_E_TYPE, "unknown message type 0x14.");
 	ws_send_frame(&c->w, PROTO_EXIT, "{\"id\":7}");
 	expect_error(c, 7, PROTO_E_TYPE, "message type 0x84 (exit) is a reply, not a request.");
 	case_end("unknown and reply types get -32601 with the id");
