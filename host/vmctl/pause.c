@@ -8,10 +8,19 @@
  * moment, and a migration that has completed has flushed the disk's qcow2 tables:
  * the disk file is then whole too. After it, the source QEMU can still `cont`.
  *
+ * Such a stream holds the guest's whole RAM (90 MB of a 128 MiB guest: its kernel and
+ * its files), and loading it takes a QEMU 0.3 s, for every resume and every fork. So
+ * it is loaded once more, into a QEMU that never runs the guest, whose RAM is a file
+ * it writes through (share=on, as a template's is): that QEMU saves the devices alone
+ * (x-ignore-shared), and the RAM file and that small stream are a template of this
+ * moment. A resume or a fork maps the file copy-on-write and loads the small stream,
+ * as a start clones its template (template.h): the forks share the file's pages. A
+ * sandbox started --cold has plain RAM (and a balloon), which no file backs: its
+ * whole stream is kept and loaded.
+ *
  * A QEMU that loads a stream must have the same RAM block and devices as the one that
- * wrote it: the same memory backend (a RAM file of the size, whose content does not
- * matter, since the stream overwrites all of it), the same shares, network and disk.
- * start records how it started the sandbox (PORT.start) for that.
+ * wrote it: the same memory backend, shares, network and disk. start records how it
+ * started the sandbox (PORT.start) for that.
  *
  * The guest then runs on where it stopped, with a stale clock (behind by the pause),
  * the RNG state of the moment it stopped (the same in every fork) and, for a fork, the
@@ -490,14 +499,26 @@ static int meta_load(const char *pdir, unsigned port, struct vm_state *s, struct
 
 /* --- QEMU ------------------------------------------------------------------------------ */
 
-/* The migration of a stopped guest into fd, waited for. */
-static int save_stream(int q, int fd, struct msg *m)
+/* x-ignore-shared on or off: both ends of a stream must agree (with it, the stream
+ * also holds each RAM block's address), and a QEMU that has it refuses pages of its
+ * shared RAM. */
+static int ignore_shared(int q, bool on, struct msg *m)
+{
+	return qmp_command(q, on ? "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{"
+			   "\"capabilities\":[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}"
+			 : "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{"
+			   "\"capabilities\":[{\"capability\":\"x-ignore-shared\",\"state\":false}]}}",
+			   NULL, 0, QMP_MS, m);
+}
+
+/* The migration of a stopped guest into fd, waited for: its devices alone (shared
+ * RAM skipped) or, with whole, everything. */
+static int save_stream(int q, int fd, bool whole, struct msg *m)
 {
 	char reply[4096], why[300];
 	const char *desc;
 
-	if (qmp_command(q, "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":"
-			"[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}", NULL, 0, QMP_MS, m) < 0 ||
+	if (ignore_shared(q, !whole, m) < 0 ||
 	    qmp_command(q, "{\"execute\":\"migrate-set-parameters\",\"arguments\":{\"max-bandwidth\":"
 			MAX_BANDWIDTH "}}", NULL, 0, QMP_MS, m) < 0 ||
 	    qmp_send_fd(q, "vmctl-pause", fd, QMP_MS, m) < 0 ||
@@ -520,13 +541,13 @@ static int save_stream(int q, int fd, struct msg *m)
 	}
 }
 
-/* Load the stream in fd into a QEMU started with -incoming defer, and let it run. */
-static int load_stream(int q, int fd, struct msg *m)
+/* Load the stream in fd (whole, or the devices alone) into a QEMU started with
+ * -incoming defer, and let it run. */
+static int load_stream(int q, int fd, bool whole, struct msg *m)
 {
 	char reply[1024];
 
-	if (qmp_command(q, "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":"
-			"[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}", NULL, 0, QMP_MS, m) < 0 ||
+	if (ignore_shared(q, !whole, m) < 0 ||
 	    qmp_send_fd(q, "vmctl-resume", fd, QMP_MS, m) < 0 ||
 	    qmp_command(q, "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":"
 			"\"fd:vmctl-resume\"}}", NULL, 0, QMP_MS, m) < 0)
@@ -588,6 +609,7 @@ static bool port_free(unsigned port)
  * is s->secret for a resume and the parent's for a fork) and answers s->secret. */
 struct start_from {
 	const char *stream;		/* the migration stream */
+	const char *ram;		/* the RAM file it goes with (NULL for --cold) */
 	const char *disk;		/* the home disk to use (made here), or NULL */
 	const char *disk_from;		/* given a second name there from this, or NULL */
 	bool copy_disk;			/* copied instead: its source goes on running */
@@ -600,9 +622,9 @@ struct start_from {
 static pid_t start_qemu(const char *dir, const char *launcher, struct vm_state *s,
 			const struct start_from *f, pid_t *logger, struct msg *m)
 {
-	char ident[PATH_MAX + 32], ram[PATH_MAX + 32], disk[PATH_MAX + 32];
-	struct launch_mode mode = { .identity = ident, .incoming = true };
-	int fd;
+	char ident[PATH_MAX + 32], disk[PATH_MAX + 32];
+	struct launch_mode mode = { .identity = ident, .incoming = true, .mem_file = f->ram,
+				    .balloon = f->r->cold };
 
 	for (int attempt = 0; attempt < 5; attempt++) {
 		if (attempt || !f->want_port || !port_free(f->want_port)) {
@@ -617,27 +639,9 @@ static pid_t start_qemu(const char *dir, const char *launcher, struct vm_state *
 			return -1;
 	}
 	state_path(ident, sizeof ident, dir, s->port, "identity");
-	state_path(ram, sizeof ram, dir, s->port, "ram");
 	state_path(disk, sizeof disk, dir, s->port, "disk");
 	if (identity_write(ident, &f->r->a, s, false, f->r->disk, m) < 0)
 		goto fail;
-	if (f->r->cold) {
-		mode.balloon = true;
-	} else {
-		/* The RAM block of a clone: a file QEMU maps privately. Its content is
-		 * never read (the stream overwrites every page), so a sparse file of the
-		 * size, removed once QEMU has mapped it. */
-		unlink(ram);
-		fd = open(ram, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd == -1 || ftruncate(fd, (off_t)s->memory_mib << 20) == -1) {
-			fail_errno(m, "cannot make the memory file %s", ram);
-			if (fd != -1)
-				close(fd);
-			goto fail;
-		}
-		close(fd);
-		mode.mem_file = ram;
-	}
 	if (f->r->disk) {
 		unlink(disk);
 		/* A resume's disk gets a second name: QEMU writes it only once the
@@ -658,7 +662,6 @@ static pid_t start_qemu(const char *dir, const char *launcher, struct vm_state *
 	}
 	return s->pid;
 fail:
-	unlink(ram);
 	unlink(disk);
 	state_remove(dir, s->port);
 	return -1;
@@ -669,14 +672,12 @@ fail:
 static int finish_start(const char *dir, struct vm_state *s, const struct start_from *f,
 			pid_t logger, struct msg *m)
 {
-	char qmp[PATH_MAX + 32], ram[PATH_MAX + 32], ident[PATH_MAX + 32], disk[PATH_MAX + 32],
-	     why[400];
+	char qmp[PATH_MAX + 32], ident[PATH_MAX + 32], disk[PATH_MAX + 32], why[400];
 	struct msg lm = { 0 };
 	long long deadline;
 	int q, fd, rc;
 
 	state_path(qmp, sizeof qmp, dir, s->port, "qmp");
-	state_path(ram, sizeof ram, dir, s->port, "ram");
 	state_path(ident, sizeof ident, dir, s->port, "identity");
 	state_path(disk, sizeof disk, dir, s->port, "disk");
 	fd = open(f->stream, O_RDONLY | O_CLOEXEC);
@@ -685,9 +686,7 @@ static int finish_start(const char *dir, struct vm_state *s, const struct start_
 		goto fail;
 	}
 	q = qmp_open(qmp, QMP_MS, &lm);
-	/* QEMU has mapped its RAM before its monitor listens */
-	unlink(ram);
-	if (q < 0 || load_stream(q, fd, &lm) < 0) {
+	if (q < 0 || load_stream(q, fd, !f->ram, &lm) < 0) {
 		close(fd);
 		if (q >= 0)
 			close(q);
@@ -732,7 +731,6 @@ fail:
 	if (s->pid > 0)
 		kill_pid(s->pid, logger);
 	s->pid = 0;
-	unlink(ram);
 	unlink(disk);
 	state_remove(dir, s->port);
 	return -1;
@@ -746,6 +744,108 @@ static int find_launcher(const struct record *r, char *launcher, size_t size, st
 	return find_guest(&r->a, &probe, launcher, size, m);
 }
 
+/* --- the RAM as a file ------------------------------------------------------------------ */
+
+/* Turn the whole stream full (of the sandbox s, recorded as r) into the RAM file ram
+ * and the devices' stream out, both new in folder work: a QEMU started there with ram
+ * written through loads full, stays stopped, and saves its devices alone. Both files
+ * are synced. The QEMU and its files in work are gone when it returns. */
+static int rebase(const char *work, const char *launcher, const struct vm_state *s,
+		  const struct record *r, const char *full, const char *ram, const char *out,
+		  struct msg *m)
+{
+	char ident[PATH_MAX + 32], qmp[PATH_MAX + 32], why[400];
+	struct vm_state t = *s;
+	struct launch_mode mode = { .identity = ident, .mem_file = ram, .mem_shared = true,
+				    .incoming = true, .balloon = false };
+	struct msg lm = { 0 };
+	pid_t logger = -1;
+	int fd = -1, q = -1, rc = -1;
+
+	explicit_bzero(t.secret, sizeof t.secret);	/* it never runs: no identity */
+	snprintf(ident, sizeof ident, "%s/identity", work);
+	fd = open(ram, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1 || ftruncate(fd, (off_t)s->memory_mib << 20) == -1) {
+		fail_errno(m, "cannot make the memory file %s", ram);
+		goto out;
+	}
+	close(fd);
+	fd = -1;
+	if (identity_write(ident, &r->a, &t, true, false, m) < 0 || free_port(&t.port, m) < 0)
+		goto out;
+	t.pid = launch(launcher, &r->a, &t, work, &mode, &logger, m);
+	if (t.pid < 0)
+		goto out;
+	state_path(qmp, sizeof qmp, work, t.port, "qmp");
+	fd = open(full, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		fail_errno(m, "cannot read %s", full);
+		goto out;
+	}
+	if ((q = qmp_open(qmp, QMP_MS, &lm)) < 0 || ignore_shared(q, false, &lm) < 0 ||
+	    qmp_send_fd(q, "vmctl-full", fd, QMP_MS, &lm) < 0 ||
+	    qmp_command(q, "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":"
+			"\"fd:vmctl-full\"}}", NULL, 0, QMP_MS, &lm) < 0)
+		goto qemu_failed;
+	for (long long deadline = monotonic_ms() + MIGRATE_MS;; sleep_ms(POLL_MS)) {
+		char reply[1024];
+
+		if (qmp_command(q, "{\"execute\":\"query-status\"}", reply, sizeof reply, QMP_MS,
+				&lm) < 0)
+			goto qemu_failed;
+		if (!strstr(reply, "\"inmigrate\""))
+			break;
+		if (monotonic_ms() > deadline) {
+			fail(&lm, "QEMU did not load the sandbox within %d s.", MIGRATE_MS / 1000);
+			goto qemu_failed;
+		}
+	}
+	close(fd);
+	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		fail_errno(m, "cannot create %s", out);
+		goto out;
+	}
+	if (save_stream(q, fd, false, &lm) < 0)
+		goto qemu_failed;
+	if (fsync(fd) == -1 || fsync_path(ram, O_RDONLY, m) < 0) {
+		fail_errno(m, "cannot write %s to the disk", out);
+		goto out;
+	}
+	rc = 0;
+	goto out;
+qemu_failed:
+	if (q >= 0)
+		close(q);
+	q = -1;
+	kill_pid(t.pid, logger);
+	t.pid = 0;
+	logger = -1;
+	last_log_line(work, t.port, why, sizeof why);
+	fail(m, "%s%s%s", lm.text, *why ? " QEMU said: " : "", why);
+out:
+	if (fd != -1)
+		close(fd);
+	if (q >= 0) {
+		qmp_execute(q, "quit", QMP_MS, &lm);
+		close(q);
+	}
+	if (t.pid > 0)
+		kill_pid(t.pid, logger);
+	for (const char *const *e = (const char *const[]){ "console", "log", "qmp", NULL }; *e; e++) {
+		char f[PATH_MAX + 48];
+
+		state_path(f, sizeof f, work, t.port, *e);
+		unlink(f);
+	}
+	unlink(ident);
+	if (rc < 0) {
+		unlink(ram);
+		unlink(out);
+	}
+	return rc;
+}
+
 /* --- pause ------------------------------------------------------------------------- */
 
 /* Whether a stopped QEMU may carry on: on a failure after `stop`. */
@@ -756,14 +856,42 @@ static void resume_source(int q)
 	qmp_command(q, "{\"execute\":\"cont\"}", NULL, 0, QMP_MS, &ignored);
 }
 
+/* Save the stopped sandbox s (QMP q) into folder work: "stream" and, but for --cold,
+ * "ram" (see the top of this file). */
+static int save_into(int q, const char *work, const char *launcher, const struct vm_state *s,
+		     const struct record *r, struct msg *m)
+{
+	char full[PATH_MAX + 32], ram[PATH_MAX + 32], stream[PATH_MAX + 32];
+	int fd, rc;
+
+	snprintf(full, sizeof full, "%s/%s", work, r->cold ? "stream" : "full");
+	snprintf(ram, sizeof ram, "%s/ram", work);
+	snprintf(stream, sizeof stream, "%s/stream", work);
+	fd = open(full, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return fail_errno(m, "cannot create %s", full);
+	rc = save_stream(q, fd, true, m);
+	if (rc == 0 && fsync(fd) == -1)
+		rc = fail_errno(m, "cannot write %s", full);
+	close(fd);
+	if (rc < 0 || r->cold)
+		return rc;
+	rc = rebase(work, launcher, s, r, full, ram, stream, m);
+	unlink(full);
+	return rc;
+}
+
 int cmd_pause(const struct vmctl_args *a, struct msg *m)
 {
 	char dir[PATH_MAX], paused[PATH_MAX], final[PATH_MAX + 16], tmp[PATH_MAX + 32],
-	     path[PATH_MAX + 48], qmp[PATH_MAX + 32], disk[PATH_MAX + 32];
+	     path[PATH_MAX + 48], qmp[PATH_MAX + 32], disk[PATH_MAX + 32], launcher[PATH_MAX + 32];
 	struct vm_state s;
 	struct record r;
 	struct stat st;
-	int lock, q = -1, fd;
+	int lock, q = -1;
+
+	/* a QEMU that dies mid-command closes its monitor: an error, not our death */
+	signal(SIGPIPE, SIG_IGN);
 
 	if (state_dir(dir, sizeof dir, m) < 0 || paused_dir(paused, sizeof paused, m) < 0 ||
 	    (lock = lock_port(paused, a->port, m)) < 0)
@@ -774,9 +902,14 @@ int cmd_pause(const struct vmctl_args *a, struct msg *m)
 		return fail(m, "the sandbox of port %u is paused already (vmctl resume %u brings it "
 			    "back).", a->port, a->port);
 	}
-	if (state_load(dir, a->port, &s, m) < 0 || record_load(dir, a->port, &r, m) < 0) {
+	if (state_load(dir, a->port, &s, m) < 0 || record_load(dir, a->port, &r, m) < 0 ||
+	    find_launcher(&r, launcher, sizeof launcher, m) < 0) {
 		close(lock);
 		return -1;
+	}
+	if (r.own_kernel) {
+		r.a.kernel = s.kernel;
+		r.a.initrd = *s.initrd ? s.initrd : NULL;
 	}
 	if (!state_alive(&s)) {
 		close(lock);
@@ -792,22 +925,12 @@ int cmd_pause(const struct vmctl_args *a, struct msg *m)
 	if ((q = qmp_open(qmp, QMP_MS, m)) < 0 ||
 	    qmp_command(q, "{\"execute\":\"stop\"}", NULL, 0, QMP_MS, m) < 0)
 		goto fail;
-	snprintf(path, sizeof path, "%s/stream", tmp);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		fail_errno(m, "cannot create %s", path);
-		goto fail_cont;
-	}
-	if (save_stream(q, fd, m) < 0 || (fsync(fd) == -1 && fail_errno(m, "cannot write %s", path))) {
-		close(fd);
-		goto fail_cont;
-	}
-	close(fd);
 	/* The migration has flushed the disk: a second name for it (or a copy) now is
 	 * the disk of the moment the stream holds. */
 	state_path(disk, sizeof disk, dir, a->port, "disk");
 	snprintf(path, sizeof path, "%s/disk", tmp);
-	if (r.disk && link_or_copy(disk, path, m) < 0)
+	if (save_into(q, tmp, launcher, &s, &r, m) < 0 ||
+	    (r.disk && link_or_copy(disk, path, m) < 0))
 		goto fail_cont;
 	snprintf(path, sizeof path, "%s/meta.json", tmp);
 	if (meta_write(path, &s, &r, m) < 0 || fsync_path(tmp, O_RDONLY | O_DIRECTORY, m) < 0)
@@ -826,6 +949,7 @@ int cmd_pause(const struct vmctl_args *a, struct msg *m)
 	}
 	unlink(disk);
 	state_remove(dir, a->port);
+	explicit_bzero(s.secret, sizeof s.secret);
 	close(lock);
 	return 0;
 fail_cont:
@@ -841,6 +965,7 @@ fail:
 	}
 	if (q >= 0)
 		close(q);
+	explicit_bzero(s.secret, sizeof s.secret);
 	close(lock);
 	return -1;
 }
@@ -850,7 +975,7 @@ fail:
 int cmd_resume(const struct vmctl_args *a, struct msg *m)
 {
 	char dir[PATH_MAX], paused[PATH_MAX], pdir[PATH_MAX + 16], stream[PATH_MAX + 32],
-	     disk[PATH_MAX + 32], launcher[PATH_MAX + 32], why[sizeof m->text];
+	     ram[PATH_MAX + 32], disk[PATH_MAX + 32], launcher[PATH_MAX + 32], why[sizeof m->text];
 	struct vm_state s;
 	struct record r;
 	struct stat st;
@@ -858,17 +983,26 @@ int cmd_resume(const struct vmctl_args *a, struct msg *m)
 	pid_t logger;
 	int lock;
 
+	/* a QEMU that dies mid-command closes its monitor: an error, not our death */
+	signal(SIGPIPE, SIG_IGN);
+
 	if (state_dir(dir, sizeof dir, m) < 0 || paused_dir(paused, sizeof paused, m) < 0 ||
 	    (lock = lock_port(paused, a->port, m)) < 0)
 		return -1;
 	snprintf(pdir, sizeof pdir, "%s/%u", paused, a->port);
 	snprintf(stream, sizeof stream, "%s/stream", pdir);
+	snprintf(ram, sizeof ram, "%s/ram", pdir);
 	snprintf(disk, sizeof disk, "%s/disk", pdir);
 	if (meta_load(pdir, a->port, &s, &r, &paused_at, m) < 0)
 		goto out;
 	if (stat(stream, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		fail(m, "the paused sandbox of port %u has lost its device state %s; it cannot be "
+		     "resumed (vmctl stop %u removes it).", a->port, stream, a->port);
+		goto out;
+	}
+	if (!r.cold && (stat(ram, &st) == -1 || st.st_size != (off_t)s.memory_mib << 20)) {
 		fail(m, "the paused sandbox of port %u has lost its memory %s; it cannot be resumed "
-		     "(vmctl stop %u removes it).", a->port, stream, a->port);
+		     "(vmctl stop %u removes it).", a->port, ram, a->port);
 		goto out;
 	}
 	if (r.disk && stat(disk, &st) == -1) {
@@ -879,7 +1013,10 @@ int cmd_resume(const struct vmctl_args *a, struct msg *m)
 	if (find_launcher(&r, launcher, sizeof launcher, m) < 0)
 		goto out;
 	{
-		struct start_from f = { .stream = stream, .disk_from = r.disk ? disk : NULL, .r = &r,
+		/* The RAM file is mapped copy-on-write: it never changes, and the folder
+		 * can go once the sandbox runs (the mapping keeps the file). */
+		struct start_from f = { .stream = stream, .ram = r.cold ? NULL : ram,
+					.disk_from = r.disk ? disk : NULL, .r = &r,
 					.ask_secret = s.secret, .want_port = a->port };
 
 		if (start_qemu(dir, launcher, &s, &f, &logger, m) < 0 ||
@@ -912,16 +1049,22 @@ out:
 
 int cmd_fork(const struct vmctl_args *a, struct msg *m)
 {
-	char dir[PATH_MAX], paused[PATH_MAX], qmp[PATH_MAX + 32], stream[PATH_MAX + 48],
-	     disk[PATH_MAX + 32], launcher[PATH_MAX + 32], why[sizeof m->text];
+	char dir[PATH_MAX], paused[PATH_MAX], qmp[PATH_MAX + 32], work[PATH_MAX + 48],
+	     stream[PATH_MAX + 64], ram[PATH_MAX + 64], disk[PATH_MAX + 32], launcher[PATH_MAX + 32],
+	     why[sizeof m->text];
 	static struct vm_state kids[FORK_MAX];
 	pid_t loggers[FORK_MAX];
 	unsigned n = a->count ? a->count : 1, made = 0;
 	struct vm_state s;
 	struct record r;
-	int lock, q = -1, fd;
+	struct msg ignored;
+	int lock, q = -1;
 	bool stopped = false;
 
+	/* a QEMU that dies mid-command closes its monitor: an error, not our death */
+	signal(SIGPIPE, SIG_IGN);
+
+	*work = '\0';
 	if (state_dir(dir, sizeof dir, m) < 0 || paused_dir(paused, sizeof paused, m) < 0 ||
 	    (lock = lock_port(paused, a->port, m)) < 0)
 		return -1;
@@ -937,30 +1080,31 @@ int cmd_fork(const struct vmctl_args *a, struct msg *m)
 		     "to fork.", a->port);
 		goto out;
 	}
-	/* The stream of the moment, in the state folder, unlinked once every QEMU has
-	 * read it; the disk is copied to each new sandbox in start_qemu while the parent
-	 * is stopped. A copy, not an overlay on it: the parent goes on writing its disk,
-	 * and a qcow2 backing file that changes under its overlays corrupts them. */
-	snprintf(stream, sizeof stream, "%s/%u.fork.%d", dir, a->port, (int)getpid());
+	/* The moment, saved as a pause saves it, in a folder of the state folder's that
+	 * goes once every new QEMU has mapped the RAM file and read the stream. Each new
+	 * sandbox gets a copy of the disk while the parent is stopped. A copy, not an
+	 * overlay on it: the parent goes on writing its disk, and a qcow2 backing file
+	 * that changes under its overlays corrupts them. */
+	snprintf(work, sizeof work, "%s/%u.fork.XXXXXX", dir, a->port);
+	if (!mkdtemp(work)) {
+		fail_errno(m, "cannot make a folder in %s", dir);
+		*work = '\0';
+		goto out;
+	}
+	snprintf(stream, sizeof stream, "%s/stream", work);
+	snprintf(ram, sizeof ram, "%s/ram", work);
 	state_path(qmp, sizeof qmp, dir, a->port, "qmp");
 	state_path(disk, sizeof disk, dir, a->port, "disk");
 	if ((q = qmp_open(qmp, QMP_MS, m)) < 0 ||
 	    qmp_command(q, "{\"execute\":\"stop\"}", NULL, 0, QMP_MS, m) < 0)
 		goto out;
 	stopped = true;
-	fd = open(stream, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		fail_errno(m, "cannot create %s", stream);
+	if (save_into(q, work, launcher, &s, &r, m) < 0)
 		goto out;
-	}
-	if (save_stream(q, fd, m) < 0) {
-		close(fd);
-		goto out;
-	}
-	close(fd);
 	for (made = 0; made < n; made++) {
-		struct start_from f = { .stream = stream, .disk_from = r.disk ? disk : NULL,
-					.copy_disk = true, .r = &r, .ask_secret = s.secret };
+		struct start_from f = { .stream = stream, .ram = r.cold ? NULL : ram,
+					.disk_from = r.disk ? disk : NULL, .copy_disk = true, .r = &r,
+					.ask_secret = s.secret };
 
 		kids[made] = s;
 		kids[made].started = (long long)time(NULL);
@@ -972,7 +1116,8 @@ int cmd_fork(const struct vmctl_args *a, struct msg *m)
 	resume_source(q);
 	stopped = false;
 	for (unsigned i = 0; i < n; i++) {
-		struct start_from f = { .stream = stream, .r = &r, .ask_secret = s.secret };
+		struct start_from f = { .stream = stream, .ram = r.cold ? NULL : ram, .r = &r,
+					.ask_secret = s.secret };
 
 		if (finish_start(dir, &kids[i], &f, loggers[i], m) < 0) {
 			/* finish_start removed this one; the rest go too */
@@ -987,11 +1132,12 @@ int cmd_fork(const struct vmctl_args *a, struct msg *m)
 			warn("the new sandbox on port %u cannot be paused or forked: %s", kids[i].port,
 			     m->text);
 	}
-	unlink(stream);
+	remove_folder(work, &ignored);
 	for (unsigned i = 0; i < n; i++) {
 		printf("%u\n", kids[i].port);
 		explicit_bzero(kids[i].secret, sizeof kids[i].secret);
 	}
+	explicit_bzero(s.secret, sizeof s.secret);
 	close(q);
 	close(lock);
 	return 0;
@@ -1007,12 +1153,12 @@ out:
 		kill_pid(kids[i].pid, loggers[i]);
 		state_path(f, sizeof f, dir, kids[i].port, "disk");
 		unlink(f);
-		state_path(f, sizeof f, dir, kids[i].port, "ram");
-		unlink(f);
 		state_remove(dir, kids[i].port);
 		explicit_bzero(kids[i].secret, sizeof kids[i].secret);
 	}
-	unlink(stream);
+	if (*work)
+		remove_folder(work, &ignored);
+	explicit_bzero(s.secret, sizeof s.secret);
 	close(lock);
 	return fail(m, "cannot fork the sandbox of port %u, which goes on running: %s", a->port, why);
 }
