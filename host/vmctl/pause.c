@@ -1142,6 +1142,11 @@ int cmd_fork(const struct vmctl_args *a, struct msg *m)
 	close(lock);
 	return 0;
 out:
+	if (!*work) {	/* nothing was touched: the sentence as it is */
+		explicit_bzero(s.secret, sizeof s.secret);
+		close(lock);
+		return -1;
+	}
 	snprintf(why, sizeof why, "%s", m->text);
 	if (stopped)
 		resume_source(q);
