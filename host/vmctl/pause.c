@@ -396,7 +396,7 @@ static int record_load(const char *dir, unsigned port, struct record *r, struct 
 	cJSON_Delete(o);
 	if (!ok)
 		return fail(m, "%s is damaged; the sandbox on port %u cannot be saved.", path, port);
-	state_path(path, sizeof path, dir, port, "disk");
+	state_path(path, sizeof path, dir, port, "disk.qcow2");
 	r->disk = stat(path, &st) == 0;
 	return 0;
 }
@@ -639,7 +639,7 @@ static pid_t start_qemu(const char *dir, const char *launcher, struct vm_state *
 			return -1;
 	}
 	state_path(ident, sizeof ident, dir, s->port, "identity");
-	state_path(disk, sizeof disk, dir, s->port, "disk");
+	state_path(disk, sizeof disk, dir, s->port, "disk.qcow2");
 	if (identity_write(ident, &f->r->a, s, false, f->r->disk, m) < 0)
 		goto fail;
 	if (f->r->disk) {
@@ -679,7 +679,7 @@ static int finish_start(const char *dir, struct vm_state *s, const struct start_
 
 	state_path(qmp, sizeof qmp, dir, s->port, "qmp");
 	state_path(ident, sizeof ident, dir, s->port, "identity");
-	state_path(disk, sizeof disk, dir, s->port, "disk");
+	state_path(disk, sizeof disk, dir, s->port, "disk.qcow2");
 	fd = open(f->stream, O_RDONLY | O_CLOEXEC);
 	if (fd == -1) {
 		fail_errno(m, "cannot read %s", f->stream);
@@ -754,16 +754,17 @@ static int rebase(const char *work, const char *launcher, const struct vm_state 
 		  const struct record *r, const char *full, const char *ram, const char *out,
 		  struct msg *m)
 {
-	char ident[PATH_MAX + 32], qmp[PATH_MAX + 32], why[400];
+	char ident[PATH_MAX + 32], qmp[PATH_MAX + 32], disk[PATH_MAX + 32], why[400];
 	struct vm_state t = *s;
 	struct launch_mode mode = { .identity = ident, .mem_file = ram, .mem_shared = true,
-				    .incoming = true, .balloon = false };
+				    .incoming = true, .balloon = false, .disk = r->disk ? disk : NULL };
 	struct msg lm = { 0 };
 	pid_t logger = -1;
 	int fd = -1, q = -1, rc = -1;
 
 	explicit_bzero(t.secret, sizeof t.secret);	/* it never runs: no identity */
 	snprintf(ident, sizeof ident, "%s/identity", work);
+	snprintf(disk, sizeof disk, "%s/disk.qcow2", work);
 	fd = open(ram, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd == -1 || ftruncate(fd, (off_t)s->memory_mib << 20) == -1) {
 		fail_errno(m, "cannot make the memory file %s", ram);
@@ -782,6 +783,10 @@ static int rebase(const char *work, const char *launcher, const struct vm_state 
 		fail_errno(m, "cannot read %s", full);
 		goto out;
 	}
+	/* It opens the disk as the sandbox's QEMU did: the sandbox's QEMU, its migration
+	 * completed, holds no lock on it any more, and this one hands it back when its
+	 * own completes. (late-block-activate, which would spare it the disk, makes
+	 * QEMU 7.2 abort at the end of the second migration.) */
 	if ((q = qmp_open(qmp, QMP_MS, &lm)) < 0 || ignore_shared(q, false, &lm) < 0 ||
 	    qmp_send_fd(q, "vmctl-full", fd, QMP_MS, &lm) < 0 ||
 	    qmp_command(q, "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":"
@@ -848,20 +853,29 @@ out:
 
 /* --- pause ------------------------------------------------------------------------- */
 
-/* Whether a stopped QEMU may carry on: on a failure after `stop`. */
-static void resume_source(int q)
+/* Let the stopped sandbox (QMP q) carry on, after a failure or a fork's save; when
+ * QEMU will not, m's sentence says so too. */
+static void resume_source(int q, struct msg *m)
 {
-	struct msg ignored;
+	struct msg c;
+	char why[sizeof m->text];
 
-	qmp_command(q, "{\"execute\":\"cont\"}", NULL, 0, QMP_MS, &ignored);
+	if (qmp_command(q, "{\"execute\":\"cont\"}", NULL, 0, QMP_MS, &c) == 0)
+		return;
+	snprintf(why, sizeof why, "%s", m->text);
+	if (*why)
+		fail(m, "%s; and QEMU would not let it run again: %s", why, c.text);
+	else
+		fail(m, "QEMU would not let it run again: %s", c.text);
 }
 
-/* Save the stopped sandbox s (QMP q) into folder work: "stream" and, but for --cold,
- * "ram" (see the top of this file). */
+/* Save the stopped sandbox s (QMP q) into folder work: "stream", "disk.qcow2" (a
+ * second name for disk, or a copy) when it has one and, but for --cold, "ram" (see
+ * the top of this file). */
 static int save_into(int q, const char *work, const char *launcher, const struct vm_state *s,
-		     const struct record *r, struct msg *m)
+		     const struct record *r, const char *disk, struct msg *m)
 {
-	char full[PATH_MAX + 32], ram[PATH_MAX + 32], stream[PATH_MAX + 32];
+	char full[PATH_MAX + 32], ram[PATH_MAX + 32], stream[PATH_MAX + 32], copy[PATH_MAX + 32];
 	int fd, rc;
 
 	snprintf(full, sizeof full, "%s/%s", work, r->cold ? "stream" : "full");
@@ -874,6 +888,11 @@ static int save_into(int q, const char *work, const char *launcher, const struct
 	if (rc == 0 && fsync(fd) == -1)
 		rc = fail_errno(m, "cannot write %s", full);
 	close(fd);
+	/* The migration has flushed the disk: it is now the disk of the moment the
+	 * stream holds. */
+	snprintf(copy, sizeof copy, "%s/disk.qcow2", work);
+	if (rc == 0 && r->disk)
+		rc = link_or_copy(disk, copy, m);
 	if (rc < 0 || r->cold)
 		return rc;
 	rc = rebase(work, launcher, s, r, full, ram, stream, m);
@@ -925,12 +944,8 @@ int cmd_pause(const struct vmctl_args *a, struct msg *m)
 	if ((q = qmp_open(qmp, QMP_MS, m)) < 0 ||
 	    qmp_command(q, "{\"execute\":\"stop\"}", NULL, 0, QMP_MS, m) < 0)
 		goto fail;
-	/* The migration has flushed the disk: a second name for it (or a copy) now is
-	 * the disk of the moment the stream holds. */
-	state_path(disk, sizeof disk, dir, a->port, "disk");
-	snprintf(path, sizeof path, "%s/disk", tmp);
-	if (save_into(q, tmp, launcher, &s, &r, m) < 0 ||
-	    (r.disk && link_or_copy(disk, path, m) < 0))
+	state_path(disk, sizeof disk, dir, a->port, "disk.qcow2");
+	if (save_into(q, tmp, launcher, &s, &r, disk, m) < 0)
 		goto fail_cont;
 	snprintf(path, sizeof path, "%s/meta.json", tmp);
 	if (meta_write(path, &s, &r, m) < 0 || fsync_path(tmp, O_RDONLY | O_DIRECTORY, m) < 0)
@@ -953,7 +968,16 @@ int cmd_pause(const struct vmctl_args *a, struct msg *m)
 	close(lock);
 	return 0;
 fail_cont:
-	resume_source(q);
+	{
+		struct msg ignored;
+		char why[sizeof m->text];
+
+		snprintf(why, sizeof why, "%s", m->text);
+		remove_folder(tmp, &ignored);
+		fail(m, "cannot pause the sandbox of port %u, which goes on running: %s", a->port, why);
+		resume_source(q, m);
+	}
+	goto out;
 fail:
 	{
 		struct msg ignored;
@@ -963,6 +987,7 @@ fail:
 		remove_folder(tmp, &ignored);
 		fail(m, "cannot pause the sandbox of port %u, which goes on running: %s", a->port, why);
 	}
+out:
 	if (q >= 0)
 		close(q);
 	explicit_bzero(s.secret, sizeof s.secret);
@@ -992,7 +1017,7 @@ int cmd_resume(const struct vmctl_args *a, struct msg *m)
 	snprintf(pdir, sizeof pdir, "%s/%u", paused, a->port);
 	snprintf(stream, sizeof stream, "%s/stream", pdir);
 	snprintf(ram, sizeof ram, "%s/ram", pdir);
-	snprintf(disk, sizeof disk, "%s/disk", pdir);
+	snprintf(disk, sizeof disk, "%s/disk.qcow2", pdir);
 	if (meta_load(pdir, a->port, &s, &r, &paused_at, m) < 0)
 		goto out;
 	if (stat(stream, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size == 0) {
@@ -1094,12 +1119,12 @@ int cmd_fork(const struct vmctl_args *a, struct msg *m)
 	snprintf(stream, sizeof stream, "%s/stream", work);
 	snprintf(ram, sizeof ram, "%s/ram", work);
 	state_path(qmp, sizeof qmp, dir, a->port, "qmp");
-	state_path(disk, sizeof disk, dir, a->port, "disk");
+	state_path(disk, sizeof disk, dir, a->port, "disk.qcow2");
 	if ((q = qmp_open(qmp, QMP_MS, m)) < 0 ||
 	    qmp_command(q, "{\"execute\":\"stop\"}", NULL, 0, QMP_MS, m) < 0)
 		goto out;
 	stopped = true;
-	if (save_into(q, work, launcher, &s, &r, m) < 0)
+	if (save_into(q, work, launcher, &s, &r, disk, m) < 0)
 		goto out;
 	for (made = 0; made < n; made++) {
 		struct start_from f = { .stream = stream, .ram = r.cold ? NULL : ram,
@@ -1113,8 +1138,15 @@ int cmd_fork(const struct vmctl_args *a, struct msg *m)
 			goto out;
 	}
 	/* Every copy of the disk is made: the parent runs on. */
-	resume_source(q);
 	stopped = false;
+	*why = '\0';
+	{
+		struct msg c = { "" };
+
+		resume_source(q, &c);
+		if (*c.text)
+			warn("the sandbox on port %u stays stopped after the fork: %s", a->port, c.text);
+	}
 	for (unsigned i = 0; i < n; i++) {
 		struct start_from f = { .stream = stream, .ram = r.cold ? NULL : ram, .r = &r,
 					.ask_secret = s.secret };
@@ -1147,16 +1179,16 @@ out:
 		close(lock);
 		return -1;
 	}
-	snprintf(why, sizeof why, "%s", m->text);
 	if (stopped)
-		resume_source(q);
+		resume_source(q, m);
+	snprintf(why, sizeof why, "%s", m->text);
 	if (q >= 0)
 		close(q);
 	for (unsigned i = 0; i < made; i++) {
 		char f[PATH_MAX + 32];
 
 		kill_pid(kids[i].pid, loggers[i]);
-		state_path(f, sizeof f, dir, kids[i].port, "disk");
+		state_path(f, sizeof f, dir, kids[i].port, "disk.qcow2");
 		unlink(f);
 		state_remove(dir, kids[i].port);
 		explicit_bzero(kids[i].secret, sizeof kids[i].secret);

@@ -9,7 +9,7 @@
 # Plan
 #   1  vmctl start prints the port; the counter counts, the files are written
 #   2  pause: the sandbox's QEMU and state file go, list shows it paused, its folder
-#      holds meta.json, ram and stream, 0700 and 0600
+#      holds disk.qcow2, meta.json, ram and stream, 0700 and 0600
 #   3  resume: back on the same port, the counter goes on from where it was, the
 #      files in the home and /tmp are byte-identical, the clock is right, the same
 #      secret opens it
@@ -21,8 +21,8 @@
 #      connection open to the parent at the fork has no process in the forks; the
 #      parent runs on
 #   7  stop of a paused sandbox removes its folder
-#   8  resume of a damaged stream, then of a lost memory file: one sentence, the
-#      paused files kept; with the stream put back, the resume works
+#   8  resume of a damaged stream, then of a lost memory file, then of a lost disk:
+#      one sentence each, the paused files kept; with them put back, the resume works
 #   9  two pauses at once of one sandbox: one wins, the other says so
 #  10  pause, resume and fork of what is not there, and bad -n: one sentence each
 #  11  stop of every sandbox left leaves no state and no paused folder
@@ -81,10 +81,10 @@ row=$(list_row "$P")
 [[ $row == "$(printf '%-6s %-8s %-8s %-7s %-5s %s' "$P" - paused 128 1 -)" ]] ||
 	why+=("vmctl list: $(printf '%q' "$row")")
 files=$(cd "$paused/$P" 2>/dev/null && stat -c '%a %n' * | sort | tr '\n' ' ')
-[[ $files == "600 meta.json 600 ram 600 stream " ]] || why+=("the paused folder holds: $files")
+[[ $files == "600 disk.qcow2 600 meta.json 600 ram 600 stream " ]] || why+=("the paused folder holds: $files")
 [[ $(stat -c %a "$paused" "$paused/$P" | tr '\n' ' ') == "700 700 " ]] ||
 	why+=("modes: $(stat -c '%a %n' "$paused" "$paused/$P" | tr '\n' ' ')")
-case_end "pause: the sandbox's QEMU and state file go, list shows it paused, its folder holds meta.json, ram and stream"
+case_end "pause: the sandbox's QEMU and state file go, list shows it paused, its folder holds its disk, meta.json, ram and stream"
 
 # --- 3: resume ---------------------------------------------------------------------------
 sleep 2	# the counter must not count this
@@ -230,12 +230,17 @@ run $T 60 "$vmctl" resume "$k"
 expect_status 1
 expect_err "vmctl: the paused sandbox of port $k has lost its memory $paused/$k/ram; it cannot be resumed (vmctl stop $k removes it)."
 mv "$tmp/ram" "$paused/$k/ram"
+mv "$paused/$k/disk.qcow2" "$tmp/disk.qcow2"
+run $T 60 "$vmctl" resume "$k"
+expect_status 1
+expect_err "vmctl: the paused sandbox of port $k has lost its home disk $paused/$k/disk.qcow2; it cannot be resumed (vmctl stop $k removes it)."
+mv "$tmp/disk.qcow2" "$paused/$k/disk.qcow2"
 run $T 60 "$vmctl" resume "$k"
 expect_status 0
 expect_out_match "^[0-9]+$"
 [[ $out == "$k" ]] || ALL+=("$out")
 [[ $(sums "$out") == "$want_sums" ]] || why+=("the files of the resumed $out differ")
-case_end "resume of a damaged stream, then of a lost memory file: one sentence, the paused files kept; put back, it resumes"
+case_end "resume of a damaged stream, a lost memory file, a lost disk: one sentence each, the paused files kept; put back, it resumes"
 
 # --- 9: two pauses at once ------------------------------------------------------------------
 k=${kids[2]:-0}
