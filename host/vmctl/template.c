@@ -56,9 +56,9 @@ int cache_folder(const char *sub, char *buf, size_t size, struct msg *m)
 			home = pw->pw_dir;
 		}
 		snprintf(base, sizeof base, "%s/.cache", home);
-		if (mkdir(base, 0700) == -1 && errno != EEXIST)
-			return fail_errno(m, "cannot create the cache folder %s", base);
 	}
+	if (mkdir(base, 0700) == -1 && errno != EEXIST)
+		return fail_errno(m, "cannot create the cache folder %s", base);
 	snprintf(buf, size, "%s/vmctl", base);
 	if (make_dir(buf, m) < 0)
 		return -1;

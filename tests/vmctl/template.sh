@@ -17,7 +17,7 @@
 #   7  a RAM file changed after it was made (its change time) makes the template anew
 #   8  another QEMU (a different binary on PATH) gets a template of its own
 #   9  two starts at once with no template: both run, one template was made
-#  10  the home disk: a file larger than the guest's RAM goes in and out byte for byte
+#  10  the home disk: 1 GB, larger than the guest's RAM, goes in and out byte for byte
 #  11  a full home disk: the command gets ENOSPC, vmd keeps serving
 #  12  template rm removes the templates; running clones go on; stop removes the disk
 source "$(dirname "$0")/lib.sh"
@@ -109,7 +109,7 @@ Ps=$out
 [[ $(qemu_cmdline "$Ps") == *share=off* ]] || why+=("the sandbox with shares was not cloned")
 [[ $(on "$Ps" -- cat /mnt/lib/note) == from-host ]] || why+=("the read-only share is not there")
 on "$Ps" -- sh -c 'echo x >/mnt/lib/y' 2>/dev/null && why+=("a write to the read-only share worked")
-on "$Ps" -- sh -c 'echo from-guest >/mnt/data/z' || why+=("a write to the share failed")
+on "$Ps" --raw -- sh -c 'echo from-guest >/mnt/data/z' || why+=("a write to the share failed")
 [[ $(cat "$tmp/data/z" 2>/dev/null) == from-guest ]] || why+=("the share's file is not on the host")
 $T 30 "$vmctl" stop "$Ps" >/dev/null
 [[ $(templates | wc -l) -eq 2 ]] || why+=("templates after the shares: $(templates | tr '\n' ' ')")
@@ -179,25 +179,24 @@ for k in 1 2; do [[ $(on "$(cat "$tmp/s$k")" -- echo up) == up ]] || why+=("sand
 case_end "two starts at once with no template: both run, one template was made"
 
 # --- 10-11: the home disk --------------------------------------------------------------
-head -c $((300 << 20)) /dev/urandom >"$tmp/big"
+# 1 GB: eight times the guest's RAM, and more than its page cache could hide.
+head -c 1000000000 /dev/urandom >"$tmp/big"
 run $T 300 "$vmctl" cp "$tmp/big" "$P:big"
 expect_status 0
 expect_err ""
 run $T 300 "$vmctl" cp "$P:big" "$tmp/big.back"
 expect_status 0
 cmp -s "$tmp/big" "$tmp/big.back" || why+=("the file came back different")
-[[ $(on "$P" -- sh -c 'sha256sum big | cut -d" " -f1') == "$(sha256sum <"$tmp/big" | cut -d' ' -f1)" ]] ||
-	why+=("the file in the sandbox differs")
-[[ $(on "$P" --raw -- sh -c 'grep " /home " /proc/mounts | cut -d" " -f1,3') == "/dev/vda ext4" ]] ||
+[[ $(on "$P" -- stat -c %s big) == 1000000000 ]] || why+=("the file in the sandbox has another size")
+[[ $(on "$P" --raw -- sh -c 'grep " /home " /proc/mounts | tail -n 1 | cut -d" " -f1,3') == "/dev/vda ext4" ]] ||
 	why+=("/home is not the ext4 disk")
 rm -f "$tmp/big" "$tmp/big.back"
-case_end "the home disk: a file larger than the guest's RAM goes in and out byte for byte"
+case_end "the home disk: 1 GB, larger than the guest's RAM, goes in and out byte for byte"
 
 start_one --disk 64M
 Pd=$out
-run on "$Pd" -- sh -c 'head -c 100000000 /dev/zero >fill; echo $?'
-[[ $err == *"No space left on device"* ]] || why+=("stderr: $(printf '%q' "$err")")
-[[ $out == 1 ]] || why+=("the writer's exit status: $out")
+run on "$Pd" -- sh -c 'dd if=/dev/zero of=fill bs=1M count=100 2>&1 | head -n 1; rm fill'
+expect_out "dd: error writing 'fill': No space left on device"
 [[ $(on "$Pd" -- echo still) == still ]] || why+=("vmd stopped answering")
 [[ $(on "$Pd" --raw -- sh -c 'echo root >/home/root-note && cat /home/root-note') == root ]] ||
 	why+=("root's reserved blocks are gone")
