@@ -157,9 +157,9 @@ static int fsync_path(const char *path, int flags, struct msg *m)
 	return 0;
 }
 
-/* Copy the file src to dst (new, 0600) and sync it; the holes of a sparse file stay
- * holes (SEEK_DATA), so a qcow2 costs what it holds. */
-static int copy_file(const char *src, const char *dst, struct msg *m)
+/* Copy the file src to dst (new, 0600), synced when durable; the holes of a sparse
+ * file stay holes (SEEK_DATA), so a qcow2 costs what it holds. */
+static int copy_file(const char *src, const char *dst, bool durable, struct msg *m)
 {
 	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1;
 	struct stat st;
@@ -191,7 +191,7 @@ static int copy_file(const char *src, const char *dst, struct msg *m)
 		}
 		at = hole;
 	}
-	if (ftruncate(out, st.st_size) == -1 || fsync(out) == -1)
+	if (ftruncate(out, st.st_size) == -1 || (durable && fsync(out) == -1))
 		goto fail_copy;
 	close(in);
 	close(out);
@@ -215,7 +215,7 @@ static int link_or_copy(const char *src, const char *dst, struct msg *m)
 		return fsync_path(dst, O_RDONLY, m);
 	if (errno != EXDEV && errno != EPERM)
 		return fail_errno(m, "cannot put %s at %s", src, dst);
-	return copy_file(src, dst, m);
+	return copy_file(src, dst, true, m);
 }
 
 /* Remove a paused sandbox's folder (plain files only). */
@@ -646,8 +646,10 @@ static pid_t start_qemu(const char *dir, const char *launcher, struct vm_state *
 		unlink(disk);
 		/* A resume's disk gets a second name: QEMU writes it only once the
 		 * stream is loaded and the guest runs, and the paused folder is removed
-		 * soon after. A fork's is a copy. */
-		if ((f->copy_disk ? copy_file(f->disk_from, disk, m) : link_or_copy(f->disk_from, disk, m)) < 0)
+		 * soon after. A fork's is a copy, not synced: a running sandbox's disk
+		 * in the state folder is not kept across a reboot anyway. */
+		if ((f->copy_disk ? copy_file(f->disk_from, disk, false, m)
+				  : link_or_copy(f->disk_from, disk, m)) < 0)
 			goto fail;
 		mode.disk = disk;
 	}
