@@ -25,9 +25,11 @@
 #      one sentence each, the paused files kept; with them put back, the resume works
 #   9  two pauses at once of one sandbox: one wins, the other says so
 #  10  pause, resume and fork of what is not there, and bad -n: one sentence each
-#  11  stop of every sandbox left leaves no state and no paused folder
+#  11  a sandbox started --cold (plain RAM, the balloon) pauses and resumes too: its
+#      folder has no RAM file, its whole memory is in the stream
+#  12  stop of every sandbox left leaves no state and no paused folder
 source "$(dirname "$0")/lib.sh"
-plan 11
+plan 12
 vm_suite_ready pause.sh
 need_wstool
 
@@ -281,7 +283,30 @@ expect_err "vmctl: -n needs a value.
 $usage_fork"
 case_end "pause, resume and fork of what is not there, and bad -n: one sentence each"
 
-# --- 11: stop everything ---------------------------------------------------------------------
+# --- 11: --cold ---------------------------------------------------------------------------
+run $T 120 "$vmctl" start --cold
+expect_status 0
+cold=$out
+if [[ $cold =~ ^[0-9]+$ ]]; then
+	ALL+=("$cold")
+	exp "$cold" sh -c 'echo cold > /tmp/mark'
+	run $T 60 "$vmctl" pause "$cold"
+	expect_status 0
+	expect_err ""
+	files=$(cd "$paused/$cold" 2>/dev/null && ls | tr '\n' ' ')
+	[[ $files == "disk.qcow2 meta.json stream " ]] || why+=("the paused folder holds: $files")
+	run $T 60 "$vmctl" resume "$cold"
+	expect_status 0
+	expect_out "$cold"
+	expect_err ""
+	run exp "$cold" cat /tmp/mark
+	expect_out "cold"
+else
+	why+=("vmctl start --cold printed $(printf '%q' "$cold")")
+fi
+case_end "a sandbox started --cold pauses and resumes too, its whole memory in the stream"
+
+# --- 12: stop everything ---------------------------------------------------------------------
 for p in "${ALL[@]}"; do
 	run $T 60 "$vmctl" stop "$p"
 	[[ $status -eq 0 || $err == "vmctl: no sandbox on port $p (vmctl list shows the running ones)." ]] ||
