@@ -24,7 +24,9 @@
 #   8  resume of a damaged stream, then of a lost memory file, then of a lost disk:
 #      one sentence each, the paused files kept; with them put back, the resume works
 #   9  two pauses at once of one sandbox: one wins, the other says so
-#  10  pause, resume and fork of what is not there, and bad -n: one sentence each
+#  10  pause, resume and fork of what is not there, and bad -n: one sentence each; a
+#      pause that fails half way (no launcher for its second QEMU) leaves the sandbox
+#      running and nothing saved
 #  11  a sandbox started --cold (plain RAM, the balloon) pauses and resumes too: its
 #      folder has no RAM file, its whole memory is in the stream
 #  12  stop of every sandbox left leaves no state and no paused folder
@@ -273,6 +275,15 @@ expect_err "vmctl: no sandbox on port 1 (vmctl list shows the running ones)."
 run $T 30 "$vmctl" pause "$k"
 expect_status 1
 expect_err "vmctl: the sandbox of port $k is paused already (vmctl resume $k brings it back)."
+c4=$(count "$P")
+run env VMCTL_QEMU_BOOT=/nonexistent/qemu-boot $T 60 "$vmctl" pause "$P"
+expect_status 1
+expect_err "vmctl: cannot pause the sandbox of port $P, which goes on running: cannot run /nonexistent/qemu-boot: No such file or directory"
+sleep 0.3
+c5=$(count "$P")
+[[ $c5 =~ ^[0-9]+$ && $c5 -gt $c4 ]] || why+=("after the failed pause the counter read $c4, then $c5")
+[[ -e $state/$P.json && ! -e $paused/$P ]] || why+=("the failed pause left $(ls "$paused" | tr '\n' ' ')")
+[[ -z $(find "$paused" -name ".$P.new.*") ]] || why+=("the failed pause left its temporary folder")
 run $T 30 "$vmctl" fork "$P" -n 65
 expect_status 2
 expect_err "vmctl: -n wants a whole number from 1 to 64, not \"65\".
@@ -281,7 +292,7 @@ run $T 30 "$vmctl" fork "$P" -n
 expect_status 2
 expect_err "vmctl: -n needs a value.
 $usage_fork"
-case_end "pause, resume and fork of what is not there, and bad -n: one sentence each"
+case_end "pause, resume and fork of what is not there, and bad -n: one sentence each; a pause that fails half way leaves the sandbox running"
 
 # --- 11: --cold ---------------------------------------------------------------------------
 run $T 120 "$vmctl" start --cold
