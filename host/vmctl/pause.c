@@ -208,14 +208,16 @@ fail:
 	return -1;
 }
 
-/* dst as a second name of src, or a copy where they are on different filesystems. */
-static int link_or_copy(const char *src, const char *dst, struct msg *m)
+/* dst as a second name of src, or a copy where they are on different filesystems;
+ * synced when durable (QEMU writes its disk with cache=unsafe: what it wrote may be
+ * in the page cache only). */
+static int link_or_copy(const char *src, const char *dst, bool durable, struct msg *m)
 {
 	if (link(src, dst) == 0)
-		return fsync_path(dst, O_RDONLY, m);
+		return durable ? fsync_path(dst, O_RDONLY, m) : 0;
 	if (errno != EXDEV && errno != EPERM)
 		return fail_errno(m, "cannot put %s at %s", src, dst);
-	return copy_file(src, dst, true, m);
+	return copy_file(src, dst, durable, m);
 }
 
 /* Remove a paused sandbox's folder (plain files only). */
@@ -649,7 +651,7 @@ static pid_t start_qemu(const char *dir, const char *launcher, struct vm_state *
 		 * soon after. A fork's is a copy, not synced: a running sandbox's disk
 		 * in the state folder is not kept across a reboot anyway. */
 		if ((f->copy_disk ? copy_file(f->disk_from, disk, false, m)
-				  : link_or_copy(f->disk_from, disk, m)) < 0)
+				  : link_or_copy(f->disk_from, disk, false, m)) < 0)
 			goto fail;
 		mode.disk = disk;
 	}
@@ -961,7 +963,7 @@ static int save_into(int q, const char *work, const char *launcher, const struct
 	 * stream holds. */
 	snprintf(copy, sizeof copy, "%s/disk.qcow2", work);
 	if (rc == 0 && r->disk)
-		rc = link_or_copy(disk, copy, m);
+		rc = link_or_copy(disk, copy, durable, m);
 	if (rc < 0 || r->cold)
 		return rc;
 	rc = rebase(work, launcher, s, r, full, ram, stream, durable, m);
