@@ -1,12 +1,12 @@
 /* pause.c - see pause.h: vmctl pause, resume and fork.
  *
  * All three rest on one QEMU feature: a migration into a file descriptor. The stream
- * holds the devices and every page of RAM that is not shared: a clone maps its
- * template's RAM file copy-on-write (share=off), so all of its RAM is its own and
- * goes into the stream (x-ignore-shared, which the clones load their template with,
- * skips nothing there). The guest is stopped first, so the stream is one consistent
- * moment, and a migration that has completed has flushed the disk's qcow2 tables:
- * the disk file is then whole too. After it, the source QEMU can still `cont`.
+ * holds the devices and the RAM: a clone maps its template's RAM file copy-on-write
+ * (share=off), so all of its RAM is its own, and the migration is a whole one
+ * (x-ignore-shared off at both ends). The guest is stopped first, so the stream is
+ * one consistent moment, and a migration that has completed has flushed the disk's
+ * qcow2 tables: the disk file is then whole too. After it, the source QEMU can still
+ * `cont`.
  *
  * Such a stream holds the guest's whole RAM (90 MB of a 128 MiB guest: its kernel and
  * its files), and loading it takes a QEMU 0.3 s, for every resume and every fork. So
@@ -820,7 +820,8 @@ static int find_launcher(const struct record *r, char *launcher, size_t size, st
 /* Turn the whole stream full (of the sandbox s, recorded as r) into the RAM file ram
  * and the devices' stream out, both new in folder work: a QEMU started there with ram
  * written through loads full, stays stopped, and saves its devices alone. Both files
- * are synced when durable (a pause; a fork's are gone once its sandboxes run). The QEMU and its files in work are gone when it returns. */
+ * are synced when durable (a pause; a fork's are gone once its sandboxes run). The
+ * QEMU and its files in work are gone when it returns. */
 static int rebase(const char *work, const char *launcher, const struct vm_state *s,
 		  const struct record *r, const char *full, const char *ram, const char *out,
 		  bool durable, struct msg *m)
