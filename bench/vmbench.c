@@ -68,14 +68,6 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -809,7 +801,8 @@ static _Noreturn void usage(int status)
 	fprintf(status ? stderr : stdout,
 		"usage: vmbench --vmctl PATH [--peer-kernel K --peer-initrd I] [--starts N]\n"
 		"               [--execs N] [--vms N] [--mbytes N] [--cp-mbytes N]\n"
-		"               [--node NODE --key-script JS [--chromium PATH] [--keys N]]\n\n"
+		"               [--node NODE --key-script JS [--chromium PATH] [--keys N]]\n"
+		"               [--pause-only]\n\n"
 		"  --vmctl PATH     the vmctl to measure (it finds its guest beside itself)\n"
 		"  --peer-kernel K, --peer-initrd I\n"
 		"                   the bare guest booted on QEMU's defaults beside ours\n"
@@ -822,7 +815,8 @@ static _Noreturn void usage(int status)
 		"                   node and bench/keylatency.js (NODE_PATH must hold\n"
 		"                   playwright-core): the keystroke figure of vmctl web\n"
 		"  --chromium PATH  the browser it drives (default /usr/bin/chromium)\n"
-		"  --keys N         keystrokes timed each way (default 50)\n");
+		"  --keys N         keystrokes timed each way (default 50)\n"
+		"  --pause-only     only the pause, resume and fork figures\n");
 	exit(status);
 }
 
@@ -836,6 +830,123 @@ static long number(const char *opt, const char *s, long lo, long hi)
 		exit(2);
 	}
 	return v;
+}
+
+/* --- pause, resume, fork ---------------------------------------------------------------- */
+
+#define PAUSE_RUNS 5
+#define FORK_RUNS 3
+#define FORK_N 10
+
+struct pause_figures {
+	double pause_ms, resume_ms, fork_ms;	/* medians; -1 when not measured */
+	int pauses, forks;			/* runs that worked */
+	bool failed;
+};
+
+/* vmctl ARGS... on port: 0 with the wall time in *ms, the output in out. */
+static int vmctl_timed(const char *cmd, unsigned port, const char *extra, const char *n, double *ms,
+		       char *out, size_t size)
+{
+	char p[16];
+	double t0 = now_ms();
+	int st;
+
+	snprintf(p, sizeof p, "%u", port);
+	st = run((char *[]){ (char *)vmctl_path, (char *)cmd, p, (char *)extra, (char *)n, NULL },
+		 out, size, NULL, true);
+	*ms = now_ms() - t0;
+	return st;
+}
+
+/* Of a default (128 MiB) sandbox with a counter loop running: pause and resume,
+ * PAUSE_RUNS times; fork -n FORK_N (vmctl fork returns once each new sandbox has
+ * answered with its own secret), FORK_RUNS times, the ten stopped after each. */
+static void bench_pause(struct pause_figures *pf)
+{
+	double pauses[PAUSE_RUNS], resumes[PAUSE_RUNS], forks[FORK_RUNS], ms;
+	char out[4096];
+	unsigned port;
+
+	*pf = (struct pause_figures){ .pause_ms = -1, .resume_ms = -1, .fork_ms = -1 };
+	port = vm_start(&ms);
+	if (!port) {
+		pf->failed = true;
+		return;
+	}
+	vm_exec(port, true, (char *[]){ "sh", "-c", "setsid sh -c 'i=0; while :; do i=$((i+1)); "
+					"echo $i > /tmp/count; sleep 0.1; done' </dev/null >/dev/null "
+					"2>&1 &", NULL }, NULL, -1, NULL);
+	for (int i = 0; i < PAUSE_RUNS; i++) {
+		unsigned back;
+
+		if (vmctl_timed("pause", port, NULL, NULL, &pauses[pf->pauses], out, sizeof out) != 0) {
+			fprintf(stderr, "vmbench: vmctl pause failed.\n");
+			break;
+		}
+		if (vmctl_timed("resume", port, NULL, NULL, &resumes[pf->pauses], out, sizeof out) != 0 ||
+		    sscanf(out, "%u", &back) != 1) {
+			fprintf(stderr, "vmbench: vmctl resume failed (%s).\n", out);
+			forget_port(port);
+			port = 0;
+			break;
+		}
+		if (back != port) {
+			forget_port(port);
+			port = back;
+			live_ports[nlive++] = port;
+		}
+		pf->pauses++;
+	}
+	for (int i = 0; port && i < FORK_RUNS; i++) {
+		unsigned kids[FORK_N];
+		int nk = 0;
+		char *line, *save = NULL;
+
+		if (vmctl_timed("fork", port, "-n", "10", &forks[pf->forks], out, sizeof out) != 0) {
+			fprintf(stderr, "vmbench: vmctl fork -n %d failed.\n", FORK_N);
+			break;
+		}
+		for (line = strtok_r(out, "\n", &save); line && nk < FORK_N; line = strtok_r(NULL, "\n", &save))
+			if (sscanf(line, "%u", &kids[nk]) == 1 && nlive < (int)(sizeof live_ports / sizeof *live_ports))
+				live_ports[nlive++] = kids[nk++];
+		for (int k = 0; k < nk; k++)
+			vm_stop(kids[k]);
+		if (nk != FORK_N) {
+			fprintf(stderr, "vmbench: vmctl fork -n %d printed %d ports.\n", FORK_N, nk);
+			break;
+		}
+		pf->forks++;
+	}
+	if (port)
+		vm_stop(port);
+	if (pf->pauses) {
+		pf->pause_ms = median(pauses, pf->pauses);
+		pf->resume_ms = median(resumes, pf->pauses);
+	}
+	if (pf->forks)
+		pf->fork_ms = median(forks, pf->forks);
+	pf->failed = pf->pauses < PAUSE_RUNS || pf->forks < FORK_RUNS;
+}
+
+static void print_pause(const struct pause_figures *pf)
+{
+	char a[48];
+
+	printf("\n");
+	row("figure", "ours", "peer", "ratio", "goal", "");
+	cell(a, sizeof a, pf->pause_ms, "%.0f ms");
+	row("vmctl pause, 128 MiB (median)", a, "-", "-", "<= 1 s",
+	    verdict(pf->pause_ms, pf->pause_ms <= 1000));
+	cell(a, sizeof a, pf->resume_ms, "%.0f ms");
+	row("vmctl resume (median)", a, "-", "-", "<= 200 ms",
+	    verdict(pf->resume_ms, pf->resume_ms <= 200));
+	cell(a, sizeof a, pf->fork_ms / 1000, "%.2f s");
+	row("vmctl fork -n 10, all answering", pf->fork_ms < 0 ? "failed" : a, "-", "-", "<= 1.5 s",
+	    verdict(pf->fork_ms, pf->fork_ms <= 1500));
+	printf("\npause/resume: median of %d on one sandbox with a counter loop; fork: median "
+	       "of %d, each\nfork -n 10 until vmctl has seen all ten answer with their own "
+	       "secrets.\n", pf->pauses, pf->forks);
 }
 
 int main(int argc, char **argv)
@@ -853,12 +964,15 @@ int main(int argc, char **argv)
 		{ "key-script", required_argument, NULL, 'K' },
 		{ "chromium", required_argument, NULL, 'C' },
 		{ "keys", required_argument, NULL, 'y' },
+		{ "pause-only", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .starts = 5, .execs = 20, .vms = 10, .keys = 50, .mbytes = 64,
 			  .cp_mbytes = 100, .chromium = "/usr/bin/chromium" };
 	struct figures f = { 0 };
+	struct pause_figures pf;
+	bool pause_only = false;
 	int c;
 
 	prog_name = "vmbench";
@@ -876,6 +990,7 @@ int main(int argc, char **argv)
 		case 'K': o.key_script = optarg; break;
 		case 'C': o.chromium = optarg; break;
 		case 'y': o.keys = (int)number("--keys", optarg, 1, 200); break;
+		case 'P': pause_only = true; break;
 		case 'h': usage(0);
 		default: usage(2);
 		}
@@ -900,11 +1015,18 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 
+	if (pause_only) {
+		bench_pause(&pf);
+		print_pause(&pf);
+		return pf.failed ? 1 : 0;
+	}
 	bench_peer(&o, &f);
 	bench_ours(&o, &f);
 	bench_files(&o, &f);
 	bench_keys(&o, &f);
 	bench_many(&o, &f);
+	bench_pause(&pf);
 	print_table(&o, &f);
-	return f.failed ? 1 : 0;
+	print_pause(&pf);
+	return f.failed || pf.failed ? 1 : 0;
 }

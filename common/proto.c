@@ -27,6 +27,7 @@ static const struct proto_type_info types[] = {
 	{ PROTO_FILE_PUT, "file_put", PROTO_REQUEST, true },
 	{ PROTO_FILE_DATA, "file_data", PROTO_REQUEST, true },
 	{ PROTO_FILE_END, "file_end", PROTO_REQUEST, true },
+	{ PROTO_RELOAD_IDENTITY, "reload_identity", PROTO_REQUEST, true },
 	{ PROTO_PING, "ping", PROTO_REQUEST, true },
 	{ PROTO_SPAWNED, "spawned", PROTO_REPLY, true },
 	{ PROTO_STDOUT, "stdout", PROTO_REPLY, true },
@@ -807,6 +808,7 @@ static int parse_fields(const cJSON *obj, struct proto_request *r, struct proto_
 	case PROTO_CLOSE_STDIN:
 		return get_handle(obj, r->type, &r->handle, e);
 	case PROTO_PING:	/* only its optional id */
+	case PROTO_RELOAD_IDENTITY:	/* only its id: the content is fw_cfg's */
 		return 0;
 	case PROTO_AUTH:
 		return get_string(obj, r->type, "proof", true, &r->proof, e);

@@ -43,6 +43,7 @@ enum proto_type {
 	PROTO_FILE_PUT = 0x10,
 	PROTO_FILE_DATA = 0x11,
 	PROTO_FILE_END = 0x12,
+	PROTO_RELOAD_IDENTITY = 0x13,	/* re-read and apply the identity (a resume, a fork) */
 	PROTO_PING = 0xF0,
 	/* replies, guest -> host */
 	PROTO_SPAWNED = 0x81,

@@ -87,6 +87,7 @@ int main(int argc, char **argv)
 			die_errno("cannot write to standard output");
 		return 0;
 	}
+	vmd.identity = o.identity;
 	vmd.sandbox = o.sandbox;
 	vmd.home_root = o.home_root;
 	vmd.bin_dir = o.bin_dir;

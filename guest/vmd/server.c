@@ -28,6 +28,7 @@ struct conn {
 	char nonce[AUTH_HEX + 1];		/* ours, sent in the upgrade's answer */
 	char server_proof[AUTH_HEX + 1];	/* sent with it */
 	char client_proof[AUTH_HEX + 1];	/* what the client's first frame must hold */
+	unsigned secret_generation;		/* vmd's when the proofs were made */
 };
 
 /* How long a connection may stay open without proving it holds the secret. */
@@ -51,6 +52,7 @@ static bool prepare_proofs(struct lws *wsi, struct conn *c)
 
 	if (!client_nonce(wsi, nc) || auth_nonce_unwaited(c->nonce) < 0)
 		return false;
+	c->secret_generation = vmd.secret_generation;
 	auth_proof(vmd.secret, AUTH_SERVER, nc, c->nonce, c->server_proof);
 	auth_proof(vmd.secret, AUTH_CLIENT, nc, c->nonce, c->client_proof);
 	return true;
@@ -82,9 +84,13 @@ void server_authenticate(struct session *s, const uint8_t *msg, size_t len)
 	memset(&req, 0, sizeof req);
 	if (msg)
 		decoded = proto_request_decode(msg, len, &req, &e) == 0;
-	if (decoded && req.type == PROTO_AUTH &&
-	    auth_hex_valid(req.proof, strlen(req.proof)) &&
-	    auth_equal(req.proof, s->client_proof)) {
+	if (s->secret_generation != vmd.secret_generation) {
+		/* proofs of a secret that reload_identity has replaced since */
+		session_close_with_error(s, req.id, PROTO_E_AUTH, "the VM's secret has changed "
+					 "since this connection began; connect again.");
+	} else if (decoded && req.type == PROTO_AUTH &&
+		   auth_hex_valid(req.proof, strlen(req.proof)) &&
+		   auth_equal(req.proof, s->client_proof)) {
 		s->authed = true;
 		explicit_bzero(s->client_proof, sizeof s->client_proof);
 		lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
@@ -141,6 +147,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		if (!c->s)
 			return -1;
 		memcpy(c->s->client_proof, c->client_proof, sizeof c->client_proof);
+		c->s->secret_generation = c->secret_generation;
 		explicit_bzero(c->client_proof, sizeof c->client_proof);
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, AUTH_TIMEOUT_S);
 		return 0;

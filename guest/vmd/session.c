@@ -10,6 +10,7 @@
 #include "session.h"
 
 #include <stdarg.h>
+#include "setup.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,9 @@ static void handle_message(struct session *s, const uint8_t *msg, size_t size)
 	case PROTO_UNMOUNT:
 		mounts_request(s, &req);
 		break;
+	case PROTO_RELOAD_IDENTITY:
+		session_reload_identity(s, &req);
+		break;
 	case PROTO_AUTH:
 		session_send_error(s, req.id, PROTO_E_AUTH, "auth: this connection has "
 				   "proved it holds the secret already.");
@@ -245,6 +249,42 @@ static void handle_message(struct session *s, const uint8_t *msg, size_t size)
 					   "connection.", req.handle);
 	}
 	proto_request_free(&req);
+}
+
+/* The host gave this VM a new QEMU (a resume, or a fork's new sandbox): what the
+ * memory holds is right for the processes but stale for the world, so vmd takes
+ * the clock, the entropy, the hostname and the secret from the identity again.
+ * The content comes from fw_cfg, which only the host writes; the request only says
+ * when. A new secret ends the old one's access: every connection, proved with the
+ * old one (or proving itself with it now), is closed once the ok is written, and
+ * their processes end as at any disconnect (a fork's copies of the parent's
+ * connections lead nowhere: their clients talk to the parent). */
+void session_reload_identity(struct session *s, const struct proto_request *req)
+{
+	struct msg m;
+	bool changed;
+
+	if (!vmd.identity) {
+		session_send_error(s, req->id, PROTO_E_INTERNAL, "reload_identity: vmd was "
+				   "started without --identity, so there is none to reload.");
+		return;
+	}
+	if (setup_reload_identity(vmd.identity, vmd.secret, &changed, &m) < 0) {
+		session_send_error(s, req->id, PROTO_E_INTERNAL, "reload_identity: %s", m.text);
+		return;
+	}
+	send_ok(s, req->id);
+	if (!changed)
+		return;
+	vmd.secret_generation++;
+	for (struct session *o = vmd.sessions; o; o = o->next) {
+		if (o == s)
+			continue;
+		session_close_with_error(o, NULL, PROTO_E_AUTH, "the VM's secret has changed; "
+					 "this connection proved the old one and is closed.");
+	}
+	s->closing = true;
+	lws_callback_on_writable(s->wsi);
 }
 
 /* Keep the bytes of a message that may still be valid. */

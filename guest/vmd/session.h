@@ -35,6 +35,7 @@ struct session {
 	/* Until authed, the one message served is the client's proof (server.c). */
 	bool authed;
 	char client_proof[AUTH_HEX + 1];
+	unsigned secret_generation;	/* vmd's when the proofs were made */
 	bool closing;			/* closed once the queue is written */
 };
 

@@ -177,3 +177,47 @@ int setup_apply_identity(const struct identity *id, const struct vmd_options *o,
 	memcpy(secret, id->secret, VMD_SECRET_LEN + 1);
 	return 0;
 }
+
+int setup_reload_identity(const char *path, char secret[VMD_SECRET_LEN + 1], bool *changed,
+			  struct msg *m)
+{
+	char buf[IDENTITY_SIZE];
+	struct identity id;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+
+	*changed = false;
+	if (fd < 0)
+		return fail_errno(m, "cannot open the identity %s", path);
+	while ((n = pread(fd, buf, sizeof buf, 0)) < 0 && errno == EINTR)
+		;
+	close(fd);
+	if (n < 0)
+		return fail_errno(m, "cannot read the identity %s", path);
+	switch (identity_parse(buf, (size_t)n, &id, m)) {
+	case IDENTITY_REAL:
+		break;
+	case IDENTITY_TEMPLATE:
+		fail(m, "the identity is the template's placeholder; there is nothing to reload.");
+		/* fall through */
+	default:
+		goto out;
+	}
+	if (apply_seed(id.seed, m) < 0)
+		goto out;
+	if (clock_settime(CLOCK_REALTIME, &id.time) < 0) {
+		fail_errno(m, "cannot set the clock to the identity's time");
+		goto out;
+	}
+	if (sethostname(id.hostname, strlen(id.hostname)) < 0) {
+		fail_errno(m, "cannot set the hostname %s", id.hostname);
+		goto out;
+	}
+	*changed = strcmp(secret, id.secret) != 0;
+	memcpy(secret, id.secret, VMD_SECRET_LEN + 1);
+	rc = 0;
+out:
+	explicit_bzero(buf, sizeof buf);
+	explicit_bzero(&id, sizeof id);
+	return rc;
+}

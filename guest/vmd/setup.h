@@ -18,4 +18,13 @@ int setup_wait_identity(const char *path, struct identity *id, struct msg *m);
 int setup_apply_identity(const struct identity *id, const struct vmd_options *o,
 			 char secret[VMD_SECRET_LEN + 1], struct msg *m);
 
+/* reload_identity (after a resume or a fork): read path once, which must hold a real
+ * identity, and apply what changes with a new QEMU under the same memory: reseed the
+ * RNG, set the clock and the hostname; then the secret, *changed telling whether it
+ * differs from the one in secret. The shares, the home disk and the proxy stay as
+ * they were mounted and set at the first identity: the devices are the same. 0, or
+ * -1 with one sentence in m (nothing changed when the item is malformed). */
+int setup_reload_identity(const char *path, char secret[VMD_SECRET_LEN + 1], bool *changed,
+			  struct msg *m);
+
 #endif

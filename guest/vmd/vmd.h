@@ -87,6 +87,11 @@ struct vmd {
 	const char *share_root;		/* the host's shares are mounted under it */
 	bool own_uids;			/* session uids are vmd's alone (the guest) */
 	char secret[VMD_SECRET_LEN + 1];
+	/* The fw_cfg item of --identity (reload_identity reads it again), or NULL. */
+	const char *identity;
+	/* Bumped when reload_identity changes the secret: a connection whose proofs were
+	 * made with an older one is served nothing (server.c). */
+	unsigned secret_generation;
 	bool stop;
 	struct session *sessions;	/* every open connection */
 	struct process *orphans;	/* killed at disconnect, not yet reaped */
@@ -143,6 +148,9 @@ void users_destroy(struct session *s, const struct proto_request *req);
 bool users_dying(uid_t uid);
 /* The connection is closing: a destroy it asked for goes on without an answer. */
 void users_session_end(struct session *s);
+
+/* session.c: reload_identity (setup.c reads and applies it) */
+void session_reload_identity(struct session *s, const struct proto_request *req);
 
 /* files.c: binary_install, fs_read, load_state, file_put/file_data/file_end */
 void files_request(struct session *s, struct proto_request *req);

@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "disk.h"
+#include "pause.h"
 #include "proto.h"
 #include "text.h"
 
@@ -39,7 +40,14 @@ const struct vmctl_command vmctl_commands[] = {
 	{ "web", "PORT [HTTP_PORT]",
 	  "Serve a terminal on the sandbox on PORT at http://127.0.0.1:HTTP_PORT (default 8000).",
 	  cmd_web },
-	{ "stop", "PORT", "Power the sandbox on PORT off (ACPI), and remove its state.", cmd_stop },
+	{ "stop", "PORT", "Power the sandbox on PORT off (ACPI), and remove its state; a paused "
+	  "one's files go.", cmd_stop },
+	{ "pause", "PORT", "Save the sandbox on PORT whole (memory, devices, home disk) under "
+	  "$XDG_STATE_HOME/vmctl, and end its QEMU.", cmd_pause },
+	{ "resume", "PORT", "Run the paused sandbox of PORT again where it was, on PORT when free; "
+	  "print its port.", cmd_resume },
+	{ "fork", "PORT [-n N]", "Start N (1 to 64, default 1) new sandboxes as copies of the one on "
+	  "PORT, each with its own secret and disk; print their ports.", cmd_fork },
 	{ "egress", "PORT --internet | PORT --allow HOST[:PORT]...",
 	  "Internal: QEMU runs it, an HTTP proxy on stdin and stdout, for each connection a "
 	  "sandbox started with --internet or --allow opens to 10.0.2.100:3128.",
@@ -562,9 +570,21 @@ int vmctl_parse(int argc, char **argv, struct vmctl_args *a, struct msg *m)
 		if (!a->internet && !a->nallow)
 			return fail(m, "egress needs --internet or --allow HOST[:PORT].");
 	}
-	if (a->cmd->run == cmd_stop) {
-		if (parse_port("stop", argc, argv, &i, a, m) < 0)
+	if (a->cmd->run == cmd_stop || a->cmd->run == cmd_pause || a->cmd->run == cmd_resume) {
+		if (parse_port(a->cmd->name, argc, argv, &i, a, m) < 0)
 			return -1;
+	}
+	if (a->cmd->run == cmd_fork) {
+		if (parse_port("fork", argc, argv, &i, a, m) < 0)
+			return -1;
+		if (i < argc && strcmp(argv[i], "-n") == 0) {
+			const char *v;
+
+			if (!(v = value(argc, argv, &i, m)) ||
+			    number("-n", v, 1, FORK_MAX, &a->count, m) < 0)
+				return -1;
+			i++;
+		}
 	}
 	if (a->cmd->run == cmd_web) {
 		if (parse_port("web", argc, argv, &i, a, m) < 0)

@@ -62,8 +62,9 @@ struct vmctl_args {
 	const char *allow[EGRESS_MAX_ALLOW];	/* --allow HOST[:PORT]: only these */
 	int nallow;
 
-	/* exec, web, stop */
+	/* exec, web, stop, pause, resume, fork */
 	unsigned port;
+	unsigned count;			/* fork -n N: 0 for the default, 1 */
 	unsigned http_port;		/* web: where the page is served */
 	bool raw, tty;
 	const char *env[VMCTL_MAX_ENV];	/* "K=V" */

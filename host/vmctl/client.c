@@ -540,3 +540,57 @@ int client_ping(unsigned port, const char *secret, int timeout_ms, struct msg *m
 	client_close(c);
 	return 0;
 }
+
+/* --- reload_identity ------------------------------------------------------------------ */
+
+struct reload {
+	bool ok;
+	char error[300];	/* vmd's sentence, made safe to print */
+};
+
+static void on_reload(struct client *c, const uint8_t *msg, size_t len, void *user)
+{
+	struct reload *r = user;
+	struct proto_reply rep;
+	struct proto_error e;
+
+	if (proto_reply_decode(msg, len, &rep, &e) < 0) {
+		snprintf(r->error, sizeof r->error, "its answer was not one: %s", e.message);
+		client_stop(c);
+	} else if (rep.type == PROTO_OK) {
+		r->ok = true;
+		client_stop(c);
+	} else if (rep.type == PROTO_ERROR) {
+		text_safe(r->error, sizeof r->error,
+			  rep.message && *rep.message ? rep.message : "it refused.");
+		client_stop(c);
+	}
+	proto_reply_free(&rep);
+}
+
+int client_reload_identity(unsigned port, const char *secret, int timeout_ms, struct msg *m)
+{
+	struct reload r = { 0 };
+	struct client_hooks hooks = { .frame = on_reload, .user = &r };
+	bool not_this_vm = false;
+	struct client *c = connect_to(port, secret, timeout_ms, &hooks, &not_this_vm, m);
+	uint8_t *buf;
+	size_t len = 0;
+	int rc;
+
+	if (!c)
+		return not_this_vm ? CLIENT_NOT_THIS_VM : -1;
+	client_deadline(c, timeout_ms);
+	buf = proto_frame_build(PROTO_RELOAD_IDENTITY, "{\"id\":1}", 8, LWS_PRE, &len);
+	rc = client_send(c, buf, len, m) < 0 ? -1 : client_run(c, m);
+	client_close(c);
+	/* vmd closes the connection after its ok when the secret changed: the ok
+	 * decides, not how the connection ended */
+	if (r.ok)
+		return 0;
+	if (*r.error) {
+		fail(m, "vmd did not reload its identity: %s", r.error);
+		return CLIENT_REFUSED;
+	}
+	return rc < 0 ? -1 : fail(m, "vmd did not answer the identity's reload.");
+}

@@ -59,4 +59,12 @@ void client_close(struct client *c);
 #define CLIENT_NOT_THIS_VM (-2)
 int client_ping(unsigned port, const char *secret, int timeout_ms, struct msg *m);
 
+/* Connect with secret and ask vmd to re-read and apply its identity from fw_cfg
+ * (reload_identity): 0 once it said ok (it then closes the connection when the
+ * identity's secret is a new one), -1 with m when vmd cannot be reached,
+ * CLIENT_REFUSED with vmd's sentence when it answered with an error, and
+ * CLIENT_NOT_THIS_VM as for client_ping. */
+#define CLIENT_REFUSED (-3)
+int client_reload_identity(unsigned port, const char *secret, int timeout_ms, struct msg *m);
+
 #endif

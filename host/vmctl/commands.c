@@ -31,6 +31,7 @@
 #include "disk.h"
 #include "launch.h"
 #include "logring.h"
+#include "pause.h"
 #include "egress.h"
 #include "qmp.h"
 #include "state.h"
@@ -312,7 +313,7 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 		/* Its start time makes the pid ours for good: recorded before anything else. */
 		for (int k = 0; k < 100 && !(s.pid_start = pid_start_time(s.pid)); k++)
 			sleep_ms(1);
-		if (state_save(dir, &s, m) < 0) {
+		if (state_save(dir, &s, m) < 0 || pause_record_start(dir, a, &s, !t, m) < 0) {
 			kill_qemu(s.pid, logger);
 			state_remove(dir, s.port);
 			return -1;
@@ -461,8 +462,10 @@ int cmd_stop(const struct vmctl_args *a, struct msg *m)
 	char dir[PATH_MAX], qmp[4200];
 	struct vm_state s;
 	struct msg ignored;
-	int fd;
+	int fd, paused = paused_stop(a->port, m);
 
+	if (paused)
+		return paused < 0 ? -1 : 0;
 	if (state_dir(dir, sizeof dir, m) < 0 || state_load(dir, a->port, &s, m) < 0)
 		return -1;
 	if (state_alive(&s)) {
@@ -535,5 +538,6 @@ int cmd_list(const struct vmctl_args *a, struct msg *m)
 		printf("%-6u %-8d %-8s %-7u %-5u %lldm%02llds\n", s.port, (int)s.pid,
 		       state_alive(&s) ? "running" : "gone", s.memory_mib, s.cpus, up / 60, up % 60);
 	}
+	paused_list(n > 0);
 	return 0;
 }

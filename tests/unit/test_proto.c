@@ -85,6 +85,7 @@ static void type_table_names_every_type_of_the_protocol(void **state)
 		{ 0x0D, "close_stdin", true, true }, { 0x0E, "auth", true, true },
 		{ 0x10, "file_put", true, true },
 		{ 0x11, "file_data", true, true }, { 0x12, "file_end", true, true },
+		{ 0x13, "reload_identity", true, true },
 		{ 0xF0, "ping", true, true },
 		{ 0x81, "spawned", false, true }, { 0x82, "stdout", false, true },
 		{ 0x83, "stderr", false, true }, { 0x84, "exit", false, true },
@@ -279,7 +280,20 @@ static void unknown_types_get_32601_with_the_id(void **state)
 	(void)state;
 	request_fails(0x42, "{\"id\":3}", -32601, "unknown message type 0x42.", "3");
 	request_fails(0x00, "{}", -32601, "unknown message type 0x00.", "null");
-	request_fails(0x13, "{\"id\":\"x\"}", -32601, "unknown message type 0x13.", "\"x\"");
+	request_fails(0x14, "{\"id\":\"x\"}", -32601, "unknown message type 0x14.", "\"x\"");
+}
+
+/* reload_identity carries nothing but its id: what vmd applies comes from fw_cfg, which
+ * only the host writes. */
+static void reload_identity_takes_only_an_id(void **state)
+{
+	struct proto_request req;
+
+	(void)state;
+	request_ok(0x13, "{\"id\":9,\"secret\":\"ignored\"}", &req);
+	assert_int_equal(req.type, PROTO_RELOAD_IDENTITY);
+	proto_request_free(&req);
+	request_fails(0x13, "{}", -32602, "reload_identity needs the field \"id\".", "null");
 }
 
 static void reply_types_sent_as_requests_get_32601(void **state)
@@ -1045,6 +1059,7 @@ int main(void)
 		cmocka_unit_test(payloads_that_are_not_objects_are_invalid_requests),
 		cmocka_unit_test(payloads_must_be_utf8),
 		cmocka_unit_test(unknown_types_get_32601_with_the_id),
+		cmocka_unit_test(reload_identity_takes_only_an_id),
 		cmocka_unit_test(reply_types_sent_as_requests_get_32601),
 		cmocka_unit_test(session_create_reads_uid_and_username),
 		cmocka_unit_test(session_destroy_reads_uid_and_delete_home),

@@ -70,6 +70,37 @@ static void test_stop_and_list_take_what_they_take(void **state)
 	assert_string_equal(a.cmd->name, "list");
 }
 
+static void test_pause_resume_and_fork_take_a_port_and_fork_a_count(void **state)
+{
+	struct vmctl_args a;
+	struct msg m = { "" };
+
+	(void)state;
+	assert_int_equal(PARSE(&a, &m, "pause", "4000"), 0);
+	assert_string_equal(a.cmd->name, "pause");
+	assert_int_equal(a.port, 4000);
+	assert_int_equal(PARSE(&a, &m, "resume", "4001"), 0);
+	assert_string_equal(a.cmd->name, "resume");
+	assert_int_equal(a.port, 4001);
+	assert_int_equal(PARSE(&a, &m, "fork", "4002"), 0);
+	assert_int_equal(a.port, 4002);
+	assert_int_equal(a.count, 0);	/* the default, 1 */
+	assert_int_equal(PARSE(&a, &m, "fork", "4002", "-n", "64"), 0);
+	assert_int_equal(a.count, 64);
+	assert_int_equal(PARSE(&a, &m, "fork", "4002", "-n", "0"), -1);
+	assert_string_equal(m.text, "-n wants a whole number from 1 to 64, not \"0\".");
+	assert_int_equal(PARSE(&a, &m, "fork", "4002", "-n", "65"), -1);
+	assert_string_equal(m.text, "-n wants a whole number from 1 to 64, not \"65\".");
+	assert_int_equal(PARSE(&a, &m, "fork", "-n", "2"), -1);
+	assert_string_equal(m.text, "fork needs the PORT that vmctl start printed.");
+	assert_int_equal(PARSE(&a, &m, "fork", "4002", "-n", "2", "-n", "3"), -1);
+	assert_string_equal(m.text, "fork takes no option -n.");
+	assert_int_equal(PARSE(&a, &m, "pause"), -1);
+	assert_string_equal(m.text, "pause needs the PORT that vmctl start printed.");
+	assert_int_equal(PARSE(&a, &m, "resume", "4000", "4001"), -1);
+	assert_string_equal(m.text, "resume takes no more operands, so \"4001\" is one too many.");
+}
+
 static void test_web_takes_a_port_and_maybe_an_http_port(void **state)
 {
 	struct vmctl_args a;
@@ -283,11 +314,14 @@ static void test_mistakes_are_one_sentence_each(void **state)
 		const char *want;
 	} cases[] = {
 		{ 1, (char *[]){ "vmctl", NULL },
-		  "no command given; the commands are start, exec, install, cp, session, web, stop and list." },
+		  "no command given; the commands are start, template, exec, install, cp, session, web, stop, pause, "
+		  "resume, fork and list." },
 		{ ARGC("boot"), ARGV("boot"),
-		  "unknown command \"boot\"; the commands are start, exec, install, cp, session, web, stop and list." },
+		  "unknown command \"boot\"; the commands are start, template, exec, install, cp, session, web, stop, pause, "
+		  "resume, fork and list." },
 		{ ARGC("--boot"), ARGV("--boot"),
-		  "unknown option \"--boot\"; the commands are start, exec, install, cp, session, web, stop and list." },
+		  "unknown option \"--boot\"; the commands are start, template, exec, install, cp, session, web, stop, pause, "
+		  "resume, fork and list." },
 		{ ARGC("start", "--memory", "10"), ARGV("start", "--memory", "10"),
 		  "--memory wants a whole number from 64 to 65536, not \"10\"." },
 		{ ARGC("start", "--memory", "64", "--memory", "128"),
@@ -462,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_start_takes_an_image_kernel_shares_memory_and_cpus),
 		cmocka_unit_test(test_exec_takes_flags_then_the_command_after_dashes),
 		cmocka_unit_test(test_stop_and_list_take_what_they_take),
+		cmocka_unit_test(test_pause_resume_and_fork_take_a_port_and_fork_a_count),
 		cmocka_unit_test(test_web_takes_a_port_and_maybe_an_http_port),
 		cmocka_unit_test(test_install_takes_a_port_a_file_and_maybe_a_name),
 		cmocka_unit_test(test_cp_takes_one_remote_side_and_maybe_a_uid),

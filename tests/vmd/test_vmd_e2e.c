@@ -1042,11 +1042,29 @@ static void test_bad_frames(struct client *c)
 
 	ws_send_frame(&c->w, 0x42, "{\"id\":5}");
 	expect_error(c, 5, PROTO_E_TYPE, "unknown message type 0x42.");
-	ws_send_frame(&c->w, 0x13, "{\"id\":6}");
-	expect_error(c, 6, PROTO_E_TYPE, "unknown message type 0x13.");
+	ws_send_frame(&c->w, 0x14, "{\"id\":6}");
+	expect_error(c, 6, PROTO_E_TYPE, "unknown message type 0x14.");
 	ws_send_frame(&c->w, PROTO_EXIT, "{\"id\":7}");
 	expect_error(c, 7, PROTO_E_TYPE, "message type 0x84 (exit) is a reply, not a request.");
 	case_end("unknown and reply types get -32601 with the id");
+
+	/* vmd here has a secret file, not an identity in fw_cfg */
+	ws_send_frame(&c->w, PROTO_RELOAD_IDENTITY, "{\"id\":11}");
+	expect_error(c, 11, PROTO_E_INTERNAL, "reload_identity: vmd was started without "
+		     "--identity, so there is none to reload.");
+	ws_send_frame(&c->w, PROTO_PING, "{\"id\":12}");
+	{
+		struct proto_reply r;
+
+		if (ws_recv_reply(&c->w, &r, 5000, &(struct proto_error){ 0 }) > 0) {
+			CHECK(r.type == PROTO_PONG && cJSON_IsNumber(r.id) && r.id->valueint == 12,
+			      "after reload_identity: type 0x%02X, not the pong of id 12", r.type);
+			proto_reply_free(&r);
+		} else {
+			note("no pong after reload_identity");
+		}
+	}
+	case_end("reload_identity without --identity gets -32000 and the connection is still served");
 
 	ws_send_frame(&c->w, PROTO_SPAWN, "{\"id\":8}");
 	expect_error(c, 8, PROTO_E_PARAMS, "spawn needs the field \"command\".");
@@ -2033,7 +2051,7 @@ int main(int argc, char **argv)
 	/* as /home is: users must be able to reach their own home inside it */
 	chmod(home_root, 0755);
 
-	printf("1..72\n");
+	printf("1..73\n");
 	if (start_vmd(&vmd, "none") < 0) {
 		printf("# %s did not start\n", vmd_path);
 		nfailed++;
