@@ -28,6 +28,7 @@
 #define SHARE_TAGS "/sys/bus/virtio/drivers/9pnet_virtio/virtio*/mount_tag"
 #define SHARE_OPTIONS "trans=virtio,version=9p2000.L,msize=524288"
 #define HOME_DISK "/dev/vda"
+#define HOME_DISK_MNT "/run/vmd-home-disk"
 
 int setup_wait_identity(const char *path, struct identity *id, struct msg *m)
 {
@@ -139,6 +140,23 @@ static void mount_shares(const char *root, const char *ro)
 	globfree(&g);
 }
 
+/* The disk at HOME_DISK_MNT (root's alone), its folder home bound on home_root, with
+ * nosuid and nodev on both. */
+static int mount_home_disk(const char *home_root, struct msg *m)
+{
+	char home[sizeof HOME_DISK_MNT + 8];
+
+	snprintf(home, sizeof home, "%s/home", HOME_DISK_MNT);
+	if ((mkdir(HOME_DISK_MNT, 0700) < 0 && errno != EEXIST) ||
+	    mount(HOME_DISK, HOME_DISK_MNT, "ext4", MS_NOSUID | MS_NODEV, NULL) < 0)
+		return fail_errno(m, "cannot mount the home disk %s on %s", HOME_DISK, HOME_DISK_MNT);
+	if ((mkdir(home, 0755) < 0 && errno != EEXIST) ||
+	    mount(home, home_root, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, home_root, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, NULL) < 0)
+		return fail_errno(m, "cannot put the home disk's %s on %s", home, home_root);
+	return 0;
+}
+
 int setup_apply_identity(const struct identity *id, const struct vmd_options *o,
 			 char secret[VMD_SECRET_LEN + 1], struct msg *m)
 {
@@ -149,12 +167,11 @@ int setup_apply_identity(const struct identity *id, const struct vmd_options *o,
 	if (sethostname(id->hostname, strlen(id->hostname)) < 0)
 		return fail_errno(m, "cannot set the hostname %s", id->hostname);
 	mount_shares(o->share_root, id->ro_shares);
-	/* The host made the disk an empty ext4: the users' homes, which outlive the
-	 * VM, go there instead of the tmpfs of /etc/fstab. */
-	if (id->home_disk && mount(HOME_DISK, o->home_root, "ext4", MS_NOSUID | MS_NODEV,
-				   NULL) < 0)
-		return fail_errno(m, "cannot mount the home disk %s on %s", HOME_DISK,
-				  o->home_root);
+	/* The host made the disk an empty ext4: the users' homes go there instead of
+	 * the tmpfs of /etc/fstab. Its folder "home" is /home, so that the filesystem's
+	 * own lost+found is no user's name in it. */
+	if (id->home_disk && mount_home_disk(o->home_root, m) < 0)
+		return -1;
 	if (launch_set_proxy(id->proxy) < 0)
 		return fail(m, "the identity's proxy %s is too long.", id->proxy);
 	memcpy(secret, id->secret, VMD_SECRET_LEN + 1);

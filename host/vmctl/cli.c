@@ -7,17 +7,18 @@
 #include <string.h>
 
 #include "commands.h"
+#include "disk.h"
 #include "proto.h"
 #include "text.h"
 
 const struct vmctl_command vmctl_commands[] = {
 	{ "start", "[IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N] "
-	  "[--internet | --allow HOST[:PORT]...] [--cold]",
+	  "[--internet | --allow HOST[:PORT]...] [--disk SIZE] [--cold]",
 	  "Start a sandbox VM (default: the built guest) as a clone of a booted template, or boot "
 	  "it (--cold); wait until it answers, print its port.",
 	  cmd_start },
 	{ "template", "build [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] "
-	  "[--cpus N] [--internet | --allow HOST[:PORT]...] | rm",
+	  "[--cpus N] [--internet | --allow HOST[:PORT]...] [--disk SIZE] | rm",
 	  "Make the template that start with these options clones (start makes it when missing), "
 	  "or remove every template.",
 	  cmd_template },
@@ -175,6 +176,15 @@ static int parse_start(int argc, char **argv, int i, struct vmctl_args *a, struc
 			if (!(v = value(argc, argv, &i, m)) ||
 			    number("--cpus", v, 1, MAX_CPUS, &a->cpus, m) < 0)
 				return -1;
+		} else if (strcmp(o, "--disk") == 0) {
+			if (a->disk_size)
+				return fail(m, "--disk is given twice; give it once.");
+			if (!(v = value(argc, argv, &i, m)))
+				return -1;
+			if (vmctl_parse_size(v, &a->disk_size) < 0 || a->disk_size < DISK_MIN_SIZE ||
+			    a->disk_size % DISK_SIZE_UNIT || a->disk_size > DISK_MAX_SIZE)
+				return fail(m, "--disk wants a size in whole MiB from 16M to 16T (such as "
+					    "8G), not \"%s\".", v);
 		} else if (strcmp(o, "--cold") == 0 && a->cmd->run == cmd_start) {
 			if (a->cold)
 				return fail(m, "--cold is given twice; give it once.");

@@ -54,6 +54,7 @@ struct vmctl_args {
 	unsigned memory_mib;		/* 0: the default */
 	unsigned cpus;			/* 0: the default */
 	bool cold;			/* --cold: boot, rather than clone a template */
+	unsigned long long disk_size;	/* --disk SIZE of the home disk; 0: the default */
 	/* template: build (with start's options) or rm */
 	bool template_rm;
 	/* start and egress: the way out (egress.h); neither, no network at all */

@@ -28,6 +28,7 @@
 #include "bootcfg.h"
 #include "cli.h"
 #include "client.h"
+#include "disk.h"
 #include "launch.h"
 #include "logring.h"
 #include "egress.h"
@@ -93,13 +94,14 @@ static void kill_qemu(pid_t pid, pid_t logger)
  * until vmd waits for its identity, save the devices. All in a folder of its own,
  * put in place whole (template_commit): nothing half made is ever taken for one. */
 static int build_template(const char *cache, const struct template *t, const char *launcher,
-			  const struct vmctl_args *a, const struct vm_state *base, long long t0,
-			  struct msg *m)
+			  const struct vmctl_args *a, const struct vm_state *base,
+			  const char *disk_base, long long t0, bool *fatal, struct msg *m)
 {
 	char tmp[PATH_MAX + 64], ram[PATH_MAX + 80], ident[PATH_MAX + 80], console[PATH_MAX + 96],
-	     qmp[PATH_MAX + 96], state[PATH_MAX + 80], why[512];
+	     qmp[PATH_MAX + 96], state[PATH_MAX + 80], disk[PATH_MAX + 80], why[512];
 	struct vm_state s = *base;
-	struct launch_mode mode = { .identity = ident, .mem_file = ram, .mem_shared = true };
+	struct launch_mode mode = { .identity = ident, .mem_file = ram, .mem_shared = true,
+				    .disk = disk };
 	pid_t logger = -1;
 	int fd, q, status;
 
@@ -109,6 +111,11 @@ static int build_template(const char *cache, const struct template *t, const cha
 	snprintf(ram, sizeof ram, "%s/ram", tmp);
 	snprintf(ident, sizeof ident, "%s/identity", tmp);
 	snprintf(state, sizeof state, "%s/state", tmp);
+	/* A disk like a clone's, which the template never mounts: the guest only sees
+	 * that it is there, and its size. */
+	snprintf(disk, sizeof disk, "%s/disk.qcow2", tmp);
+	if (disk_create(disk_base, disk, m) < 0)
+		goto fail;
 	explicit_bzero(s.secret, sizeof s.secret);	/* a template has none */
 	/* The RAM file, made here and not by QEMU: 0600, and its full size from the start. */
 	fd = open(ram, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -124,8 +131,11 @@ static int build_template(const char *cache, const struct template *t, const cha
 	state_path(console, sizeof console, tmp, s.port, "console");
 	state_path(qmp, sizeof qmp, tmp, s.port, "qmp");
 	s.pid = launch(launcher, a, &s, tmp, &mode, &logger, m);
-	if (s.pid < 0)
+	if (s.pid < 0) {
+		/* before QEMU ran (a share that cannot be mapped): a cold boot fails too */
+		*fatal = true;
 		goto fail;
+	}
 	while (!file_has(console, "vmd: waiting for its identity")) {
 		if (waitpid(s.pid, &status, WNOHANG) == s.pid) {
 			s.pid = 0;
@@ -169,6 +179,7 @@ static int build_template(const char *cache, const struct template *t, const cha
 		unlink(f);
 	}
 	unlink(ident);
+	unlink(disk);
 	if (template_commit(t, tmp, m) < 0)
 		goto fail;
 	progress_done();
@@ -186,30 +197,39 @@ fail:
 
 /* The template a sandbox clones, made when missing, damaged or out of date (under
  * its lock: two starts at once make it once). NULL with a reason in why when this
- * sandbox cannot be cloned: it then boots cold. */
+ * sandbox cannot be cloned: it then boots cold, unless *fatal (the reason would stop
+ * a cold boot as well). */
 static const struct template *find_template(const struct vmctl_args *a, const struct vm_state *s,
-					    const char *launcher, bool rebuild, long long t0,
-					    char *why, size_t wsize)
+					    const char *launcher, const char *disk_base,
+					    unsigned long long disk_size, bool rebuild, long long t0,
+					    char *why, size_t wsize, bool *fatal)
 {
 	static struct template t;
 	char cache[PATH_MAX], cmdline[BOOTCFG_CMDLINE_MAX];
 	struct msg m = { 0 };
 	int lock;
 
+	*fatal = false;
 	if (a->image) {
 		snprintf(why, wsize, "a sandbox with a disk image of its own is not cloned");
 		return NULL;
 	}
+	if (a->kernel && !a->initrd) {
+		snprintf(why, wsize, "a kernel without an initramfs has no vmd to wait for its "
+			 "identity, so it is not cloned");
+		return NULL;
+	}
 	if (template_cache(cache, sizeof cache, &m) < 0 ||
 	    kernel_cmdline(a, s->kernel, use_kvm(), cmdline, sizeof cmdline, &m) < 0 ||
-	    template_for(cache, a, s, launcher, cmdline, &t, &m) < 0 ||
+	    template_for(cache, a, s, launcher, cmdline, disk_size, &t, &m) < 0 ||
 	    (lock = template_lock(cache, &t, &m)) < 0) {
 		snprintf(why, wsize, "%s", m.text);
 		return NULL;
 	}
 	if ((rebuild || !template_valid(&t, s->memory_mib)) &&
-	    build_template(cache, &t, launcher, a, s, t0, &m) < 0) {
-		snprintf(why, wsize, "cannot make the sandbox template: %.400s", m.text);
+	    build_template(cache, &t, launcher, a, s, disk_base, t0, fatal, &m) < 0) {
+		snprintf(why, wsize, *fatal ? "%.500s" : "cannot make the sandbox template: %.400s",
+			 m.text);
 		close(lock);
 		return NULL;
 	}
@@ -219,11 +239,13 @@ static const struct template *find_template(const struct vmctl_args *a, const st
 
 int cmd_start(const struct vmctl_args *a, struct msg *m)
 {
-	char dir[PATH_MAX], launcher[PATH_MAX + 32], why[512], ident[4200], qmp[4200];
+	char dir[PATH_MAX], launcher[PATH_MAX + 32], why[512], ident[4200], qmp[4200], disk[4200],
+	     disks[PATH_MAX], base[PATH_MAX + 64];
+	unsigned long long disk_size = a->disk_size ? a->disk_size : DISK_DEFAULT_SIZE;
 	struct vm_state s = { 0 };
 	long long t0 = monotonic_ms();
 	const struct template *t = NULL;
-	bool not_this_vm = false, rebuilt = false;
+	bool not_this_vm = false, rebuilt = false, fatal = false;
 
 	if (state_dir(dir, sizeof dir, m) < 0 || find_guest(a, &s, launcher, sizeof launcher, m) < 0)
 		return -1;
@@ -246,8 +268,15 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 	s.memory_mib = a->memory_mib ? a->memory_mib : DEFAULT_MEMORY_MIB;
 	s.cpus = a->cpus ? a->cpus : DEFAULT_CPUS;
 	s.started = (long long)time(NULL);
-	if (!a->cold && !(t = find_template(a, &s, launcher, false, t0, why, sizeof why)))
+	if (cache_folder("disks", disks, sizeof disks, m) < 0 ||
+	    disk_base(disks, disk_size, base, sizeof base, m) < 0)
+		return -1;
+	if (!a->cold && !(t = find_template(a, &s, launcher, base, disk_size, false, t0, why,
+					    sizeof why, &fatal))) {
+		if (fatal)
+			return fail(m, "%s", why);
 		fprintf(stderr, "vmctl: %s; booting the sandbox cold.\n", why);
+	}
 
 	/* A port can be taken between free_port and QEMU's bind: then QEMU fails at once,
 	 * and another port is tried. Whoever took it may answer in QEMU's place: it gets
@@ -256,7 +285,7 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 	 * secret of its own, so one a failed attempt handed to QEMU (or that a stand-in
 	 * read) opens nothing later. */
 	for (int attempt = 0; attempt < 5; attempt++) {
-		struct launch_mode mode = { .identity = ident };
+		struct launch_mode mode = { .identity = ident, .disk = disk };
 		pid_t logger;
 		int status;
 
@@ -264,7 +293,8 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 		    state_create(dir, &s, m) < 0)
 			return -1;
 		state_path(ident, sizeof ident, dir, s.port, "identity");
-		if (identity_write(ident, a, &s, false, false, m) < 0) {
+		state_path(disk, sizeof disk, dir, s.port, "disk.qcow2");
+		if (identity_write(ident, a, &s, false, true, m) < 0 || disk_create(base, disk, m) < 0) {
 			state_remove(dir, s.port);
 			return -1;
 		}
@@ -312,8 +342,13 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 				fprintf(stderr, "vmctl: the sandbox template did not load (%s); making "
 					"it again.\n", lm.text);
 				rebuilt = true;
-				if (!(t = find_template(a, &s, launcher, true, t0, why, sizeof why)))
+				t0 = monotonic_ms();
+				if (!(t = find_template(a, &s, launcher, base, disk_size, true, t0, why,
+							sizeof why, &fatal))) {
+					if (fatal)
+						return fail(m, "%s", why);
 					fprintf(stderr, "vmctl: %s; booting the sandbox cold.\n", why);
+				}
 				attempt--;
 				continue;
 			}
@@ -388,16 +423,23 @@ int cmd_template(const struct vmctl_args *a, struct msg *m)
 	char cache[PATH_MAX], launcher[PATH_MAX + 32], why[512];
 	struct vm_state s = { 0 };
 	const struct template *t;
+	bool fatal;
 
 	if (template_cache(cache, sizeof cache, m) < 0)
 		return -1;
 	if (a->template_rm)
 		return template_remove(cache, NULL, m);
-	if (find_guest(a, &s, launcher, sizeof launcher, m) < 0)
+	unsigned long long disk_size = a->disk_size ? a->disk_size : DISK_DEFAULT_SIZE;
+	char disks[PATH_MAX], base[PATH_MAX + 64];
+
+	if (find_guest(a, &s, launcher, sizeof launcher, m) < 0 ||
+	    cache_folder("disks", disks, sizeof disks, m) < 0 ||
+	    disk_base(disks, disk_size, base, sizeof base, m) < 0)
 		return -1;
 	s.memory_mib = a->memory_mib ? a->memory_mib : DEFAULT_MEMORY_MIB;
 	s.cpus = a->cpus ? a->cpus : DEFAULT_CPUS;
-	if (!(t = find_template(a, &s, launcher, false, monotonic_ms(), why, sizeof why)))
+	if (!(t = find_template(a, &s, launcher, base, disk_size, false, monotonic_ms(), why,
+				sizeof why, &fatal)))
 		return fail(m, "%s", why);
 	printf("%s\n", t->dir);
 	return 0;

@@ -25,6 +25,7 @@
 #define DISK_SIZE_UNIT (1ull << 20)
 /* --disk's default, as issue 12 asks: sparse, so it costs what is written. */
 #define DISK_DEFAULT_SIZE (8ull << 30)
+#define DISK_MAX_SIZE (16ull << 40)	/* ext4's limit with 4 KiB blocks */
 
 /* The base for a disk of size bytes: cache_dir/home-SIZE.ext4 (cache_dir is made 0700
  * when missing). Made when missing or damaged (not a regular file of exactly size

@@ -34,6 +34,8 @@
  * share's files through an idmapped mount as their owner (see qemu_namespace). */
 #define QEMU_USER "nobody"
 #define CONSOLE_FD 3		/* QEMU's serial console, the logger's pipe */
+#define DISK_RW_FD 4		/* the home disk, read-write and read-only */
+#define DISK_RO_FD 5
 #define LOGGER_WAIT_MS 2000	/* for the logger to write QEMU's last words */
 
 /* The folder this vmctl binary is in: the built guest and qemu-boot are found beside
@@ -458,10 +460,10 @@ pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_s
 	     console[4300], fwcfg[PATH_MAX + 32], serial[32], shares[VMCTL_MAX_SHARES][PATH_MAX + 300],
 	     real[VMCTL_MAX_SHARES][PATH_MAX],
 	     guestfwd[2 * PATH_MAX + EGRESS_MAX_ALLOW * 300], cwd[PATH_MAX], image[PATH_MAX],
-	     exe[PATH_MAX], memfile[PATH_MAX + 16];
+	     exe[PATH_MAX], memfile[PATH_MAX + 16], diskfd[32];
 	const char *argv[52 + 2 * VMCTL_MAX_SHARES];	/* 39 fixed, 2 per share, NULL */
 	int n = 0, userns = -1, logp[2] = { -1, -1 }, conp[2] = { -1, -1 }, errp[2] = { -1, -1 },
-	    log_fd = -1, con_fd = -1;
+	    log_fd = -1, con_fd = -1, disk_rw = -1, disk_ro = -1;
 	struct qemu_user user;
 	struct msg child = { 0 };
 	ssize_t got;
@@ -518,6 +520,14 @@ pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_s
 		argv[n++] = "--incoming";
 		argv[n++] = "defer";
 	}
+	if (mode->disk) {
+		/* By descriptors: QEMU reopens a disk read-only when a migration ends and
+		 * read-write when one begins here, by then as QEMU_USER, who may reach
+		 * neither our folder nor the file. */
+		snprintf(diskfd, sizeof diskfd, "%d:%d:qcow2", DISK_RW_FD, DISK_RO_FD);
+		argv[n++] = "--disk-fd";
+		argv[n++] = diskfd;
+	}
 	/* Not qboot (qemu-boot --bios /usr/share/qemu/qboot.rom): it starts the kernel
 	 * 0.1-0.15 s sooner than SeaBIOS, but of about 45 boots with it (pc and microvm)
 	 * one hung in early kernel setup and one took 30 s; none of about 60 with
@@ -562,6 +572,11 @@ pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_s
 		return fail_errno(m, "cannot run %s", launcher);
 	if (user.drop && a->nshares && (userns = idmap_userns(&user, m)) == -1)
 		return -1;
+	if (mode->disk && ((disk_rw = open(mode->disk, O_RDWR | O_CLOEXEC)) == -1 ||
+			   (disk_ro = open(mode->disk, O_RDONLY | O_CLOEXEC)) == -1)) {
+		fail_errno(m, "cannot open the home disk %s", mode->disk);
+		goto out;
+	}
 	log_fd = open(log, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	con_fd = open(console, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (log_fd == -1 || con_fd == -1 || pipe2(logp, O_CLOEXEC) == -1 ||
@@ -583,7 +598,7 @@ pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_s
 		goto out;
 	}
 	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC), lo, co;
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC), lo, co, rw, ro;
 		struct msg e = { 0 };
 
 		/* The shares first (the user namespace's fd may be one of 0..3), then the
@@ -592,9 +607,13 @@ pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_s
 			goto child_failed;
 		lo = fcntl(logp[1], F_DUPFD_CLOEXEC, 10);
 		co = fcntl(conp[1], F_DUPFD_CLOEXEC, 10);
-		if (null == -1 || lo == -1 || co == -1 || place_fd(null, 0) == -1 ||
-		    place_fd(lo, 1) == -1 || place_fd(lo, 2) == -1 ||
-		    place_fd(co, CONSOLE_FD) == -1 || setsid() == -1) {
+		rw = disk_rw == -1 ? -1 : fcntl(disk_rw, F_DUPFD_CLOEXEC, 10);
+		ro = disk_ro == -1 ? -1 : fcntl(disk_ro, F_DUPFD_CLOEXEC, 10);
+		if (null == -1 || lo == -1 || co == -1 || (mode->disk && (rw == -1 || ro == -1)) ||
+		    place_fd(null, 0) == -1 || place_fd(lo, 1) == -1 || place_fd(lo, 2) == -1 ||
+		    place_fd(co, CONSOLE_FD) == -1 ||
+		    (mode->disk && (place_fd(rw, DISK_RW_FD) == -1 || place_fd(ro, DISK_RO_FD) == -1)) ||
+		    setsid() == -1) {
 			fail_errno(&e, "cannot set up QEMU's output");
 			goto child_failed;
 		}
@@ -621,7 +640,7 @@ child_failed:
 	}
 out:
 	for (int *fd = (int[]){ userns, log_fd, con_fd, logp[0], logp[1], conp[0], conp[1],
-				 errp[0], errp[1], -2 }; *fd != -2; fd++)
+				 errp[0], errp[1], disk_rw, disk_ro, -2 }; *fd != -2; fd++)
 		if (*fd != -1)
 			close(*fd);
 	return pid;

@@ -53,7 +53,8 @@ static int send_line(int fd, const char *line, struct msg *m)
 	size_t len = strlen(line), done = 0;
 
 	while (done < len) {
-		ssize_t n = write(fd, line + done, len - done);
+		/* not a SIGPIPE when QEMU has gone (it exits when it refuses a stream) */
+		ssize_t n = send(fd, line + done, len - done, MSG_NOSIGNAL);
 
 		if (n == -1 && errno == EINTR)
 			continue;

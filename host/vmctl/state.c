@@ -184,7 +184,7 @@ int state_load(const char *dir, unsigned port, struct vm_state *s, struct msg *m
 
 void state_remove(const char *dir, unsigned port)
 {
-	static const char *const ext[] = { "json", "qmp", "log", "console", "identity", "json.tmp" };
+	static const char *const ext[] = { "json", "qmp", "log", "console", "identity", "disk.qcow2", "json.tmp" };
 	char path[4200];
 
 	for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {

@@ -36,6 +36,11 @@ static int make_dir(const char *path, struct msg *m)
 
 int template_cache(char *buf, size_t size, struct msg *m)
 {
+	return cache_folder("templates", buf, size, m);
+}
+
+int cache_folder(const char *sub, char *buf, size_t size, struct msg *m)
+{
 	const char *cache = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
 	char base[PATH_MAX];
 	struct passwd *pw;
@@ -51,13 +56,13 @@ int template_cache(char *buf, size_t size, struct msg *m)
 			home = pw->pw_dir;
 		}
 		snprintf(base, sizeof base, "%s/.cache", home);
-		if (mkdir(base, 0700) == -1 && errno != EEXIST)
-			return fail_errno(m, "cannot create the cache folder %s", base);
 	}
+	if (mkdir(base, 0700) == -1 && errno != EEXIST)
+		return fail_errno(m, "cannot create the cache folder %s", base);
 	snprintf(buf, size, "%s/vmctl", base);
 	if (make_dir(buf, m) < 0)
 		return -1;
-	snprintf(buf, size, "%s/vmctl/templates", base);
+	snprintf(buf, size, "%s/vmctl/%s", base, sub);
 	return make_dir(buf, m);
 }
 
@@ -96,7 +101,8 @@ static int find_qemu(char *out, size_t size, struct msg *m)
 }
 
 int template_for(const char *cache, const struct vmctl_args *a, const struct vm_state *s,
-		 const char *launcher, const char *cmdline, struct template *t, struct msg *m)
+		 const char *launcher, const char *cmdline, unsigned long long disk_size,
+		 struct template *t, struct msg *m)
 {
 	char qemu[PATH_MAX + 32];
 	uint8_t h[SHA256_SIZE];
@@ -121,8 +127,8 @@ int template_for(const char *cache, const struct vmctl_args *a, const struct vm_
 	len += (size_t)k;
 	for (int i = 0; i < a->nshares; i++)
 		len += (size_t)snprintf(t->desc + len, sizeof t->desc - len, " %s", a->shares[i].tag);
-	k = snprintf(t->desc + len, sizeof t->desc - len, "\negress %s\n",
-		     a->internet || a->nallow ? "yes" : "no");
+	k = snprintf(t->desc + len, sizeof t->desc - len, "\negress %s\ndisk %llu\n",
+		     a->internet || a->nallow ? "yes" : "no", disk_size);
 	if (k < 0 || (size_t)k >= sizeof t->desc - len)
 		return fail(m, "the template's description is too long.");
 	sha256(t->desc, strlen(t->desc), h);

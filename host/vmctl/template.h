@@ -33,10 +33,13 @@ struct template {
 
 /* The templates' folder, made 0700 when missing; refuses one not ours alone. */
 int template_cache(char *buf, size_t size, struct msg *m);
-/* Describe the template a sandbox s of a (with the launcher and kernel command line)
- * starts from, and where it lives under cache. */
+/* The cache's folder sub (templates, disks), the same way. */
+int cache_folder(const char *sub, char *buf, size_t size, struct msg *m);
+/* Describe the template a sandbox s of a (with the launcher, kernel command line and
+ * the size of its home disk) starts from, and where it lives under cache. */
 int template_for(const char *cache, const struct vmctl_args *a, const struct vm_state *s,
-		 const char *launcher, const char *cmdline, struct template *t, struct msg *m);
+		 const char *launcher, const char *cmdline, unsigned long long disk_size,
+		 struct template *t, struct msg *m);
 /* Whether t's folder holds a whole template made for t->desc and untouched since:
  * the description, the RAM file's size, inode and change time, the device state's
  * size and SHA-256, all as recorded when it was made. */

@@ -68,8 +68,8 @@ declare -A refusal=(
 usage: imgtool convert|create|info|check ... (imgtool --help says more)'
 	[sizecheck]='sizecheck: unknown option "--bogus"; the options are --budget N, --help and --version.
 usage: sizecheck size|check [--budget N] FILE... (sizecheck --help says more)'
-	[vmctl]='vmctl: unknown option "--bogus"; the commands are start, exec, install, cp, session, web, stop and list.
-usage: vmctl start|exec|install|cp|session|web|stop|list ... (vmctl --help says more)'
+	[vmctl]='vmctl: unknown option "--bogus"; the commands are start, template, exec, install, cp, session, web, stop and list.
+usage: vmctl start|template|exec|install|cp|session|web|stop|list ... (vmctl --help says more)'
 	[vmd]='vmd: unknown option "--bogus"; see vmd --help.
 usage: vmd --secret-file PATH|--identity PATH [OPTION]... (vmd --help lists the options)'
 	[sandbox-helper]='sandbox-helper: unknown option "--bogus"; sandbox-helper --help lists the options.

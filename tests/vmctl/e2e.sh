@@ -367,7 +367,7 @@ run $T 30 "$vmctl" start --memory abc
 expect_status 2
 expect_out ""
 expect_err 'vmctl: --memory wants a whole number from 64 to 65536, not "abc".
-usage: vmctl start [IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N] [--internet | --allow HOST[:PORT]...]'
+usage: vmctl start [IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N] [--internet | --allow HOST[:PORT]...] [--disk SIZE] [--cold]'
 run $T 30 "$vmctl" --bogus
 expect_status 2
 run $T 30 "$vmctl" exec "$P" --

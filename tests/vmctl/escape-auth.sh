@@ -71,7 +71,7 @@ no_secret_in() {
 
 # --- 3a: an impostor answers in QEMU's place -------------------------------------------
 rec=$tmp/impostor
-run env VMCTL_QEMU_BOOT="$(launcher impostor impostor "$rec")" $T 60 "$vmctl" start
+run env VMCTL_QEMU_BOOT="$(launcher impostor impostor "$rec")" $T 60 "$vmctl" start --cold
 expect_status 1
 last=$(cat "$rec/5.port" 2>/dev/null)
 expect_err "$(not_this_vm "$last")"
@@ -94,7 +94,7 @@ case_end "3a a stand-in on the VM's port gets no secret and no proof; start says
 # --- 3b: a squatter holds the port before QEMU binds it --------------------------------
 rec=$tmp/squat
 t0=$(date +%s%N)
-run env VMCTL_QEMU_BOOT="$(launcher squat squat "$rec" "$real_boot")" $T 120 "$vmctl" start
+run env VMCTL_QEMU_BOOT="$(launcher squat squat "$rec" "$real_boot")" $T 120 "$vmctl" start --cold
 start_ms=$((($(date +%s%N) - t0) / 1000000))
 [[ -s $rec/squatter.pid ]] && pids+=("$(cat "$rec/squatter.pid")")
 expect_status 0
@@ -125,7 +125,7 @@ case_end "3b a squatter before QEMU gets nothing; the start goes on with another
 
 # --- 3c: a genuine vmd, but another VM's ------------------------------------------------
 rec=$tmp/relay
-run env VMCTL_QEMU_BOOT="$(launcher relay relay "$rec" "$P")" $T 60 "$vmctl" start
+run env VMCTL_QEMU_BOOT="$(launcher relay relay "$rec" "$P")" $T 60 "$vmctl" start --cold
 expect_status 1
 expect_err "$(not_this_vm "$(cat "$rec/5.port" 2>/dev/null)")"
 run ex -- echo still-served
@@ -135,8 +135,8 @@ case_end "3c another VM's real vmd relayed to the port does not pass for this VM
 # --- 3d: exec to a port an impostor took after its VM went -----------------------------
 rec=$tmp/exec-impostor
 port=$(free_port)
-echo 0000 >"$tmp/fake-secret"
-python3 "$standin" impostor "$rec" --forward "$port:8080" --fw-cfg "opt/vmd/secret=$tmp/fake-secret" &
+printf 'vmd-identity 1\nsecret=0000\n' >"$tmp/fake-identity"
+python3 "$standin" impostor "$rec" --forward "$port:8080" --fw-cfg "opt/vmd/identity=$tmp/fake-identity" &
 ipid=$!
 pids+=("$ipid")
 for _ in $(seq 50); do (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
@@ -155,7 +155,7 @@ run $T 30 "$vmctl" exec "$port" -- echo hi
 expect_status 1
 expect_out ""
 expect_err "$(not_this_vm "$port")"
-run $T 30 "$vmctl" cp "$tmp/fake-secret" "$port:/tmp/x"
+run $T 30 "$vmctl" cp "$tmp/fake-identity" "$port:/tmp/x"
 expect_status 1
 expect_err "$(not_this_vm "$port")"
 sleep 0.5

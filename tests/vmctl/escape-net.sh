@@ -46,7 +46,7 @@ for p in python3 unshare; do
 	command -v "$p" >/dev/null || { echo "Bail out! escape-net.sh needs $p."; exit 1; }
 done
 
-usage_start='usage: vmctl start [IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N] [--internet | --allow HOST[:PORT]...]'
+usage_start='usage: vmctl start [IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N] [--internet | --allow HOST[:PORT]...] [--disk SIZE] [--cold]'
 proxy=http://10.0.2.100:3128
 real_vmctl=$vmctl
 pids=()

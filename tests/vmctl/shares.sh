@@ -24,7 +24,7 @@ plan 11
 vm_suite_ready shares.sh
 need_wstool
 
-usage_start='usage: vmctl start [IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N] [--internet | --allow HOST[:PORT]...]'
+usage_start='usage: vmctl start [IMAGE] [--kernel K] [--initrd I] [--share[-ro] HOST TAG]... [--memory MIB] [--cpus N] [--internet | --allow HOST[:PORT]...] [--disk SIZE] [--cold]'
 vms() { find "$state" -maxdepth 1 -name '*.json' 2>/dev/null | wc -l; }
 
 rw=$tmp/rw ro="$tmp/read only,1"

@@ -35,9 +35,18 @@ def launcher_args(args):
     for i, a in enumerate(args):
         if a == "--forward":
             port = int(args[i + 1].split(":")[0])
-        if a == "--fw-cfg" and args[i + 1].startswith("opt/vmd/secret="):
+        if a == "--fw-cfg" and args[i + 1].startswith("opt/vmd/identity="):
             secret_file = args[i + 1].split("=", 1)[1]
     return port, secret_file
+
+
+def identity_secret(path):
+    """The secret= line of a VM's identity (a template's placeholder has none)."""
+    with open(path, "rb") as f:
+        for line in f.read().split(b"\0", 1)[0].decode().splitlines():
+            if line.startswith("secret="):
+                return line[len("secret="):]
+    return ""
 
 
 def record(folder, args):
@@ -47,8 +56,8 @@ def record(folder, args):
     port, secret_file = launcher_args(args)
     with open(os.path.join(folder, "%d.port" % n), "w") as f:
         f.write("%d\n" % port)
-    with open(secret_file) as s, open(os.path.join(folder, "%d.secret" % n), "w") as f:
-        f.write(s.read().strip() + "\n")
+    with open(os.path.join(folder, "%d.secret" % n), "w") as f:
+        f.write(identity_secret(secret_file) + "\n")
     return n, port
 
 
