@@ -142,7 +142,8 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void sleep_ms(double ms)
+/* Fractions of a millisecond too (common/util's sleep_ms takes whole ones). */
+static void sleep_fine_ms(double ms)
 {
 	struct timespec ts;
 
@@ -317,7 +318,7 @@ static int connect_unix(const char *path, struct vm *vm, double deadline, struct
 			set_why(why, "no COM1");
 			return -1;
 		}
-		sleep_ms(5);
+		sleep_fine_ms(5);
 	}
 }
 
@@ -587,10 +588,10 @@ static void measure_idle(struct figure *f, struct result *res, struct vm *vm, do
 	long long t0, t1;
 	double w0, w1;
 
-	sleep_ms(SETTLE_MS);
+	sleep_fine_ms(SETTLE_MS);
 	t0 = cpu_ns(vm->pid);
 	w0 = now_ms();
-	sleep_ms(idle_s * 1e3);
+	sleep_fine_ms(idle_s * 1e3);
 	t1 = cpu_ns(vm->pid);
 	w1 = now_ms();
 	if (t0 < 0 || t1 < 0 || vm_exited(vm)) {
@@ -663,7 +664,7 @@ static int wait_exit(struct vm *vm, int pidfd, double deadline, double *t_exit)
 		}
 		if (now_ms() > deadline)
 			return -1;
-		sleep_ms(0.1);
+		sleep_fine_ms(0.1);
 	}
 }
 
