@@ -1498,7 +1498,7 @@ int main(int argc, char **argv)
 		{ "key-script", required_argument, NULL, 'K' },
 		{ "chromium", required_argument, NULL, 'C' },
 		{ "keys", required_argument, NULL, 'y' },
-		{ "pause-only", no_argument, NULL, 'P' },
+		{ "pause-only", no_argument, NULL, 'Z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1529,7 +1529,7 @@ int main(int argc, char **argv)
 		case 'K': o.key_script = optarg; break;
 		case 'C': o.chromium = optarg; break;
 		case 'y': o.keys = (int)number("--keys", optarg, 1, 200); break;
-		case 'P': pause_only = true; break;
+		case 'Z': pause_only = true; break;
 		case 'h': usage(0);
 		default: usage(2);
 		}
