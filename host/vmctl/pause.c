@@ -35,7 +35,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,46 +78,14 @@ struct record {
 
 /* --- files ------------------------------------------------------------------------ */
 
-static int make_private_dir(const char *path, struct msg *m)
-{
-	struct stat st;
-
-	if (mkdir(path, 0700) == -1 && errno != EEXIST)
-		return fail_errno(m, "cannot create the folder %s", path);
-	if (lstat(path, &st) == -1)
-		return fail_errno(m, "cannot read the folder %s", path);
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
-		return fail(m, "the paused sandboxes' folder %s is not a folder that only you can "
-			    "read; remove it or fix its owner and mode (0700).", path);
-	return 0;
-}
-
 int paused_dir(char *buf, size_t size, struct msg *m)
 {
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	char base[PATH_MAX];
-	struct passwd *pw;
+	char base[PATH_MAX - 64];	/* room for /vmctl/SUB */
 
-	if (xdg && *xdg == '/') {
-		snprintf(base, sizeof base, "%s", xdg);
-	} else {
-		if (!home || *home != '/') {
-			pw = getpwuid(geteuid());
-			if (!pw || !pw->pw_dir || *pw->pw_dir != '/')
-				return fail(m, "cannot tell where your state folder is: set HOME or "
-					    "XDG_STATE_HOME.");
-			home = pw->pw_dir;
-		}
-		/* ~/.local and ~/.local/state, as the XDG layout has them, when missing */
-		snprintf(base, sizeof base, "%s/.local", home);
-		if (mkdir(base, 0700) == -1 && errno != EEXIST)
-			return fail_errno(m, "cannot create the folder %s", base);
-		snprintf(base, sizeof base, "%s/.local/state", home);
-	}
-	if (mkdir(base, 0700) == -1 && errno != EEXIST)
-		return fail_errno(m, "cannot create the state folder %s", base);
+	if (xdg_folder("XDG_STATE_HOME", ".local/state", base, sizeof base, m) < 0)
+		return -1;
 	snprintf(buf, size, "%s/vmctl", base);
-	return make_private_dir(buf, m);
+	return private_dir(buf, "the paused sandboxes' folder", m);
 }
 
 /* The flock of PAUSED/PORT.lock, not waited for: the fd, or -1 with m. */

@@ -4,29 +4,65 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+int private_dir(const char *path, const char *what, struct msg *m)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		return fail_errno(m, "cannot create %s %s", what, path);
+	if (lstat(path, &st) == -1)
+		return fail_errno(m, "cannot read %s %s", what, path);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+		return fail(m, "%s %s is not a folder that only you can read; remove it or fix "
+			    "its owner and mode (0700).", what, path);
+	return 0;
+}
+
+int xdg_folder(const char *env, const char *rel, char *buf, size_t size, struct msg *m)
+{
+	const char *xdg = getenv(env), *home = getenv("HOME");
+	struct passwd *pw;
+	char *slash;
+
+	if (xdg && *xdg == '/') {
+		snprintf(buf, size, "%s", xdg);
+	} else {
+		if (!home || *home != '/') {
+			pw = getpwuid(geteuid());
+			if (!pw || !pw->pw_dir || *pw->pw_dir != '/')
+				return fail(m, "cannot tell where your %s is: set HOME or %s.", rel, env);
+			home = pw->pw_dir;
+		}
+		snprintf(buf, size, "%s/%s", home, rel);
+		/* the folders between HOME and it (~/.local of ~/.local/state), when missing */
+		for (slash = strchr(buf + strlen(home) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+			*slash = '\0';
+			if (mkdir(buf, 0700) == -1 && errno != EEXIST)
+				return fail_errno(m, "cannot create the folder %s", buf);
+			*slash = '/';
+		}
+	}
+	if (mkdir(buf, 0700) == -1 && errno != EEXIST)
+		return fail_errno(m, "cannot create the folder %s", buf);
+	return 0;
+}
+
 int state_dir(char *buf, size_t size, struct msg *m)
 {
 	const char *run = getenv("XDG_RUNTIME_DIR");
-	struct stat st;
 
 	if (run && *run)
 		snprintf(buf, size, "%s/vmctl", run);
 	else
 		snprintf(buf, size, "/tmp/vmctl-%u", (unsigned)getuid());
-	if (mkdir(buf, 0700) == -1 && errno != EEXIST)
-		return fail_errno(m, "cannot create the state folder %s", buf);
-	if (lstat(buf, &st) == -1)
-		return fail_errno(m, "cannot read the state folder %s", buf);
-	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077))
-		return fail(m, "the state folder %s is not a folder that only you can read; "
-			    "remove it or fix its owner and mode (0700).", buf);
-	return 0;
+	return private_dir(buf, "the state folder", m);
 }
 
 void state_path(char *buf, size_t size, const char *dir, unsigned port, const char *ext)

@@ -26,6 +26,12 @@ struct vm_state {
 	long long started;		/* seconds since 1970 */
 };
 
+/* The folder path, created 0700 when missing; one that is not ours alone (what names
+ * it in the sentence: "the state folder") is refused. */
+int private_dir(const char *path, const char *what, struct msg *m);
+/* $ENV when it is absolute, else HOME/REL (REL as the XDG layout has it: ".cache",
+ * ".local/state"), made 0700 with the folders between when missing. */
+int xdg_folder(const char *env, const char *rel, char *buf, size_t size, struct msg *m);
 /* The state folder, created 0700 when missing; refuses one that is not ours alone. */
 int state_dir(char *buf, size_t size, struct msg *m);
 /* dir/PORT.EXT */

@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,20 +19,6 @@
 #define STATE_MAX (64 << 20)	/* a device state is 0.1-1 MiB; more is not one of ours */
 #define POLL_MS 1
 
-static int make_dir(const char *path, struct msg *m)
-{
-	struct stat st;
-
-	if (mkdir(path, 0700) == -1 && errno != EEXIST)
-		return fail_errno(m, "cannot create the folder %s", path);
-	if (lstat(path, &st) == -1)
-		return fail_errno(m, "cannot read the folder %s", path);
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
-		return fail(m, "%s is not a folder that only you can read; remove it or fix its "
-			    "owner and mode (0700).", path);
-	return 0;
-}
-
 int template_cache(char *buf, size_t size, struct msg *m)
 {
 	return cache_folder("templates", buf, size, m);
@@ -41,29 +26,15 @@ int template_cache(char *buf, size_t size, struct msg *m)
 
 int cache_folder(const char *sub, char *buf, size_t size, struct msg *m)
 {
-	const char *cache = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	char base[PATH_MAX];
-	struct passwd *pw;
+	char base[PATH_MAX - 64];	/* room for /vmctl/SUB */
 
-	if (cache && *cache == '/') {
-		snprintf(base, sizeof base, "%s", cache);
-	} else {
-		if (!home || *home != '/') {
-			pw = getpwuid(geteuid());
-			if (!pw || !pw->pw_dir || *pw->pw_dir != '/')
-				return fail(m, "cannot tell where your cache folder is: set HOME or "
-					    "XDG_CACHE_HOME.");
-			home = pw->pw_dir;
-		}
-		snprintf(base, sizeof base, "%s/.cache", home);
-	}
-	if (mkdir(base, 0700) == -1 && errno != EEXIST)
-		return fail_errno(m, "cannot create the cache folder %s", base);
+	if (xdg_folder("XDG_CACHE_HOME", ".cache", base, sizeof base, m) < 0)
+		return -1;
 	snprintf(buf, size, "%s/vmctl", base);
-	if (make_dir(buf, m) < 0)
+	if (private_dir(buf, "the cache folder", m) < 0)
 		return -1;
 	snprintf(buf, size, "%s/vmctl/%s", base, sub);
-	return make_dir(buf, m);
+	return private_dir(buf, "the cache folder", m);
 }
 
 /* "LABEL PATH SIZE INODE MTIME" of a file the template depends on: a changed file is
