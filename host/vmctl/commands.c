@@ -173,12 +173,7 @@ static int build_template(const char *cache, const struct template *t, const cha
 	s.pid = 0;
 	logger_wait(logger);
 	logger = -1;
-	for (const char *const *e = (const char *const[]){ "console", "log", "qmp", NULL }; *e; e++) {
-		char f[PATH_MAX + 96];
-
-		state_path(f, sizeof f, tmp, s.port, *e);
-		unlink(f);
-	}
+	state_remove(tmp, s.port);	/* its console, log and QMP socket */
 	unlink(ident);
 	unlink(disk);
 	if (template_commit(t, tmp, m) < 0)
