@@ -198,6 +198,28 @@ static int take(size_t k, const char *v, size_t len, struct identity *id, struct
 	}
 }
 
+/* What may follow a template's first line: nothing, or one line home=disk|ram (the
+ * disk the template mounts before its identity comes, read-only). */
+static enum identity_kind template_rest(const char *p, const char *end, struct identity *id,
+					struct msg *m)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	const char *eol = nl ? nl : end;
+
+	if (p == end)
+		return IDENTITY_TEMPLATE;
+	if (eol + (nl != NULL) != end || eol - p < 5 || memcmp(p, "home=", 5)) {
+		fail(m, "the template's placeholder identity may have one line after its "
+		     "first, home=disk or home=ram.");
+		return IDENTITY_BAD;
+	}
+	if (take(NKEYS - 1, p + 5, (size_t)(eol - p - 5), id, m) < 0) {
+		memset(id, 0, sizeof *id);
+		return IDENTITY_BAD;
+	}
+	return IDENTITY_TEMPLATE;
+}
+
 enum identity_kind identity_parse(const char *buf, size_t len, struct identity *id,
 				  struct msg *m)
 {
@@ -226,14 +248,8 @@ enum identity_kind identity_parse(const char *buf, size_t len, struct identity *
 		size_t n = (size_t)(eol - p), klen;
 
 		if (line == 0) {
-			if (n == 21 && !memcmp(p, "vmd-identity template", 21)) {
-				if (eol + (nl != NULL) != end) {
-					fail(m, "the template's placeholder identity has lines after "
-					     "its first.");
-					return IDENTITY_BAD;
-				}
-				return IDENTITY_TEMPLATE;
-			}
+			if (n == 21 && !memcmp(p, "vmd-identity template", 21))
+				return template_rest(eol + (nl != NULL), end, id, m);
 			if (n != 14 || memcmp(p, "vmd-identity 1", 14)) {
 				fail(m, "the identity's first line is neither \"vmd-identity 1\" "
 				     "nor \"vmd-identity template\".");

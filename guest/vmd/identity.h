@@ -46,7 +46,8 @@ struct identity {
 enum identity_kind { IDENTITY_BAD = -1, IDENTITY_TEMPLATE = 0, IDENTITY_REAL = 1 };
 
 /* Parse the len bytes of buf (len must be IDENTITY_SIZE): IDENTITY_TEMPLATE for the
- * placeholder, IDENTITY_REAL with *id filled, or IDENTITY_BAD with one sentence in m
+ * placeholder ("vmd-identity template", then an optional home= line that sets only
+ * id->home_disk), IDENTITY_REAL with *id filled, or IDENTITY_BAD with one sentence in m
  * (which never quotes the secret or the seed). */
 enum identity_kind identity_parse(const char *buf, size_t len, struct identity *id,
 				  struct msg *m);

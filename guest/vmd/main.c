@@ -112,7 +112,7 @@ int main(int argc, char **argv)
 		 * its secret), none of them secret or this VM's own. What makes a VM
 		 * itself (entropy, clock, name, disks, shares, secret) comes after. Done
 		 * first, the socket would cost each clone 0.2 s under TCG. */
-		if (setup_wait_identity(o.identity, &id, &m) < 0 ||
+		if (setup_wait_identity(o.identity, o.home_root, users_init, &id, &m) < 0 ||
 		    setup_apply_identity(&id, &o, vmd.secret, &m) < 0) {
 			explicit_bzero(&id, sizeof id);
 			die("%s", m.text);
@@ -121,7 +121,8 @@ int main(int argc, char **argv)
 	} else if (vmd_secret_load(o.secret_file, vmd.secret, &m) < 0) {
 		die("%s", m.text);
 	}
-	users_init();	/* the sandbox user's home, on the home disk once it is mounted */
+	if (!setup_home_mounted())
+		users_init();	/* the sandbox user's home, on the home disk once it is mounted */
 	fprintf(stderr, "vmd: listening on %s port %d%s.\n", o.bind, o.port,
 		o.sandbox ? "" : ", running commands without a sandbox");
 	/* On the console (init's standard output): whoever reads it knows that the port

@@ -8,13 +8,19 @@
 
 /* Read path (the fw_cfg item) every 2 ms until it holds a real identity, printing
  * "vmd: waiting for its identity" on stdout the first time it finds the template's
- * placeholder: 0 with *id filled, or -1 with one sentence in m (malformed, or
- * unreadable). */
-int setup_wait_identity(const char *path, struct identity *id, struct msg *m);
+ * placeholder. Before that line, a placeholder with home=disk has the disk mounted on
+ * home_root (as setup_apply_identity would), and home_ready called: the template is
+ * saved with both done. 0 with *id filled, or -1 with one sentence in m (malformed,
+ * unreadable, or a disk that cannot be mounted). */
+int setup_wait_identity(const char *path, const char *home_root, void (*home_ready)(void),
+			struct identity *id, struct msg *m);
+
+/* Whether setup_wait_identity mounted the home disk. */
+bool setup_home_mounted(void);
 
 /* Make this VM the identity's, in this order: reseed the RNG, set the clock and the
  * hostname, mount the 9p shares under o->share_root and, with home=disk, the disk
- * on o->home_root, set the proxy, and copy the secret into secret. */
+ * on o->home_root (unless the template has), set the proxy, and copy the secret into secret. */
 int setup_apply_identity(const struct identity *id, const struct vmd_options *o,
 			 char secret[VMD_SECRET_LEN + 1], struct msg *m);
 

@@ -112,9 +112,8 @@ static int build_template(const char *cache, const struct template *t, const cha
 	snprintf(ram, sizeof ram, "%s/ram", tmp);
 	snprintf(ident, sizeof ident, "%s/identity", tmp);
 	snprintf(state, sizeof state, "%s/state", tmp);
-	/* A disk like a clone's, which the template never mounts: the guest only sees
-	 * that it is there, and its size. */
-	snprintf(disk, sizeof disk, "%s/disk.qcow2", tmp);
+	/* The home disk: vmd mounts it before it waits, and every clone gets a copy. */
+	snprintf(disk, sizeof disk, "%s/disk", tmp);
 	if (disk_create(disk_base, disk, m) < 0)
 		goto fail;
 	explicit_bzero(s.secret, sizeof s.secret);	/* a template has none */
@@ -127,7 +126,7 @@ static int build_template(const char *cache, const struct template *t, const cha
 		goto fail;
 	}
 	close(fd);
-	if (identity_write(ident, a, &s, true, false, m) < 0 || free_port(&s.port, m) < 0)
+	if (identity_write(ident, a, &s, true, true, m) < 0 || free_port(&s.port, m) < 0)
 		goto fail;
 	state_path(console, sizeof console, tmp, s.port, "console");
 	state_path(qmp, sizeof qmp, tmp, s.port, "qmp");
@@ -175,7 +174,10 @@ static int build_template(const char *cache, const struct template *t, const cha
 	logger = -1;
 	state_remove(tmp, s.port);	/* its console, log and QMP socket */
 	unlink(ident);
-	unlink(disk);
+	if (chmod(disk, 0400) == -1) {
+		fail_errno(m, "cannot make the template's disk %s read-only", disk);
+		goto fail;
+	}
 	if (template_commit(t, tmp, m) < 0)
 		goto fail;
 	progress_done();
@@ -217,7 +219,7 @@ static const struct template *find_template(const struct vmctl_args *a, const st
 	}
 	if (template_cache(cache, sizeof cache, &m) < 0 ||
 	    kernel_cmdline(a, s->kernel, use_kvm(), cmdline, sizeof cmdline, &m) < 0 ||
-	    template_for(cache, a, s, launcher, cmdline, disk_size, &t, &m) < 0 ||
+	    template_for(cache, a, s, launcher, cmdline, disk_base, disk_size, &t, &m) < 0 ||
 	    (lock = template_lock(cache, &t, &m)) < 0) {
 		snprintf(why, wsize, "%s", m.text);
 		return NULL;
@@ -290,7 +292,9 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 			return -1;
 		state_path(ident, sizeof ident, dir, s.port, "identity");
 		state_path(disk, sizeof disk, dir, s.port, "disk.qcow2");
-		if (identity_write(ident, a, &s, false, true, m) < 0 || disk_create(base, disk, m) < 0) {
+		unlink(disk);
+		if (identity_write(ident, a, &s, false, true, m) < 0 ||
+		    (t ? disk_copy(t->disk, disk, false, m) : disk_create(base, disk, m)) < 0) {
 			state_remove(dir, s.port);
 			return -1;
 		}

@@ -358,3 +358,54 @@ int disk_create(const char *base, const char *overlay, struct msg *m)
 		return status == -1 ? -1 : tool_failed("imgtool", what, where, err, status, m);
 	return 0;
 }
+
+/* Copy the file src to dst (new, 0600), synced when durable; the holes of a sparse
+ * file stay holes (SEEK_DATA), so a qcow2 costs what it holds. */
+int disk_copy(const char *src, const char *dst, bool durable, struct msg *m)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1;
+	struct stat st;
+	off_t at = 0;
+
+	if (in == -1 || fstat(in, &st) == -1) {
+		fail_errno(m, "cannot read %s", src);
+		goto fail;
+	}
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out == -1) {
+		fail_errno(m, "cannot create %s", dst);
+		goto fail;
+	}
+	while (at < st.st_size) {
+		off_t data = lseek(in, at, SEEK_DATA), hole, pos;
+
+		if (data == -1 && errno == ENXIO)
+			break;	/* only a hole is left */
+		hole = data == -1 ? -1 : lseek(in, data, SEEK_HOLE);
+		if (data == -1 || hole == -1)
+			goto fail_copy;
+		for (pos = data; pos < hole;) {
+			off_t o = pos;
+			ssize_t n = copy_file_range(in, &pos, out, &o, (size_t)(hole - pos), 0);
+
+			if (n <= 0)
+				goto fail_copy;
+		}
+		at = hole;
+	}
+	if (ftruncate(out, st.st_size) == -1 || (durable && fsync(out) == -1))
+		goto fail_copy;
+	close(in);
+	close(out);
+	return 0;
+fail_copy:
+	fail_errno(m, "cannot copy %s to %s", src, dst);
+fail:
+	if (in != -1)
+		close(in);
+	if (out != -1) {
+		close(out);
+		unlink(dst);
+	}
+	return -1;
+}

@@ -15,6 +15,7 @@
 #ifndef VMCTL_DISK_H
 #define VMCTL_DISK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util.h"
@@ -41,5 +42,10 @@ int disk_base(const char *cache_dir, unsigned long long size, char *path, size_t
  * a relative name is relative to the overlay's folder), mode 0600, written whole or not
  * at all by imgtool; one already at overlay is replaced. */
 int disk_create(const char *base, const char *overlay, struct msg *m);
+
+/* Copy the file src to dst (new, 0600), synced when durable; the holes of a sparse
+ * file stay holes (SEEK_DATA), so a qcow2 costs what it holds. A failed copy leaves
+ * no dst. */
+int disk_copy(const char *src, const char *dst, bool durable, struct msg *m);
 
 #endif

@@ -203,7 +203,8 @@ int identity_write(const char *path, const struct vmctl_args *a, const struct vm
 	int fd, k;
 
 	if (placeholder) {
-		len = (size_t)snprintf(text, sizeof text, "vmd-identity template\n");
+		len = (size_t)snprintf(text, sizeof text, "vmd-identity template\nhome=%s\n",
+				       home_disk ? "disk" : "ram");
 	} else {
 		if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed)
 			return fail_errno(m, "cannot get random bytes for the VM's entropy");

@@ -48,6 +48,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "disk.h"
 #include "launch.h"
 #include "qmp.h"
 #include "state.h"
@@ -124,57 +125,6 @@ static int fsync_path(const char *path, int flags, struct msg *m)
 	return 0;
 }
 
-/* Copy the file src to dst (new, 0600), synced when durable; the holes of a sparse
- * file stay holes (SEEK_DATA), so a qcow2 costs what it holds. */
-static int copy_file(const char *src, const char *dst, bool durable, struct msg *m)
-{
-	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1;
-	struct stat st;
-	off_t at = 0;
-
-	if (in == -1 || fstat(in, &st) == -1) {
-		fail_errno(m, "cannot read %s", src);
-		goto fail;
-	}
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out == -1) {
-		fail_errno(m, "cannot create %s", dst);
-		goto fail;
-	}
-	while (at < st.st_size) {
-		off_t data = lseek(in, at, SEEK_DATA), hole, pos;
-
-		if (data == -1 && errno == ENXIO)
-			break;	/* only a hole is left */
-		hole = data == -1 ? -1 : lseek(in, data, SEEK_HOLE);
-		if (data == -1 || hole == -1)
-			goto fail_copy;
-		for (pos = data; pos < hole;) {
-			off_t o = pos;
-			ssize_t n = copy_file_range(in, &pos, out, &o, (size_t)(hole - pos), 0);
-
-			if (n <= 0)
-				goto fail_copy;
-		}
-		at = hole;
-	}
-	if (ftruncate(out, st.st_size) == -1 || (durable && fsync(out) == -1))
-		goto fail_copy;
-	close(in);
-	close(out);
-	return 0;
-fail_copy:
-	fail_errno(m, "cannot copy %s to %s", src, dst);
-fail:
-	if (in != -1)
-		close(in);
-	if (out != -1) {
-		close(out);
-		unlink(dst);
-	}
-	return -1;
-}
-
 /* dst as a second name of src, or a copy where they are on different filesystems;
  * synced when durable (QEMU writes its disk with cache=unsafe: what it wrote may be
  * in the page cache only). */
@@ -184,7 +134,7 @@ static int link_or_copy(const char *src, const char *dst, bool durable, struct m
 		return durable ? fsync_path(dst, O_RDONLY, m) : 0;
 	if (errno != EXDEV && errno != EPERM)
 		return fail_errno(m, "cannot put %s at %s", src, dst);
-	return copy_file(src, dst, durable, m);
+	return disk_copy(src, dst, durable, m);
 }
 
 /* Remove a paused sandbox's folder (plain files only). */
@@ -617,7 +567,7 @@ static pid_t start_qemu(const char *dir, const char *launcher, struct vm_state *
 		 * stream is loaded and the guest runs, and the paused folder is removed
 		 * soon after. A fork's is a copy, not synced: a running sandbox's disk
 		 * in the state folder is not kept across a reboot anyway. */
-		if ((f->copy_disk ? copy_file(f->disk_from, disk, false, m)
+		if ((f->copy_disk ? disk_copy(f->disk_from, disk, false, m)
 				  : link_or_copy(f->disk_from, disk, false, m)) < 0)
 			goto fail;
 		mode.disk = disk;

@@ -72,8 +72,8 @@ static int find_qemu(char *out, size_t size, struct msg *m)
 }
 
 int template_for(const char *cache, const struct vmctl_args *a, const struct vm_state *s,
-		 const char *launcher, const char *cmdline, unsigned long long disk_size,
-		 struct template *t, struct msg *m)
+		 const char *launcher, const char *cmdline, const char *disk_base,
+		 unsigned long long disk_size, struct template *t, struct msg *m)
 {
 	char qemu[PATH_MAX + 32];
 	uint8_t h[SHA256_SIZE];
@@ -86,7 +86,8 @@ int template_for(const char *cache, const struct vmctl_args *a, const struct vm_
 	    (*s->initrd && describe_file(t->desc, sizeof t->desc, &len, "initrd", s->initrd, m) < 0) ||
 	    describe_file(t->desc, sizeof t->desc, &len, "launcher", launcher, m) < 0 ||
 	    find_qemu(qemu, sizeof qemu, m) < 0 ||
-	    describe_file(t->desc, sizeof t->desc, &len, "qemu", qemu, m) < 0)
+	    describe_file(t->desc, sizeof t->desc, &len, "qemu", qemu, m) < 0 ||
+	    describe_file(t->desc, sizeof t->desc, &len, "disk-base", disk_base, m) < 0)
 		return -1;
 	/* The devices: the shares' tags (the guest reads them once, when it boots), the
 	 * network's way out, the home disk's size; their host folders and files are each
@@ -108,6 +109,7 @@ int template_for(const char *cache, const struct vmctl_args *a, const struct vm_
 	snprintf(t->dir, sizeof t->dir, "%s/%s", cache, t->key);
 	snprintf(t->ram, sizeof t->ram, "%s/ram", t->dir);
 	snprintf(t->state, sizeof t->state, "%s/state", t->dir);
+	snprintf(t->disk, sizeof t->disk, "%s/disk", t->dir);
 	return 0;
 }
 
@@ -137,22 +139,40 @@ static int hash_file(const char *path, char hex[2 * SHA256_SIZE + 1], long long 
 	return 0;
 }
 
-/* What template_valid compares: the description, then the RAM file's and the
- * device state's records. */
+/* A file's record: its size, inode and change time (any write changes the last). */
+static int record_file(const char *dir, const char *name, char *out, size_t size)
+{
+	char path[PATH_MAX + 16];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (stat(path, &st) == -1)
+		return -1;
+	return snprintf(out, size, "%s %lld %llu %lld.%09ld\n", name, (long long)st.st_size,
+			(unsigned long long)st.st_ino, (long long)st.st_ctim.tv_sec,
+			st.st_ctim.tv_nsec);
+}
+
+/* What template_valid compares: the description, then the records of the RAM file
+ * and the home disk (too large to hash at each start; neither is ever opened for
+ * writing once made) and the device state's size and SHA-256 (QEMU parses it). */
 static int records(const char *dir, const char *desc, char *out, size_t size)
 {
 	char path[PATH_MAX + 16], hex[2 * SHA256_SIZE + 1];
 	long long state_size;
-	struct stat st;
-	int k;
+	int k, r;
 
-	snprintf(path, sizeof path, "%s/ram", dir);
-	if (stat(path, &st) == -1)
+	k = snprintf(out, size, "%s--\n", desc);
+	if (k < 0 || (size_t)k >= size)
 		return -1;
-	k = snprintf(out, size, "%s--\nram %lld %llu %lld.%09ld\n", desc, (long long)st.st_size,
-		     (unsigned long long)st.st_ino, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+	for (const char *f = "ram"; f; f = strcmp(f, "ram") ? NULL : "disk") {
+		r = record_file(dir, f, out + k, size - (size_t)k);
+		if (r < 0 || (size_t)r >= size - (size_t)k)
+			return -1;
+		k += r;
+	}
 	snprintf(path, sizeof path, "%s/state", dir);
-	if (k < 0 || (size_t)k >= size || hash_file(path, hex, &state_size) < 0)
+	if (hash_file(path, hex, &state_size) < 0)
 		return -1;
 	k += snprintf(out + k, size - (size_t)k, "state %lld %s\n", state_size, hex);
 	return (size_t)k < size ? 0 : -1;
@@ -222,8 +242,9 @@ int template_commit(const struct template *t, const char *tmp, struct msg *m)
 	char path[PATH_MAX + 16], old[PATH_MAX + 32];
 	int fd;
 
-	for (const char *f = "ram"; f; f = strcmp(f, "ram") ? NULL : "state") {
-		snprintf(path, sizeof path, "%s/%s", tmp, f);
+	for (const char *const *f = (const char *const[]){ "ram", "disk", "state", NULL }; *f;
+	     f++) {
+		snprintf(path, sizeof path, "%s/%s", tmp, *f);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd == -1 || fsync(fd) == -1) {
 			fail_errno(m, "cannot write the template's %s", path);

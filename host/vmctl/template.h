@@ -4,7 +4,9 @@
  * and saved: its RAM is a file QEMU wrote through (memory-backend-file, share=on) and
  * its devices a migration stream without the RAM (x-ignore-shared). A clone maps the
  * RAM file copy-on-write (share=off), so the file never changes, and loads the stream;
- * its own QEMU command line gives it its own identity (launch.h). Templates live in
+ * its own QEMU command line gives it its own identity (launch.h). Its home disk is a
+ * copy of the template's, an overlay on the empty base that the template's guest has
+ * mounted, so the guest's memory and the disk agree. Templates live in
  * $XDG_CACHE_HOME/vmctl/templates (~/.cache/vmctl/templates), one folder per key: the
  * hash of everything a clone must have in common with its template (the guest's files,
  * QEMU, the launcher, machine, memory, CPUs and devices).
@@ -28,6 +30,7 @@ struct template {
 	char dir[PATH_MAX];		/* CACHE/KEY */
 	char ram[PATH_MAX + 8];		/* dir/ram */
 	char state[PATH_MAX + 8];	/* dir/state: the device state */
+	char disk[PATH_MAX + 8];	/* dir/disk: the home disk, each clone's is a copy */
 	char desc[TEMPLATE_DESC_MAX];	/* what the key is the hash of */
 };
 
@@ -35,11 +38,12 @@ struct template {
 int template_cache(char *buf, size_t size, struct msg *m);
 /* The cache's folder sub (templates, disks), the same way. */
 int cache_folder(const char *sub, char *buf, size_t size, struct msg *m);
-/* Describe the template a sandbox s of a (with the launcher, kernel command line and
- * the size of its home disk) starts from, and where it lives under cache. */
+/* Describe the template a sandbox s of a (with the launcher, kernel command line, the
+ * base of its home disk and that disk's size) starts from, and where it lives under
+ * cache. */
 int template_for(const char *cache, const struct vmctl_args *a, const struct vm_state *s,
-		 const char *launcher, const char *cmdline, unsigned long long disk_size,
-		 struct template *t, struct msg *m);
+		 const char *launcher, const char *cmdline, const char *disk_base,
+		 unsigned long long disk_size, struct template *t, struct msg *m);
 /* Whether t's folder holds a whole template made for t->desc and untouched since:
  * the description, the RAM file's size, inode and change time, the device state's
  * size and SHA-256, all as recorded when it was made. */

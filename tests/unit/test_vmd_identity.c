@@ -81,9 +81,32 @@ static void the_placeholder_is_a_template(void **state)
 	(void)state;
 	assert_int_equal(parse("vmd-identity template\n", &id, &m), IDENTITY_TEMPLATE);
 	assert_int_equal(parse("vmd-identity template", &id, &m), IDENTITY_TEMPLATE);
-	assert_int_equal(parse("vmd-identity template\nhome=ram\n", &id, &m), IDENTITY_BAD);
-	assert_string_equal(m.text, "the template's placeholder identity has lines after its "
-			    "first.");
+	assert_false(id.home_disk);
+}
+
+static void the_placeholder_may_say_where_the_home_is(void **state)
+{
+	struct identity id;
+	struct msg m;
+
+	(void)state;
+	assert_int_equal(parse("vmd-identity template\nhome=disk\n", &id, &m), IDENTITY_TEMPLATE);
+	assert_true(id.home_disk);
+	assert_int_equal(parse("vmd-identity template\nhome=disk", &id, &m), IDENTITY_TEMPLATE);
+	assert_true(id.home_disk);
+	assert_int_equal(parse("vmd-identity template\nhome=ram\n", &id, &m), IDENTITY_TEMPLATE);
+	assert_false(id.home_disk);
+	assert_int_equal(parse("vmd-identity template\nhome=usb\n", &id, &m), IDENTITY_BAD);
+	assert_string_equal(m.text, "the identity's home must be disk or ram.");
+	assert_false(id.home_disk);
+	assert_int_equal(parse("vmd-identity template\nhome=disk\nsecret=x\n", &id, &m),
+			 IDENTITY_BAD);
+	assert_string_equal(m.text, "the template's placeholder identity may have one line after "
+			    "its first, home=disk or home=ram.");
+	assert_false(id.home_disk);
+	assert_int_equal(parse("vmd-identity template\nhostname=a\n", &id, &m), IDENTITY_BAD);
+	assert_string_equal(m.text, "the template's placeholder identity may have one line after "
+			    "its first, home=disk or home=ram.");
 }
 
 static void bad(const char *text, size_t len, const char *message)
@@ -278,6 +301,7 @@ int main(void)
 		cmocka_unit_test(a_real_identity_is_read_whole),
 		cmocka_unit_test(empty_proxy_and_shares_home_in_ram_and_no_final_newline),
 		cmocka_unit_test(the_placeholder_is_a_template),
+		cmocka_unit_test(the_placeholder_may_say_where_the_home_is),
 		cmocka_unit_test(the_item_is_512_bytes_of_text_then_nul),
 		cmocka_unit_test(the_first_line_names_the_version),
 		cmocka_unit_test(the_lines_come_in_their_order_and_nothing_else),
