@@ -4,8 +4,8 @@
 # folder of its own (XDG_CACHE_HOME), so each case knows what is there.
 #
 # Plan
-#   1  template build makes one template (ram, state, meta) under the cache and prints
-#      its folder; a second build reuses it
+#   1  template build makes one template (ram, state, meta, a read-only disk) under the
+#      cache and prints its folder; a second build reuses it
 #   2  start clones it: the QEMU maps the template's RAM copy-on-write, the sandbox
 #      answers, nothing on stderr
 #   3  two clones differ in secret, hostname, random draws (uuid) and have the host's
@@ -14,7 +14,8 @@
 #   5  a truncated device state is seen before it is loaded: the template is made again
 #   6  a damaged device state whose record was forged too: QEMU refuses it, start says
 #      so in one line, makes the template again and the sandbox runs
-#   7  a RAM file changed after it was made (its change time) makes the template anew
+#   7  a RAM file or a disk changed after it was made (its change time) makes the
+#      template anew
 #   8  another QEMU (a different binary on PATH) gets a template of its own
 #   9  two starts at once with no template: both run, one template was made
 #  10  the home disk: 1 GB, larger than the guest's RAM, goes in and out byte for byte
@@ -49,7 +50,8 @@ expect_status 0
 expect_err ""
 dir=$out
 [[ $dir == "$cache"/* && -d $dir ]] || why+=("the folder printed: $dir")
-for f in ram state meta; do [[ -s $dir/$f ]] || why+=("no $f in $dir"); done
+for f in ram state meta disk; do [[ -s $dir/$f ]] || why+=("no $f in $dir"); done
+[[ $(stat -c %a "$dir/disk" 2>/dev/null) == 400 ]] || why+=("the template's disk is not read-only")
 [[ $(stat -c %s "$dir/ram" 2>/dev/null) == $((128 << 20)) ]] || why+=("the RAM file is not 128 MiB")
 [[ $(templates | wc -l) -eq 1 ]] || why+=("templates: $(templates | tr '\n' ' ')")
 ino=$(stat -c %i "$dir/ram")
@@ -57,7 +59,7 @@ run $T 60 "$vmctl" template build
 expect_status 0
 expect_out "$dir"
 [[ $(stat -c %i "$dir/ram") == "$ino" ]] || why+=("a second build made it again")
-case_end "template build makes one template (ram, state, meta) under the cache and prints its folder; a second build reuses it"
+case_end "template build makes one template (ram, state, meta, a read-only disk) under the cache and prints its folder; a second build reuses it"
 
 # --- 2: a clone --------------------------------------------------------------------------
 start_one
@@ -149,7 +151,14 @@ start_one
 expect_status 0
 expect_err ""
 [[ $(stat -c %i "$dir/ram") != "$ino" ]] || why+=("the changed RAM file was used")
-case_end "a RAM file changed after it was made (its change time) makes the template anew"
+ino=$(stat -c %i "$dir/disk")
+chmod 600 "$dir/disk" && chmod 400 "$dir/disk"
+start_one
+expect_status 0
+expect_err ""
+[[ $(stat -c %i "$dir/disk") != "$ino" ]] || why+=("the changed disk was used")
+[[ $(on "$out" -- sh -c 'echo x >~/f && cat ~/f') == x ]] || why+=("the new clone's home is not writable")
+case_end "a RAM file or a disk changed after it was made (its change time) makes the template anew"
 
 # --- 8: another QEMU -------------------------------------------------------------------
 mkdir -p "$tmp/qemu"
