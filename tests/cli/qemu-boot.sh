@@ -13,13 +13,14 @@
 #   9  an image whose format cannot be told from its name asks for --format
 #  10  --snapshot leaves the image untouched and unlocked
 #  11  a kernel boots with its initramfs, forwards bound to 127.0.0.1, fw_cfg and 9p shares
-#  12  bad kernel-boot values are refused with a sentence each
-#  13  nothing to boot is a usage error, not the whole help on stderr
-#  14  --runas USER has QEMU drop to USER; a user who does not exist is refused
+#  12  the user network is closed (restrict=on, no IPv6) but for hostfwd and guestfwd
+#  13  bad kernel-boot values are refused with a sentence each
+#  14  nothing to boot is a usage error, not the whole help on stderr
+#  15  --runas USER has QEMU drop to USER; a user who does not exist is refused
 source "$(dirname "$0")/../tap.sh"
 B=${BUILD:-build}
 qb=host/qemu-boot
-plan 14
+plan 15
 hint='usage: qemu-boot [options] [IMAGE] [-- QEMU-ARGS...] (qemu-boot --help lists the options)'
 
 run "$qb" --dry-run --machine q35 "$B/boot.img"
