@@ -8,6 +8,7 @@
 #include <linux/mount.h>
 #include <netinet/in.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -235,9 +236,69 @@ static const struct template *find_template(const struct vmctl_args *a, const st
 	return &t;
 }
 
+/* Wait on the control socket ctl until QEMU says the loaded guest runs (the RESUME
+ * event): 0; or -1 with why (escaped) when QEMU refused a command, ended, or took
+ * longer than timeout_ms. Pinging earlier would reach a guest not running yet, whose
+ * connection QEMU's user network holds until a retransmission a second later. */
+static int wait_resumed(int ctl, int timeout_ms, char *why, size_t size)
+{
+	char buf[8192];
+	size_t len = 0;
+	long long deadline = monotonic_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd p = { .fd = ctl, .events = POLLIN };
+		long long left = deadline - monotonic_ms();
+		const char *e;
+		ssize_t n;
+
+		if (left <= 0) {
+			snprintf(why, size, "QEMU did not load the template within %d s",
+				 timeout_ms / 1000);
+			return -1;
+		}
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
+			snprintf(why, size, "cannot wait for QEMU: %s", strerror(errno));
+			return -1;
+		}
+		n = recv(ctl, buf + len, sizeof buf - 1 - len, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			*why = '\0';	/* QEMU ended: its log says why */
+			return -1;
+		}
+		if (n < 0)
+			continue;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strstr(buf, "\"RESUME\""))
+			return 0;
+		if ((e = strstr(buf, "\"error\""))) {
+			/* {"error": {"class": "GenericError", "desc": "TEXT"}}: TEXT */
+			e = strstr(e, "\"desc\"");
+			e = e ? strchr(e + 6, '"') : NULL;
+			if (e) {
+				const char *end = strchr(++e, '"');
+
+				text_escape(why, size, e, end ? (size_t)(end - e) : strlen(e));
+			} else {
+				snprintf(why, size, "QEMU refused to load it");
+			}
+			return -1;
+		}
+		/* keep the last line, which may not be whole yet */
+		e = strrchr(buf, '\n');
+		if (e) {
+			len -= (size_t)(e + 1 - buf);
+			memmove(buf, e + 1, len);
+		} else if (len == sizeof buf - 1) {
+			len = 0;
+		}
+	}
+}
+
 int cmd_start(const struct vmctl_args *a, struct msg *m)
 {
-	char dir[PATH_MAX], launcher[PATH_MAX + 32], why[512], ident[4200], qmp[4200], disk[4200],
+	char dir[PATH_MAX], launcher[PATH_MAX + 32], why[512], ident[4200], disk[4200],
 	     disks[PATH_MAX], base[PATH_MAX + 64];
 	unsigned long long disk_size = a->disk_size ? a->disk_size : DISK_DEFAULT_SIZE;
 	struct vm_state s = { 0 };
@@ -283,9 +344,10 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 	 * secret of its own, so one a failed attempt handed to QEMU (or that a stand-in
 	 * read) opens nothing later. */
 	for (int attempt = 0; attempt < 5; attempt++) {
-		struct launch_mode mode = { .identity = ident, .disk = disk };
+		int status, ctl = -1;
+		struct launch_mode mode = { .identity = ident, .disk = disk, .ctl = &ctl };
 		pid_t logger;
-		int status;
+		bool refused = false;
 
 		if (make_secret(s.secret, m) < 0 || free_port(&s.port, m) < 0 ||
 		    state_create(dir, &s, m) < 0)
@@ -300,7 +362,7 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 		}
 		if (t) {
 			mode.mem_file = t->ram;
-			mode.incoming = true;
+			mode.state = t->state;
 		} else {
 			mode.balloon = true;
 		}
@@ -317,47 +379,14 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 			state_remove(dir, s.port);
 			return -1;
 		}
-		if (t) {
-			/* The template's devices into the clone; it then runs. A template
-			 * QEMU refuses (damaged in a way template_valid cannot see, say) is
-			 * made again, once. */
-			struct msg lm = { 0 };
-			int q, fd = open(t->state, O_RDONLY | O_CLOEXEC);
-
-			state_path(qmp, sizeof qmp, dir, s.port, "qmp");
-			q = fd == -1 ? -1 : qmp_open(qmp, MIGRATE_MS, &lm);
-			if (fd == -1 || q < 0 || template_load(q, fd, MIGRATE_MS, &lm) < 0) {
-				if (fd == -1)
-					fail_errno(&lm, "cannot read %s", t->state);
-				if (q >= 0)
-					close(q);
-				if (fd != -1)
-					close(fd);
-				kill_qemu(s.pid, logger);
-				last_log_line(dir, s.port, why, sizeof why);
-				state_remove(dir, s.port);
-				if (rebuilt)
-					return fail(m, "a sandbox made from its template did not run: %s%s%s",
-						    lm.text, *why ? " QEMU said: " : "", why);
-				fprintf(stderr, "vmctl: the sandbox template did not load (%s); making "
-					"it again.\n", lm.text);
-				rebuilt = true;
-				t0 = monotonic_ms();
-				if (!(t = find_template(a, &s, launcher, base, disk_size, true, t0, why,
-							sizeof why, &fatal))) {
-					if (fatal)
-						return fail(m, "%s", why);
-					fprintf(stderr, "vmctl: %s; booting the sandbox cold.\n", why);
-				}
-				attempt--;
-				continue;
-			}
-			close(q);
-			close(fd);
-		}
 		progress(t ? "starting the sandbox" : "booting the sandbox", t0);
 		not_this_vm = false;
-		while (monotonic_ms() - t0 < BOOT_TIMEOUT_MS) {
+		if (ctl != -1 && wait_resumed(ctl, MIGRATE_MS, why, sizeof why) < 0) {
+			refused = *why != '\0';
+			if (!refused && waitpid(s.pid, &status, 0) == s.pid)
+				s.pid = 0;
+		}
+		while (s.pid && !refused && monotonic_ms() - t0 < BOOT_TIMEOUT_MS) {
 			struct msg ping;
 			int rc;
 
@@ -383,6 +412,8 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 				/* QEMU has given the guest its identity: no copy on disk but
 				 * the 0600 state file's secret. */
 				unlink(ident);
+				if (ctl != -1)
+					close(ctl);
 				progress_done();
 				printf("%u\n", s.port);
 				return 0;
@@ -391,6 +422,8 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 			sleep_ms(t ? CLONE_PING_INTERVAL_MS : PING_INTERVAL_MS);
 		}
 		progress_done();
+		if (ctl != -1)
+			close(ctl);
 		if (not_this_vm) {
 			kill_qemu(s.pid, logger);
 			state_remove(dir, s.port);
@@ -401,16 +434,37 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 			waitpid(s.pid, NULL, 0);
 		}
 		logger_wait(logger);
-		last_log_line(dir, s.port, why, sizeof why);
+		if (refused)
+			s.pid = 0;	/* why is QEMU's answer */
+		else
+			last_log_line(dir, s.port, why, sizeof why);
 		if (s.pid) {
 			state_remove(dir, s.port);
 			return fail(m, "the sandbox did not answer within %d s%s%s", BOOT_TIMEOUT_MS / 1000,
 				    *why ? "; QEMU said: " : ".", why);
 		}
 		state_remove(dir, s.port);
-		if (!strstr(why, "host forwarding"))
+		if (strstr(why, "host forwarding"))
+			continue;	/* the port was taken: another one */
+		if (t && rebuilt)
+			return fail(m, "a sandbox made from its template did not run%s%s",
+				    *why ? "; QEMU said: " : ".", why);
+		if (!t)
 			return fail(m, "QEMU stopped while starting the sandbox%s%s",
 				    *why ? ": " : ".", why);
+		/* A template QEMU refuses (damaged in a way template_valid cannot see,
+		 * say) is made again, once. */
+		fprintf(stderr, "vmctl: the sandbox template did not load (%s); making it again.\n",
+			*why ? why : "QEMU stopped");
+		rebuilt = true;
+		t0 = monotonic_ms();
+		if (!(t = find_template(a, &s, launcher, base, disk_size, true, t0, why, sizeof why,
+					&fatal))) {
+			if (fatal)
+				return fail(m, "%s", why);
+			fprintf(stderr, "vmctl: %s; booting the sandbox cold.\n", why);
+		}
+		attempt--;
 	}
 	explicit_bzero(s.secret, sizeof s.secret);
 	if (not_this_vm)

@@ -36,6 +36,10 @@
 #define CONSOLE_FD 3		/* QEMU's serial console, the logger's pipe */
 #define DISK_RW_FD 4		/* the home disk, read-write and read-only */
 #define DISK_RO_FD 5
+#define STATE_FD 6		/* a template's device state, for -incoming */
+#define CTL_FD 7		/* a monitor with the commands that load it */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define LOGGER_WAIT_MS 2000	/* for the logger to write QEMU's last words */
 
 /* The folder this vmctl binary is in: the built guest and qemu-boot are found beside
@@ -461,10 +465,11 @@ pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_s
 	     console[4300], fwcfg[PATH_MAX + 32], serial[32], shares[VMCTL_MAX_SHARES][PATH_MAX + 300],
 	     real[VMCTL_MAX_SHARES][PATH_MAX],
 	     guestfwd[2 * PATH_MAX + EGRESS_MAX_ALLOW * 300], cwd[PATH_MAX], image[PATH_MAX],
-	     exe[PATH_MAX], memfile[PATH_MAX + 16], diskfd[32];
-	const char *argv[52 + 2 * VMCTL_MAX_SHARES];	/* 39 fixed, 2 per share, NULL */
+	     exe[PATH_MAX], memfile[PATH_MAX + 16], diskfd[32], ctlarg[48];
+	const char *argv[58 + 2 * VMCTL_MAX_SHARES];	/* 45 fixed, 2 per share, NULL */
 	int n = 0, userns = -1, logp[2] = { -1, -1 }, conp[2] = { -1, -1 }, errp[2] = { -1, -1 },
-	    log_fd = -1, con_fd = -1, disk_rw = -1, disk_ro = -1;
+	    log_fd = -1, con_fd = -1, disk_rw = -1, disk_ro = -1, state_fd = -1,
+	    ctl[2] = { -1, -1 };
 	struct qemu_user user;
 	struct msg child = { 0 };
 	ssize_t got;
@@ -517,7 +522,7 @@ pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_s
 		argv[n++] = "--mem-file";
 		argv[n++] = memfile;
 	}
-	if (mode->incoming) {
+	if (mode->incoming || mode->state) {
 		argv[n++] = "--incoming";
 		argv[n++] = "defer";
 	}
@@ -566,6 +571,14 @@ pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_s
 			return fail_errno(m, "cannot read the disk image %s", a->image);
 		argv[n++] = image;
 	}
+	if (mode->state) {
+		snprintf(ctlarg, sizeof ctlarg, "socket,id=vmctl,fd=%d", CTL_FD);
+		argv[n++] = "--";
+		argv[n++] = "-chardev";
+		argv[n++] = ctlarg;
+		argv[n++] = "-mon";
+		argv[n++] = "chardev=vmctl,mode=control";
+	}
 	argv[n] = NULL;
 
 	/* absolute, for the child may change folders (egress_words) */
@@ -577,6 +590,24 @@ pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_s
 			   (disk_ro = open(mode->disk, O_RDONLY | O_CLOEXEC)) == -1)) {
 		fail_errno(m, "cannot open the home disk %s", mode->disk);
 		goto out;
+	}
+	if (mode->state) {
+		static const char load[] =
+			"{\"execute\":\"qmp_capabilities\"}\n"
+			"{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":"
+			"[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}\n"
+			"{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"fd:"
+			STR(STATE_FD) "\"}}\n";
+
+		if ((state_fd = open(mode->state, O_RDONLY | O_CLOEXEC)) == -1) {
+			fail_errno(m, "cannot read %s", mode->state);
+			goto out;
+		}
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) == -1 ||
+		    write_all(ctl[0], load, sizeof load - 1) == -1) {
+			fail_errno(m, "cannot make QEMU's control socket");
+			goto out;
+		}
 	}
 	log_fd = open(log, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	con_fd = open(console, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -599,7 +630,7 @@ pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_s
 		goto out;
 	}
 	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC), lo, co, rw, ro;
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC), lo, co, rw, ro, st, ct;
 		struct msg e = { 0 };
 
 		/* The shares first (the user namespace's fd may be one of 0..3), then the
@@ -610,10 +641,14 @@ pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_s
 		co = fcntl(conp[1], F_DUPFD_CLOEXEC, 10);
 		rw = disk_rw == -1 ? -1 : fcntl(disk_rw, F_DUPFD_CLOEXEC, 10);
 		ro = disk_ro == -1 ? -1 : fcntl(disk_ro, F_DUPFD_CLOEXEC, 10);
+		st = state_fd == -1 ? -1 : fcntl(state_fd, F_DUPFD_CLOEXEC, 10);
+		ct = ctl[1] == -1 ? -1 : fcntl(ctl[1], F_DUPFD_CLOEXEC, 10);
 		if (null == -1 || lo == -1 || co == -1 || (mode->disk && (rw == -1 || ro == -1)) ||
+		    (mode->state && (st == -1 || ct == -1)) ||
 		    place_fd(null, 0) == -1 || place_fd(lo, 1) == -1 || place_fd(lo, 2) == -1 ||
 		    place_fd(co, CONSOLE_FD) == -1 ||
 		    (mode->disk && (place_fd(rw, DISK_RW_FD) == -1 || place_fd(ro, DISK_RO_FD) == -1)) ||
+		    (mode->state && (place_fd(st, STATE_FD) == -1 || place_fd(ct, CTL_FD) == -1)) ||
 		    setsid() == -1) {
 			fail_errno(&e, "cannot set up QEMU's output");
 			goto child_failed;
@@ -638,10 +673,14 @@ child_failed:
 		waitpid(pid, NULL, 0);
 		pid = -1;
 		*m = child;
+	} else if (mode->state) {
+		*mode->ctl = ctl[0];
+		ctl[0] = -1;
 	}
 out:
 	for (int *fd = (int[]){ userns, log_fd, con_fd, logp[0], logp[1], conp[0], conp[1],
-				 errp[0], errp[1], disk_rw, disk_ro, -2 }; *fd != -2; fd++)
+				 errp[0], errp[1], disk_rw, disk_ro, state_fd, ctl[0], ctl[1], -2 };
+	     *fd != -2; fd++)
 		if (*fd != -1)
 			close(*fd);
 	return pid;

@@ -296,24 +296,6 @@ int template_remove(const char *cache, const char *dir, struct msg *m)
 	return rc;
 }
 
-/* Poll QMP's query (every POLL_MS) until its answer has none of the words in busy;
- * the last answer in reply. */
-static int poll_until(int qmp, const char *query, const char *busy, char *reply, size_t size,
-		      int timeout_ms, struct msg *m)
-{
-	long long deadline = monotonic_ms() + timeout_ms;
-
-	for (;;) {
-		if (qmp_command(qmp, query, reply, size, timeout_ms, m) < 0)
-			return -1;
-		if (!strstr(reply, busy))
-			return 0;
-		if (monotonic_ms() > deadline)
-			return fail(m, "QEMU's migration did not end within %d s.", timeout_ms / 1000);
-		sleep_ms(POLL_MS);
-	}
-}
-
 static const char ignore_shared[] =
 	"{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":"
 	"[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}";
@@ -339,23 +321,4 @@ int template_save(int qmp, int state_fd, int timeout_ms, struct msg *m)
 		if (monotonic_ms() > deadline)
 			return fail(m, "QEMU's migration did not end within %d s.", timeout_ms / 1000);
 	}
-}
-
-int template_load(int qmp, int state_fd, int timeout_ms, struct msg *m)
-{
-	char reply[1024];
-
-	if (qmp_command(qmp, ignore_shared, NULL, 0, timeout_ms, m) < 0 ||
-	    qmp_send_fd(qmp, "vmctl-state", state_fd, timeout_ms, m) < 0 ||
-	    qmp_command(qmp, "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":"
-			"\"fd:vmctl-state\"}}", NULL, 0, timeout_ms, m) < 0 ||
-	    poll_until(qmp, "{\"execute\":\"query-status\"}", "\"inmigrate\"", reply, sizeof reply,
-		       timeout_ms, m) < 0)
-		return -1;
-	if (strstr(reply, "\"running\""))
-		return 0;
-	/* A template saved while stopped resumes paused. */
-	if (strstr(reply, "\"paused\""))
-		return qmp_command(qmp, "{\"execute\":\"cont\"}", NULL, 0, timeout_ms, m);
-	return fail(m, "QEMU did not run the template it loaded: %.200s", reply);
 }

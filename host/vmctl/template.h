@@ -60,9 +60,8 @@ int template_commit(const struct template *t, const char *tmp, struct msg *m);
 int template_remove(const char *cache, const char *dir, struct msg *m);
 
 /* Over QMP (fd): save the running guest's devices into state_fd (the template's RAM
- * is already in its file), or load them from state_fd into a QEMU started with
- * -incoming defer and let it run. Each waits for the migration to end. */
+ * is already in its file), waiting for the migration to end. A clone loads them as
+ * its QEMU starts (launch_mode.state). */
 int template_save(int qmp, int state_fd, int timeout_ms, struct msg *m);
-int template_load(int qmp, int state_fd, int timeout_ms, struct msg *m);
 
 #endif
