@@ -156,10 +156,14 @@ $(BUILD)/vmctl: host/vmctl/main.c $(VMCTL_LIB) $(COMMON_SRC) $(PROTO_SRC) $(AUTH
 	$(CC) $(ALL_CFLAGS) $(VERSION_FLAGS) -Ihost/vmctl -o $@ host/vmctl/main.c $(VMCTL_LIB) \
 	    $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) $(VERSION_SRC) $(WS_LIBS)
 
+# -z now: every symbol bound when vmd starts, which a template has done before it is
+# saved. Bound lazily, each clone looked them up on its first connection, under TCG
+# with none of the dynamic loader translated yet: start 214 ms -> 181 ms, the first
+# exec 322 ms -> 257 ms (medians of 12).
 $(BUILD)/guest/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) $(VMD_HDR) \
                     $(VERSION_SRC) $(VERSION_H) | $(BUILD)/guest
-	$(CC) $(ALL_CFLAGS) $(VERSION_FLAGS) -Iguest/vmd -o $@ guest/vmd/main.c $(VMD_LIB) \
-	    $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) $(VERSION_SRC) $(WS_LIBS)
+	$(CC) $(ALL_CFLAGS) $(VERSION_FLAGS) -Wl,-z,now -Iguest/vmd -o $@ guest/vmd/main.c \
+	    $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) $(VERSION_SRC) $(WS_LIBS)
 
 # vmd under ASan and UBSan, for the end-to-end suite on the host.
 $(BUILD)/asan/vmd: guest/vmd/main.c $(VMD_LIB) $(COMMON_SRC) $(PROTO_SRC) $(AUTH_SRC) $(VMD_HDR) \
