@@ -8,7 +8,6 @@
 #include <linux/mount.h>
 #include <netinet/in.h>
 #include <grp.h>
-#include <poll.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -236,66 +235,6 @@ static const struct template *find_template(const struct vmctl_args *a, const st
 	return &t;
 }
 
-/* Wait on the control socket ctl until QEMU says the loaded guest runs (the RESUME
- * event): 0; or -1 with why (escaped) when QEMU refused a command, ended, or took
- * longer than timeout_ms. Pinging earlier would reach a guest not running yet, whose
- * connection QEMU's user network holds until a retransmission a second later. */
-static int wait_resumed(int ctl, int timeout_ms, char *why, size_t size)
-{
-	char buf[8192];
-	size_t len = 0;
-	long long deadline = monotonic_ms() + timeout_ms;
-
-	for (;;) {
-		struct pollfd p = { .fd = ctl, .events = POLLIN };
-		long long left = deadline - monotonic_ms();
-		const char *e;
-		ssize_t n;
-
-		if (left <= 0) {
-			snprintf(why, size, "QEMU did not load the template within %d s",
-				 timeout_ms / 1000);
-			return -1;
-		}
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
-			snprintf(why, size, "cannot wait for QEMU: %s", strerror(errno));
-			return -1;
-		}
-		n = recv(ctl, buf + len, sizeof buf - 1 - len, MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-			*why = '\0';	/* QEMU ended: its log says why */
-			return -1;
-		}
-		if (n < 0)
-			continue;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (strstr(buf, "\"RESUME\""))
-			return 0;
-		if ((e = strstr(buf, "\"error\""))) {
-			/* {"error": {"class": "GenericError", "desc": "TEXT"}}: TEXT */
-			e = strstr(e, "\"desc\"");
-			e = e ? strchr(e + 6, '"') : NULL;
-			if (e) {
-				const char *end = strchr(++e, '"');
-
-				text_escape(why, size, e, end ? (size_t)(end - e) : strlen(e));
-			} else {
-				snprintf(why, size, "QEMU refused to load it");
-			}
-			return -1;
-		}
-		/* keep the last line, which may not be whole yet */
-		e = strrchr(buf, '\n');
-		if (e) {
-			len -= (size_t)(e + 1 - buf);
-			memmove(buf, e + 1, len);
-		} else if (len == sizeof buf - 1) {
-			len = 0;
-		}
-	}
-}
-
 int cmd_start(const struct vmctl_args *a, struct msg *m)
 {
 	char dir[PATH_MAX], launcher[PATH_MAX + 32], why[512], ident[4200], disk[4200],
@@ -381,7 +320,12 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 		}
 		progress(t ? "starting the sandbox" : "booting the sandbox", t0);
 		not_this_vm = false;
-		if (ctl != -1 && wait_resumed(ctl, MIGRATE_MS, why, sizeof why) < 0) {
+		/* Pinging before the guest runs would reach a guest that does not answer
+		 * yet, whose connection QEMU's user network then holds for a second. */
+		if (ctl != -1 &&
+		    qmp_wait_words(&(struct qmp_reader){ .fd = ctl },
+				   (const char *const[]){ "\"RESUME\"", NULL }, MIGRATE_MS, why,
+				   sizeof why) < 0) {
 			refused = *why != '\0';
 			if (!refused && waitpid(s.pid, &status, 0) == s.pid)
 				s.pid = 0;

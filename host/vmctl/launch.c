@@ -38,8 +38,6 @@
 #define DISK_RO_FD 5
 #define STATE_FD 6		/* a template's device state, for -incoming */
 #define CTL_FD 7		/* a monitor with the commands that load it */
-#define STR_(x) #x
-#define STR(x) STR_(x)
 #define LOGGER_WAIT_MS 2000	/* for the logger to write QEMU's last words */
 
 /* The folder this vmctl binary is in: the built guest and qemu-boot are found beside
@@ -592,19 +590,23 @@ pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_s
 		goto out;
 	}
 	if (mode->state) {
-		static const char load[] =
-			"{\"execute\":\"qmp_capabilities\"}\n"
-			"{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":"
-			"[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}\n"
-			"{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"fd:"
-			STR(STATE_FD) "\"}}\n";
+		/* events: the MIGRATION event says when a stream saved stopped has
+		 * loaded (it then waits for a cont); one saved running runs (RESUME). */
+		char load[512];
 
+		snprintf(load, sizeof load,
+			 "{\"execute\":\"qmp_capabilities\"}\n"
+			 "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":"
+			 "[{\"capability\":\"x-ignore-shared\",\"state\":%s},"
+			 "{\"capability\":\"events\",\"state\":true}]}}\n"
+			 "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"fd:%d\"}}\n",
+			 mode->state_whole ? "false" : "true", STATE_FD);
 		if ((state_fd = open(mode->state, O_RDONLY | O_CLOEXEC)) == -1) {
 			fail_errno(m, "cannot read %s", mode->state);
 			goto out;
 		}
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) == -1 ||
-		    write_all(ctl[0], load, sizeof load - 1) == -1) {
+		    write_all(ctl[0], load, strlen(load)) == -1) {
 			fail_errno(m, "cannot make QEMU's control socket");
 			goto out;
 		}

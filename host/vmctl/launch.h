@@ -24,11 +24,13 @@ struct launch_mode {
 	const char *mem_file;	/* the guest's RAM, or NULL */
 	bool mem_shared;	/* written through (a template), else private (a clone) */
 	bool incoming;		/* -incoming defer */
-	/* Or the device state of a template, loaded as soon as QEMU is up, and the
-	 * guest then runs: the QMP commands for it are written before QEMU starts,
+	/* Or a stream to load as soon as QEMU is up (a template's device state, a
+	 * paused sandbox's): the QMP commands for it are written before QEMU starts,
 	 * into a socket pair that is one of its monitors (no connecting, no round
-	 * trips). *ctl gets vmctl's end, where QEMU answers them. */
+	 * trips). *ctl gets vmctl's end, where QEMU answers them and says, with the
+	 * MIGRATION and RESUME events, when the stream has loaded and the guest runs. */
 	const char *state;
+	bool state_whole;	/* the stream holds all the RAM (no mem_file) */
 	int *ctl;
 	const char *disk;	/* the home disk (virtio-blk), or NULL */
 	bool balloon;		/* a balloon with free page reporting (never migrated) */

@@ -55,6 +55,7 @@
 #include "text.h"
 
 #define QMP_MS 10000
+#define FORK_TMPFS "/dev/shm"	/* where a fork's work folder goes, when it can */
 #define MIGRATE_MS 60000	/* a stream of a few hundred MiB of RAM, on a loaded host */
 #define QUIT_MS 10000
 #define RELOAD_MS 20000		/* vmd answering its reload after the load, under TCG */
@@ -460,34 +461,6 @@ static int save_stream(int q, int fd, bool whole, struct msg *m)
 	}
 }
 
-/* Load the stream in fd (whole, or the devices alone) into a QEMU started with
- * -incoming defer, and let it run. */
-static int load_stream(int q, int fd, bool whole, struct msg *m)
-{
-	char reply[1024];
-
-	if (ignore_shared(q, !whole, m) < 0 ||
-	    qmp_send_fd(q, "vmctl-resume", fd, QMP_MS, m) < 0 ||
-	    qmp_command(q, "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":"
-			"\"fd:vmctl-resume\"}}", NULL, 0, QMP_MS, m) < 0)
-		return -1;
-	for (long long deadline = monotonic_ms() + MIGRATE_MS;; sleep_ms(POLL_MS)) {
-		if (qmp_command(q, "{\"execute\":\"query-status\"}", reply, sizeof reply, QMP_MS, m) < 0)
-			return -1;
-		if (!strstr(reply, "\"inmigrate\""))
-			break;
-		if (monotonic_ms() > deadline)
-			return fail(m, "QEMU did not load the sandbox within %d s.", MIGRATE_MS / 1000);
-	}
-	/* it was saved stopped, so it comes back stopped */
-	if (strstr(reply, "\"paused\"") || strstr(reply, "\"postmigrate\""))
-		return qmp_command(q, "{\"execute\":\"cont\"}", NULL, 0, QMP_MS, m);
-	if (strstr(reply, "\"running\""))
-		return 0;
-	text_safe(reply, sizeof reply, reply);
-	return fail(m, "QEMU did not run the sandbox it loaded: %s", reply);
-}
-
 static void kill_pid(pid_t pid, pid_t logger)
 {
 	if (pid > 0) {
@@ -537,13 +510,14 @@ struct start_from {
 	unsigned want_port;		/* 0: any */
 };
 
-/* Start QEMU for s (port chosen, state file made) waiting for its stream; the pid. */
+/* Start QEMU for s (port chosen, state file made), loading its stream at once; the
+ * pid, and in *ctl the monitor that says when it has loaded (finish_start). */
 static pid_t start_qemu(const char *dir, const char *launcher, struct vm_state *s,
-			const struct start_from *f, pid_t *logger, struct msg *m)
+			const struct start_from *f, pid_t *logger, int *ctl, struct msg *m)
 {
 	char ident[PATH_MAX + 32], disk[PATH_MAX + 32];
-	struct launch_mode mode = { .identity = ident, .incoming = true, .mem_file = f->ram,
-				    .balloon = f->r->cold };
+	struct launch_mode mode = { .identity = ident, .mem_file = f->ram, .state = f->stream,
+				    .state_whole = !f->ram, .ctl = ctl, .balloon = f->r->cold };
 
 	for (int attempt = 0; attempt < 5; attempt++) {
 		if (attempt || !f->want_port || !port_free(f->want_port)) {
@@ -617,42 +591,40 @@ static int reload_one(const struct vm_state *s, const struct start_from *f, stru
 	return 0;
 }
 
-/* The rest of a start from a stream: load it and run (load), then have vmd reload
- * its identity (reload); a fork loads all its new sandboxes before it reloads any, so
- * that their guests run meanwhile. On failure QEMU is killed and every file of
- * s->port removed. */
+/* The rest of a start from a stream: wait for it to load on the monitor ctl (closed
+ * here) and let the guest run (load), then have vmd reload its identity (reload); a
+ * fork loads all its new sandboxes before it reloads any, so that their guests run
+ * meanwhile. On failure QEMU is killed and every file of s->port removed. */
 static int finish_start(const char *dir, struct vm_state *s, const struct start_from *f,
-			pid_t logger, bool load, bool reload, struct msg *m)
+			pid_t logger, int ctl, bool load, bool reload, struct msg *m)
 {
-	char qmp[PATH_MAX + 32], ident[PATH_MAX + 32], disk[PATH_MAX + 32], why[400];
-	struct msg lm = { 0 };
-	int q, fd;
+	char ident[PATH_MAX + 32], disk[PATH_MAX + 32], why[400];
+	struct qmp_reader r = { .fd = ctl };
+	int k;
 
-	state_path(qmp, sizeof qmp, dir, s->port, "qmp");
 	state_path(ident, sizeof ident, dir, s->port, "identity");
 	state_path(disk, sizeof disk, dir, s->port, "disk.qcow2");
 	if (!load)
 		goto reload;
-	fd = open(f->stream, O_RDONLY | O_CLOEXEC);
-	if (fd == -1) {
-		fail_errno(m, "cannot read %s", f->stream);
-		goto fail;
-	}
-	q = qmp_open(qmp, QMP_MS, &lm);
-	if (q < 0 || load_stream(q, fd, !f->ram, &lm) < 0) {
-		close(fd);
-		if (q >= 0)
-			close(q);
+	/* Saved stopped, it loads stopped: then a cont. */
+	k = qmp_wait_words(&r, (const char *const[]){ "\"RESUME\"", "\"completed\"", NULL },
+			   MIGRATE_MS, why, sizeof why);
+	if (k == 1 && (write_all(ctl, "{\"execute\":\"cont\"}\n", 20) == -1 ||
+		       qmp_wait_words(&r, (const char *const[]){ "\"RESUME\"", NULL }, QMP_MS, why,
+				      sizeof why) < 0))
+		k = -1;
+	close(ctl);
+	if (k < 0) {
+		char said[300] = "";
+
 		kill_pid(s->pid, logger);
 		s->pid = 0;
 		logger = -1;
-		last_log_line(dir, s->port, why, sizeof why);
-		fail(m, "QEMU refused the saved sandbox: %s%s%s", lm.text,
-		     *why ? " QEMU said: " : "", why);
+		last_log_line(dir, s->port, said, sizeof said);
+		fail(m, "QEMU refused the saved sandbox: %s%s%s", *why ? why : "it stopped.",
+		     *said ? " QEMU said: " : "", said);
 		goto fail;
 	}
-	close(fd);
-	close(q);
 	if (!reload)
 		return 0;
 reload:
@@ -741,9 +713,9 @@ static int find_launcher(const struct record *r, char *launcher, size_t size, st
  * QEMU and its files in work are gone when it returns. */
 static int rebase(const char *work, const char *launcher, const struct vm_state *s,
 		  const struct record *r, const char *full, const char *ram, const char *out,
-		  bool durable, struct msg *m)
+		  const char *disk, bool durable, struct msg *m)
 {
-	char ident[PATH_MAX + 32], qmp[PATH_MAX + 32], disk[PATH_MAX + 32], why[400];
+	char ident[PATH_MAX + 32], qmp[PATH_MAX + 32], why[400];
 	struct vm_state t = *s;
 	struct launch_mode mode = { .identity = ident, .mem_file = ram, .mem_shared = true,
 				    .incoming = true, .balloon = false, .disk = r->disk ? disk : NULL };
@@ -753,7 +725,6 @@ static int rebase(const char *work, const char *launcher, const struct vm_state 
 
 	explicit_bzero(t.secret, sizeof t.secret);	/* it never runs: no identity */
 	snprintf(ident, sizeof ident, "%s/identity", work);
-	snprintf(disk, sizeof disk, "%s/disk.qcow2", work);
 	fd = open(ram, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd == -1 || ftruncate(fd, (off_t)s->memory_mib << 20) == -1) {
 		fail_errno(m, "cannot make the memory file %s", ram);
@@ -858,9 +829,10 @@ static void resume_source(int q, struct msg *m)
 		fail(m, "QEMU would not let it run again: %s", c.text);
 }
 
-/* Save the stopped sandbox s (QMP q) into folder work: "stream", "disk.qcow2" (a
- * second name for disk, or a copy) when it has one and, but for --cold, "ram" (see
- * the top of this file). */
+/* Save the stopped sandbox s (QMP q) into folder work: "stream", and but for --cold
+ * "ram" (see the top of this file); when durable (a pause), also "disk.qcow2", a
+ * second name for disk or a copy, when it has one (a fork's new sandboxes copy disk
+ * itself). */
 static int save_into(int q, const char *work, const char *launcher, const struct vm_state *s,
 		     const struct record *r, const char *disk, bool durable, struct msg *m)
 {
@@ -880,11 +852,11 @@ static int save_into(int q, const char *work, const char *launcher, const struct
 	/* The migration has flushed the disk: it is now the disk of the moment the
 	 * stream holds. */
 	snprintf(copy, sizeof copy, "%s/disk.qcow2", work);
-	if (rc == 0 && r->disk)
+	if (rc == 0 && r->disk && durable)
 		rc = link_or_copy(disk, copy, durable, m);
 	if (rc < 0 || r->cold)
 		return rc;
-	rc = rebase(work, launcher, s, r, full, ram, stream, durable, m);
+	rc = rebase(work, launcher, s, r, full, ram, stream, durable ? copy : disk, durable, m);
 	unlink(full);
 	return rc;
 }
@@ -1033,8 +1005,10 @@ int cmd_resume(const struct vmctl_args *a, struct msg *m)
 					.disk_from = r.disk ? disk : NULL, .r = &r,
 					.ask_secret = s.secret, .want_port = a->port };
 
-		if (start_qemu(dir, launcher, &s, &f, &logger, m) < 0 ||
-		    finish_start(dir, &s, &f, logger, true, true, m) < 0) {
+		int ctl = -1;
+
+		if (start_qemu(dir, launcher, &s, &f, &logger, &ctl, m) < 0 ||
+		    finish_start(dir, &s, &f, logger, ctl, true, true, m) < 0) {
 			snprintf(why, sizeof why, "%s", m->text);
 			fail(m, "cannot resume the sandbox of port %u (it stays paused): %s", a->port, why);
 			goto out;
@@ -1068,6 +1042,7 @@ int cmd_fork(const struct vmctl_args *a, struct msg *m)
 	     why[sizeof m->text];
 	static struct vm_state kids[FORK_MAX];
 	pid_t loggers[FORK_MAX];
+	int ctls[FORK_MAX];
 	unsigned n = a->count ? a->count : 1, made = 0;
 	struct vm_state s;
 	struct record r;
@@ -1077,7 +1052,8 @@ int cmd_fork(const struct vmctl_args *a, struct msg *m)
 
 	/* a QEMU that dies mid-command closes its monitor: an error, not our death */
 	signal(SIGPIPE, SIG_IGN);
-
+	for (unsigned i = 0; i < FORK_MAX; i++)
+		ctls[i] = -1;
 	*work = '\0';
 	if (state_dir(dir, sizeof dir, m) < 0 || paused_dir(paused, sizeof paused, m) < 0 ||
 	    (lock = lock_port(paused, a->port, m)) < 0)
@@ -1094,14 +1070,17 @@ int cmd_fork(const struct vmctl_args *a, struct msg *m)
 		     "to fork.", a->port);
 		goto out;
 	}
-	/* The moment, saved as a pause saves it, in a folder of the state folder's that
-	 * goes once every new QEMU has mapped the RAM file and read the stream. Each new
-	 * sandbox gets a copy of the disk while the parent is stopped. A copy, not an
-	 * overlay on it: the parent goes on writing its disk, and a qcow2 backing file
-	 * that changes under its overlays corrupts them. */
-	snprintf(work, sizeof work, "%s/%u.fork.XXXXXX", dir, a->port);
-	if (!mkdtemp(work)) {
-		fail_errno(m, "cannot make a folder in %s", dir);
+	/* The moment, saved as a pause saves it, in a folder that goes once every new
+	 * QEMU has mapped the RAM file and read the stream: in memory (tmpfs) where
+	 * there is one, else in the state folder. The RAM file is written through a
+	 * shared mapping as the full stream loads: 0.9 s for 128 MiB on ext4, 0.2 s on
+	 * tmpfs. Each new sandbox gets a copy of the disk while the parent is stopped.
+	 * A copy, not an overlay on it: the parent goes on writing its disk, and a
+	 * qcow2 backing file that changes under its overlays corrupts them. */
+	snprintf(work, sizeof work, "%s/vmctl-fork.XXXXXX", FORK_TMPFS);
+	if (!mkdtemp(work) &&
+	    (snprintf(work, sizeof work, "%s/%u.fork.XXXXXX", dir, a->port), !mkdtemp(work))) {
+		fail_errno(m, "cannot make a folder in %s or %s", FORK_TMPFS, dir);
 		*work = '\0';
 		goto out;
 	}
@@ -1123,7 +1102,7 @@ int cmd_fork(const struct vmctl_args *a, struct msg *m)
 		kids[made] = s;
 		kids[made].started = (long long)time(NULL);
 		if (make_secret(kids[made].secret, m) < 0 ||
-		    start_qemu(dir, launcher, &kids[made], &f, &loggers[made], m) < 0)
+		    start_qemu(dir, launcher, &kids[made], &f, &loggers[made], &ctls[made], m) < 0)
 			goto out;
 	}
 	/* Every copy of the disk is made: the parent runs on. */
@@ -1140,11 +1119,15 @@ int cmd_fork(const struct vmctl_args *a, struct msg *m)
 		struct start_from f = { .stream = stream, .ram = r.cold ? NULL : ram, .r = &r,
 					.ask_secret = s.secret };
 
-		if (finish_start(dir, &kids[i], &f, loggers[i], true, false, m) < 0) {
+		int ctl = ctls[i];
+
+		ctls[i] = -1;
+		if (finish_start(dir, &kids[i], &f, loggers[i], ctl, true, false, m) < 0) {
 			/* finish_start removed this one; the rest go too */
 			for (unsigned k = i; k + 1 < made; k++) {
 				kids[k] = kids[k + 1];
 				loggers[k] = loggers[k + 1];
+				ctls[k] = ctls[k + 1];
 			}
 			made--;
 			goto out;
@@ -1180,6 +1163,8 @@ out:
 	for (unsigned i = 0; i < made; i++) {
 		char f[PATH_MAX + 32];
 
+		if (ctls[i] != -1)
+			close(ctls[i]);
 		kill_pid(kids[i].pid, loggers[i]);
 		state_path(f, sizeof f, dir, kids[i].port, "disk.qcow2");
 		unlink(f);

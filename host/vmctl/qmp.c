@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "text.h"
+
 /* Read lines until one contains key (0, the line in out when given) or an "error"
  * (-1), by the deadline. */
 static int wait_for(int fd, const char *key, long long deadline, char *out, size_t osize,
@@ -131,4 +133,74 @@ int qmp_send_fd(int fd, const char *name, int passfd, int timeout_ms, struct msg
 	if (sendmsg(fd, &mh, MSG_NOSIGNAL) != len)
 		return fail_errno(m, "cannot hand QEMU's monitor a file");
 	return wait_for(fd, "\"return\"", monotonic_ms() + timeout_ms, NULL, 0, m);
+}
+
+/* The first of words that a whole line of buf[0..len) holds, or -1; at an error
+ * line, -2 with its "desc" in why. Lines looked at are dropped. */
+static int scan_lines(struct qmp_reader *r, const char *const words[], char *why, size_t size)
+{
+	int found = -1;
+	char *nl, *line = r->buf;
+
+	r->buf[r->len] = '\0';
+	for (; (nl = strchr(line, '\n')); line = nl + 1) {
+		*nl = '\0';
+		for (int i = 0; words[i]; i++)
+			if (strstr(line, words[i]) && (found == -1 || i < found))
+				found = i;
+		if (found == -1 && strstr(line, "\"error\"")) {
+			/* {"error": {"class": "GenericError", "desc": "TEXT"}}: TEXT */
+			const char *e = strstr(line, "\"desc\"");
+
+			e = e ? strchr(e + 6, '"') : NULL;
+			if (e) {
+				const char *end = strchr(++e, '"');
+
+				text_escape(why, size, e, end ? (size_t)(end - e) : strlen(e));
+			} else {
+				snprintf(why, size, "QEMU refused a command");
+			}
+			found = -2;
+			nl++;
+			line = nl;
+			break;
+		}
+	}
+	r->len -= (size_t)(line - r->buf);
+	memmove(r->buf, line, r->len);
+	if (r->len == sizeof r->buf - 1)
+		r->len = 0;	/* an overlong line: dropped */
+	return found;
+}
+
+int qmp_wait_words(struct qmp_reader *r, const char *const words[], int timeout_ms, char *why,
+		   size_t size)
+{
+	long long deadline = monotonic_ms() + timeout_ms;
+
+	*why = '\0';
+	for (;;) {
+		struct pollfd p = { .fd = r->fd, .events = POLLIN };
+		long long left = deadline - monotonic_ms();
+		int found = scan_lines(r, words, why, size);
+		ssize_t n;
+
+		if (found >= 0)
+			return found;
+		if (found == -2)
+			return -1;
+		if (left <= 0) {
+			snprintf(why, size, "QEMU did not load it within %d s", timeout_ms / 1000);
+			return -1;
+		}
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
+			snprintf(why, size, "cannot wait for QEMU: %s", strerror(errno));
+			return -1;
+		}
+		n = recv(r->fd, r->buf + r->len, sizeof r->buf - 1 - r->len, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return -1;	/* QEMU ended: its log says why */
+		if (n > 0)
+			r->len += (size_t)n;
+	}
 }

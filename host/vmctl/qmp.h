@@ -16,4 +16,18 @@ int qmp_command(int fd, const char *json, char *reply, size_t size, int timeout_
 /* Hand QEMU the descriptor passfd under name (QMP getfd), for an "fd:NAME" URI. */
 int qmp_send_fd(int fd, const char *name, int passfd, int timeout_ms, struct msg *m);
 
+/* What QEMU wrote on a monitor whose commands were written before it started (a
+ * socket pair, launch_mode.ctl), read as it comes: the lines not looked at yet. */
+struct qmp_reader {
+	int fd;
+	size_t len;
+	char buf[8192];
+};
+/* Wait until a line of r holds words[i] (a NULL-ended list; the first one found in the
+ * lines read so far wins): i. -1 with why (escaped) when QEMU answered a command with
+ * an error or took longer than timeout_ms; -1 with why empty when it ended (its log
+ * says why). */
+int qmp_wait_words(struct qmp_reader *r, const char *const words[], int timeout_ms, char *why,
+		   size_t size);
+
 #endif
