@@ -4,8 +4,8 @@
 # folder of its own (XDG_CACHE_HOME), so each case knows what is there.
 #
 # Plan
-#   1  template build makes one template (ram, state, meta, a read-only disk) under the
-#      cache and prints its folder; a second build reuses it
+#   1  template build makes one template (ram, state, meta, a read-only disk its guest
+#      has mounted) under the cache and prints its folder; a second build reuses it
 #   2  start clones it: the QEMU maps the template's RAM copy-on-write, the sandbox
 #      answers, nothing on stderr
 #   3  two clones differ in secret, hostname, random draws (uuid) and have the host's
@@ -52,6 +52,14 @@ dir=$out
 [[ $dir == "$cache"/* && -d $dir ]] || why+=("the folder printed: $dir")
 for f in ram state meta disk; do [[ -s $dir/$f ]] || why+=("no $f in $dir"); done
 [[ $(stat -c %a "$dir/disk" 2>/dev/null) == 400 ]] || why+=("the template's disk is not read-only")
+# The template's guest mounted it before it was saved (each clone's disk is a copy): a
+# qcow2 overlay on the cache's empty base with what the mount wrote (the superblock).
+info=$("$B/imgtool" info "$dir/disk" 2>&1)
+[[ $info == *"format:              qcow2"* &&
+   $info == *"backing file:        $XDG_CACHE_HOME/vmctl/disks/home-8589934592.ext4"* ]] ||
+	why+=("the template's disk: $info")
+[[ $(sed -n 's/^allocated clusters: *//p' <<<"$info") -ge 1 ]] ||
+	why+=("nothing of the template's mount is in its disk: $info")
 [[ $(stat -c %s "$dir/ram" 2>/dev/null) == $((128 << 20)) ]] || why+=("the RAM file is not 128 MiB")
 [[ $(templates | wc -l) -eq 1 ]] || why+=("templates: $(templates | tr '\n' ' ')")
 ino=$(stat -c %i "$dir/ram")
@@ -59,7 +67,7 @@ run $T 60 "$vmctl" template build
 expect_status 0
 expect_out "$dir"
 [[ $(stat -c %i "$dir/ram") == "$ino" ]] || why+=("a second build made it again")
-case_end "template build makes one template (ram, state, meta, a read-only disk) under the cache and prints its folder; a second build reuses it"
+case_end "template build makes one template (ram, state, meta, a read-only disk its guest has mounted) under the cache and prints its folder; a second build reuses it"
 
 # --- 2: a clone --------------------------------------------------------------------------
 start_one
