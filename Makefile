@@ -72,12 +72,13 @@ TOOLS  = $(BUILD)/sizecheck $(BUILD)/imgtool $(BUILD)/vmctl $(BUILD)/web/index.h
          $(BUILD)/sandbox-helper \
          $(BUILD)/guest/vmd
 GUEST  = $(BUILD)/guest/vmlinuz $(BUILD)/guest/initrd.img
+PVH_STUB = $(BUILD)/guest/pvh-stub
 
 .PHONY: all check size test bench run run-serial run-iso install uninstall clean help \
         unit fuzz screenshot web-screenshot guest FORCE
 .DELETE_ON_ERROR:
 
-all: $(IMAGES) $(TOOLS) $(GUEST)
+all: $(IMAGES) $(TOOLS) $(GUEST) $(PVH_STUB)
 
 # --- the boot program -------------------------------------------------------------
 # NASM writes the map (symbol addresses, read by sizecheck) and a listing beside it.
@@ -202,7 +203,12 @@ $(BUILD)/web/index.html: host/web/build-web $(WEB_SRC) | $(BUILD)
 
 # The guest: Debian's kernel and busybox (downloaded once into build/guest/debs),
 # vmd and sandbox-helper with their libraries, in an initramfs made without root.
-guest: $(GUEST)
+guest: $(GUEST) $(PVH_STUB)
+# What a clone's QEMU is given as its kernel (see the file): no build id, so that it
+# is the same bytes on every build.
+$(PVH_STUB): guest/pvh-stub.S | $(BUILD)/guest
+	$(CC) -nostdlib -static -no-pie -Wl,-n -Wl,-Ttext=0x100000 -Wl,-e,entry \
+	    -Wl,--build-id=none -s -o $@ guest/pvh-stub.S
 # One run of build-image makes both files (&: so that make -j does not run it twice);
 # vmlinuz keeps the package's date, so both are touched, or make would remake them
 # every time.
@@ -403,6 +409,7 @@ install: all $(BUILD)/gen/qemu-boot
 	install -m 755 $(BUILD)/vmctl $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/share/clientapi/guest
 	install -m 644 $(BUILD)/guest/vmlinuz $(BUILD)/guest/initrd.img $(BUILD)/guest/cmdline \
+	    $(PVH_STUB) \
 	    $(DESTDIR)$(PREFIX)/share/clientapi/guest/
 	install -d $(DESTDIR)$(PREFIX)/share/clientapi/web
 	install -m 644 $(BUILD)/web/* $(DESTDIR)$(PREFIX)/share/clientapi/web/

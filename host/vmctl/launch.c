@@ -192,6 +192,17 @@ int free_port(unsigned *port, struct msg *m)
 	return 0;
 }
 
+/* The stand-in kernel for a clone of the built guest, beside its kernel: true with
+ * its name in out when it is there. */
+static bool pvh_stub(const char *kernel, char *out, size_t size)
+{
+	const char *slash = strrchr(kernel, '/');
+
+	snprintf(out, size, "%.*s/pvh-stub", slash ? (int)(slash - kernel) : 1,
+		 slash ? kernel : ".");
+	return access(out, R_OK) == 0;
+}
+
 /* The fw_cfg item opt/vmd/identity: IDENTITY_SIZE bytes, lines then NULs (the
  * guest's vmd reads it; its list of items and their sizes is fixed when the guest
  * boots, so a template's placeholder has the size of a real one). */
@@ -463,7 +474,7 @@ pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_s
 	     console[4300], fwcfg[PATH_MAX + 32], serial[32], shares[VMCTL_MAX_SHARES][PATH_MAX + 300],
 	     real[VMCTL_MAX_SHARES][PATH_MAX],
 	     guestfwd[2 * PATH_MAX + EGRESS_MAX_ALLOW * 300], cwd[PATH_MAX], image[PATH_MAX],
-	     exe[PATH_MAX], memfile[PATH_MAX + 16], diskfd[32], ctlarg[48];
+	     exe[PATH_MAX], memfile[PATH_MAX + 16], diskfd[32], ctlarg[48], stub[PATH_MAX + 16];
 	const char *argv[58 + 2 * VMCTL_MAX_SHARES];	/* 45 fixed, 2 per share, NULL */
 	int n = 0, userns = -1, logp[2] = { -1, -1 }, conp[2] = { -1, -1 }, errp[2] = { -1, -1 },
 	    log_fd = -1, con_fd = -1, disk_rw = -1, disk_ro = -1, state_fd = -1,
@@ -491,10 +502,16 @@ pid_t launch(const char *launcher, const struct vmctl_args *a, const struct vm_s
 	argv[n++] = "--accel";
 	argv[n++] = kvm ? "kvm" : "tcg";
 	argv[n++] = "--kernel";
-	argv[n++] = s->kernel;
-	if (*s->initrd) {
-		argv[n++] = "--initrd";
-		argv[n++] = s->initrd;
+	if (mode->state && !a->kernel && pvh_stub(s->kernel, stub, sizeof stub)) {
+		/* A clone of the built guest: its kernel is in the template's memory, and
+		 * QEMU needs only a PVH ELF to build the same machine (guest/pvh-stub.S). */
+		argv[n++] = stub;
+	} else {
+		argv[n++] = s->kernel;
+		if (*s->initrd) {
+			argv[n++] = "--initrd";
+			argv[n++] = s->initrd;
+		}
 	}
 	argv[n++] = "--append";
 	argv[n++] = cmdline;
