@@ -32,6 +32,7 @@
 #define HOME_DISK_MNT "/run/vmd-home-disk"
 
 static int mount_home_disk(const char *home_root, struct msg *m);
+static void scan_shares(void);
 
 /* Whether the home disk is mounted already: a template mounts it before its identity. */
 static bool home_mounted;
@@ -70,6 +71,8 @@ int setup_wait_identity(const char *path, const char *home_root, void (*home_rea
 		 * copy of, taken when the template is saved: mounted here, the mount
 		 * and the sandbox user's home are the template's work, done once (a
 		 * clone would do them with a cold translation cache, 60 ms under TCG). */
+		if (!told)
+			scan_shares();
 		if (!told && id->home_disk) {
 			if (mount_home_disk(home_root, m) < 0)
 				break;
@@ -115,26 +118,30 @@ static int apply_seed(const unsigned char seed[IDENTITY_SEED_LEN], struct msg *m
 	return rc;
 }
 
-/* Each 9p share QEMU gives the VM (vmctl start --share HOST TAG) at ROOT/TAG,
- * read-only when its tag is in ro_shares (QEMU refuses the writes anyway; this
- * makes the mount say so). nosuid and nodev: the host's files never gain
- * privileges here. A tag that is not a plain word is skipped, and a share that
- * cannot be mounted is reported: the VM serves without it. */
-static void mount_shares(const char *root, const char *ro)
+/* The 9p shares' tags, read from sysfs once: the devices are there from the boot on,
+ * so a template reads them before it waits and its clones do not (a clone's first
+ * sysfs walk costs it milliseconds under TCG). */
+#define MAX_SHARE_TAGS 64
+static char share_tags[MAX_SHARE_TAGS][256];
+static size_t nshare_tags;
+static bool shares_scanned;
+
+static void scan_shares(void)
 {
 	glob_t g;
 
+	shares_scanned = true;
 	if (glob(SHARE_TAGS, 0, NULL, &g) != 0)
 		return;
-	for (size_t i = 0; i < g.gl_pathc; i++) {
-		char tag[256], dir[1300];
+	for (size_t i = 0; i < g.gl_pathc && nshare_tags < MAX_SHARE_TAGS; i++) {
+		char *tag = share_tags[nshare_tags];
 		size_t n = 0;
 		ssize_t got;
 		int fd = open(g.gl_pathv[i], O_RDONLY | O_CLOEXEC);
 
 		if (fd < 0)
 			continue;
-		got = read(fd, tag, sizeof tag - 1);
+		got = read(fd, tag, sizeof share_tags[0] - 1);
 		close(fd);
 		if (got < 0)
 			continue;
@@ -146,6 +153,24 @@ static void mount_shares(const char *root, const char *ro)
 			warn("skipping the share tag \"%s\".", tag);
 			continue;
 		}
+		nshare_tags++;
+	}
+	globfree(&g);
+}
+
+/* Each 9p share QEMU gives the VM (vmctl start --share HOST TAG) at ROOT/TAG,
+ * read-only when its tag is in ro_shares (QEMU refuses the writes anyway; this
+ * makes the mount say so). nosuid and nodev: the host's files never gain
+ * privileges here. A tag that is not a plain word is skipped, and a share that
+ * cannot be mounted is reported: the VM serves without it. */
+static void mount_shares(const char *root, const char *ro)
+{
+	if (!shares_scanned)
+		scan_shares();
+	for (size_t i = 0; i < nshare_tags; i++) {
+		const char *tag = share_tags[i];
+		char dir[1300];
+
 		snprintf(dir, sizeof dir, "%s/%s", root, tag);
 		if ((mkdir(root, 0755) < 0 && errno != EEXIST) ||
 		    (mkdir(dir, 0755) < 0 && errno != EEXIST) ||
@@ -154,7 +179,6 @@ static void mount_shares(const char *root, const char *ro)
 			  SHARE_OPTIONS) < 0)
 			warn("cannot mount the share %s on %s: %s.", tag, dir, strerror(errno));
 	}
-	globfree(&g);
 }
 
 /* The disk at HOME_DISK_MNT (root's alone), its folder home bound on home_root, with
