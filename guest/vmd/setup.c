@@ -189,7 +189,12 @@ static int mount_home_disk(const char *home_root, struct msg *m)
 
 	snprintf(home, sizeof home, "%s/home", HOME_DISK_MNT);
 	if ((mkdir(HOME_DISK_MNT, 0700) < 0 && errno != EEXIST) ||
-	    mount(HOME_DISK, HOME_DISK_MNT, "ext4", MS_NOSUID | MS_NODEV, NULL) < 0)
+	    /* No barriers: QEMU has the disk cache=unsafe and drops flushes, so
+	     * each one is only a request's round trip (the guest's writes reach QEMU
+	     * all the same, and a pause's migration flushes them). A 300 MB upload:
+	     * 19 -> 21-23 MB/s. */
+	    mount(HOME_DISK, HOME_DISK_MNT, "ext4", MS_NOSUID | MS_NODEV | MS_NOATIME,
+		  "barrier=0") < 0)
 		return fail_errno(m, "cannot mount the home disk %s on %s", HOME_DISK, HOME_DISK_MNT);
 	if ((mkdir(home, 0755) < 0 && errno != EEXIST) ||
 	    mount(home, home_root, NULL, MS_BIND, NULL) < 0 ||
