@@ -26,26 +26,82 @@ static int same_file(const char *in, const char *out, const char *what, struct m
 	return 0;
 }
 
+/* SIZE as qemu-img takes it: a number of bytes, or of K, M, G, T or P (binary). label
+ * names it in a sentence ("SIZE ", "-o size="). */
+static int parse_size(const char *label, const char *s, uint64_t *v, struct msg *m)
+{
+	static const char units[] = "KMGTP";
+	uint64_t n = 0, scale = 1;
+	const char *p = s, *u;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			goto bad;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == s)
+		goto bad;
+	if (*p && (u = strchr(units, *p == 'k' ? 'K' : *p))) {
+		scale = 1ull << (10 * (u - units + 1));
+		p++;
+	}
+	if (*p || n > UINT64_MAX / scale)
+		goto bad;
+	*v = n * scale;
+	if (*v == 0)
+		return fail(m, "%s0 makes a disk with no room in it; give its size in bytes.", label);
+	if (*v % SECTOR)
+		return fail(m, "%s%s is not a whole number of 512-byte sectors.", label, s);
+	/* Every writer keeps offsets that fit an off_t. */
+	if (*v > (uint64_t)INT64_MAX)
+		return fail(m, "%s%s is larger than a file can be here.", label, s);
+	return 0;
+bad:
+	return fail(m, "%s\"%s\" is not a size: give a number of bytes, or one followed by "
+		    "K, M, G, T or P.", label, s);
+}
+
 int cmd_convert(const struct cli *c, struct msg *m)
 {
 	const struct format *fmt = c->out_fmt;
+	struct opts o = c->opts;	/* the writer's: all but size= */
+	const char *size_arg = NULL;
 	struct progress progress;
 	struct disk *src;
+	uint64_t size = 0;
 	int rc;
 
 	if (!fmt && !(fmt = format_by_path(c->arg[1], m)))
 		return -1;
-	if (opts_validate(&c->opts, fmt->opts, fmt->name, m) < 0 ||
+	/* size= is every format's: the disk grown to it, the rest reading as zeros */
+	for (size_t i = 0; i < o.n; i++)
+		if (!strcmp(o.kv[i].key, "size")) {
+			size_arg = o.kv[i].value;
+			o.kv[i] = o.kv[--o.n];
+			break;
+		}
+	if ((size_arg && parse_size("-o size=", size_arg, &size, m) < 0) ||
+	    opts_validate(&o, fmt->opts, fmt->name, m) < 0 ||
 	    same_file(c->arg[0], c->arg[1], "the input", m) < 0)
 		return -1;
 	if (image_open(c->arg[0], c->in_fmt, c->opts.force, &src, m) < 0)
 		return -1;
+	if (size_arg && size < src->size) {
+		fail(m, "-o size=%s is smaller than %s (%llu bytes): convert grows a disk, it "
+		     "never cuts one.", size_arg, c->arg[0], (unsigned long long)src->size);
+		disk_close(src);
+		return -1;
+	}
+	if (size > src->size && disk_grow(&src, size, m) < 0) {
+		disk_close(src);
+		return -1;
+	}
 	/* Only a person watching a terminal wants the line redrawn; a log does not. */
 	if (c->progress && isatty(STDERR_FILENO)) {
 		progress_start(&progress, stderr, src->size);
 		src->progress = &progress;
 	}
-	rc = fmt->write(src, c->arg[1], &c->opts, m);
+	rc = fmt->write(src, c->arg[1], &o, m);
 	if (src->progress)
 		progress_end(&progress, rc == 0);
 	disk_close(src);
@@ -72,40 +128,6 @@ static int empty_status(struct disk *d, uint64_t off, uint64_t *run, bool *store
 	return 0;
 }
 
-/* SIZE as qemu-img takes it: a number of bytes, or of K, M, G, T or P (binary). */
-static int parse_size(const char *s, uint64_t *v, struct msg *m)
-{
-	static const char units[] = "KMGTP";
-	uint64_t n = 0, scale = 1;
-	const char *p = s, *u;
-
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (n > (UINT64_MAX - 9) / 10)
-			goto bad;
-		n = n * 10 + (uint64_t)(*p - '0');
-	}
-	if (p == s)
-		goto bad;
-	if (*p && (u = strchr(units, *p == 'k' ? 'K' : *p))) {
-		scale = 1ull << (10 * (u - units + 1));
-		p++;
-	}
-	if (*p || n > UINT64_MAX / scale)
-		goto bad;
-	*v = n * scale;
-	if (*v == 0)
-		return fail(m, "SIZE 0 makes a disk with no room in it; give its size in bytes.");
-	if (*v % SECTOR)
-		return fail(m, "SIZE %s is not a whole number of 512-byte sectors.", s);
-	/* Every writer keeps offsets that fit an off_t. */
-	if (*v > (uint64_t)INT64_MAX)
-		return fail(m, "SIZE %s is larger than a file can be here.", s);
-	return 0;
-bad:
-	return fail(m, "SIZE \"%s\" is not a size: give a number of bytes, or one followed by "
-		    "K, M, G, T or P.", s);
-}
-
 int cmd_create(const struct cli *c, struct msg *m)
 {
 	const struct format *fmt = c->out_fmt;
@@ -118,7 +140,7 @@ int cmd_create(const struct cli *c, struct msg *m)
 		return -1;
 	if (c->opts.backing && !fmt->backing)
 		return fail(m, "%s images have no backing file; -b needs -f qcow2.", fmt->name);
-	if (c->arg[1] && parse_size(c->arg[1], &empty.size, m) < 0)
+	if (c->arg[1] && parse_size("SIZE ", c->arg[1], &empty.size, m) < 0)
 		return -1;
 	if (!c->arg[1] && !c->opts.backing)
 		return fail(m, "create needs a SIZE, or a backing file (-b) to take it from.");

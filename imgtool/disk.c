@@ -135,6 +135,64 @@ void disk_close(struct disk *d)
 	free(d);
 }
 
+/* --- a disk grown past its end (convert -o size=) ------------------------------------ */
+
+struct grown {
+	struct disk d;		/* first: the writers see a struct disk */
+	struct disk *inner;
+};
+
+static int grown_read(struct disk *d, void *buf, size_t len, uint64_t off, struct msg *m)
+{
+	struct grown *g = (struct grown *)d;
+	uint64_t have = g->inner->size;
+	size_t in = off < have ? (size_t)(have - off < len ? have - off : len) : 0;
+
+	if (in && g->inner->read(g->inner, buf, in, off, m) < 0)
+		return -1;
+	memset((unsigned char *)buf + in, 0, len - in);
+	return 0;
+}
+
+static int grown_status(struct disk *d, uint64_t off, uint64_t *run, bool *stored,
+			struct msg *m)
+{
+	struct grown *g = (struct grown *)d;
+
+	if (off < g->inner->size)
+		return g->inner->status(g->inner, off, run, stored, m);
+	*run = d->size - off;
+	*stored = false;
+	return 0;
+}
+
+static void grown_release(struct disk *d)
+{
+	struct grown *g = (struct grown *)d;
+
+	/* the file is the inner disk's: it closes it */
+	disk_close(g->inner);
+	d->file.fd = -1;
+	d->file.path = NULL;
+}
+
+int disk_grow(struct disk **d, uint64_t size, struct msg *m)
+{
+	struct grown *g = calloc(1, sizeof *g);
+
+	if (!g)
+		return fail(m, "out of memory.");
+	g->inner = *d;
+	g->d.fmt = (*d)->fmt;
+	g->d.size = size;
+	g->d.file = (*d)->file;
+	g->d.read = grown_read;
+	g->d.status = grown_status;
+	g->d.release = grown_release;
+	*d = &g->d;
+	return 0;
+}
+
 bool is_zero(const void *p, size_t len)
 {
 	const unsigned char *b = p;

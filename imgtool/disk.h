@@ -71,6 +71,10 @@ int disk_read(struct disk *d, void *buf, size_t len, uint64_t off, struct msg *m
 int disk_stored_bytes(struct disk *d, uint64_t *bytes, struct msg *m);
 /* Release the reader's data, close the file, free d. */
 void disk_close(struct disk *d);
+/* *d grown to size bytes (more than its size): a disk that reads as *d up to its end
+ * and as zeros after it, stores nothing there, and closes *d when it is closed. On
+ * failure (out of memory) *d is left as it was. */
+int disk_grow(struct disk **d, uint64_t size, struct msg *m);
 
 /* The content identity of a disk: a 128-bit hash of its virtual size and of every
  * non-zero 512-byte sector with its offset. Zero sectors do not count, so the value

@@ -31,10 +31,14 @@
 #  27  a bad backing file, format or SIZE is one sentence and leaves no output
 #  28  a missing backing file and a backing chain loop are one sentence in info, check
 #      and convert
+#  29  convert -o size= grows a disk in every format: the input's bytes, then zeros, as
+#      qemu-img reads it; a fixed VHD grown to 20M is 20 MiB + 512 bytes, Azure's least
+#  30  -o size= smaller than the input, not whole sectors, or not a size: one sentence,
+#      exit 1, no output
 source "$(dirname "$0")/../tap.sh"
 B=${BUILD:-build}
 it=$B/imgtool
-plan 28
+plan 30
 as_nobody() { if [[ $(id -u) -eq 0 ]]; then setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; else "$@"; fi; }
 chmod 755 "$tmp"
 
@@ -306,5 +310,43 @@ for cmd in info check convert; do
 done
 [[ ! -e $tmp/ov/bad.raw ]] || why+=("a convert left an output")
 case_end "a missing backing file and a backing chain loop are one sentence in info, check and convert"
+
+
+# --- growing ---------------------------------------------------------------------------
+mkdir -p "$tmp/grow"
+head -c 1048576 /dev/urandom >"$tmp/grow/in.raw"
+cp "$tmp/grow/in.raw" "$tmp/grow/want.raw"
+truncate -s 20M "$tmp/grow/want.raw"
+for f in raw vhd vdi vmdk qcow2; do
+	q=$f; [[ $f == vhd ]] && q=vpc
+	run "$it" convert -O $f -o size=20M "$tmp/grow/in.raw" "$tmp/grow/out.$f"
+	expect_status 0
+	expect_err ""
+	size=$(qemu-img info -f $q --output=json "$tmp/grow/out.$f" 2>&1 | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p' | head -n 1)
+	[[ $size == 20971520 ]] || why+=("$f: qemu-img reads a virtual size of $size")
+	cmp=$(qemu-img compare -f raw -F $q "$tmp/grow/want.raw" "$tmp/grow/out.$f" 2>&1) ||
+		why+=("$f: qemu-img compare: $cmp")
+done
+"$it" convert -O vhd -o subformat=fixed,size=20M "$tmp/grow/in.raw" "$tmp/grow/azure.vhd"
+[[ $(stat -c %s "$tmp/grow/azure.vhd") == $((20 * 1048576 + 512)) ]] ||
+	why+=("the fixed VHD is $(stat -c %s "$tmp/grow/azure.vhd") bytes")
+run "$it" convert -O qcow2 -o size=1M "$tmp/grow/in.raw" "$tmp/grow/same.qcow2"
+expect_status 0
+cmp=$(qemu-img compare -f raw -F qcow2 "$tmp/grow/in.raw" "$tmp/grow/same.qcow2" 2>&1) ||
+	why+=("size= of the input's own size: $cmp")
+case_end "convert -o size= grows a disk in every format: the input's bytes, then zeros, as qemu-img reads it; a fixed VHD grown to 20M is 20 MiB + 512 bytes, Azure's least"
+
+bad_grow() { run "$it" convert -O vhd -o "size=$1" "$tmp/grow/in.raw" "$tmp/grow/bad.vhd"
+	expect_status 1; }
+bad_grow 512K
+expect_err "imgtool: -o size=512K is smaller than $tmp/grow/in.raw (1048576 bytes): convert grows a disk, it never cuts one."
+bad_grow 1000000
+expect_err "imgtool: -o size=1000000 is not a whole number of 512-byte sectors."
+bad_grow 2X
+expect_err "imgtool: -o size=\"2X\" is not a size: give a number of bytes, or one followed by K, M, G, T or P."
+bad_grow 0
+expect_err "imgtool: -o size=0 makes a disk with no room in it; give its size in bytes."
+[[ ! -e $tmp/grow/bad.vhd ]] || why+=("a refused size left an output")
+case_end "-o size= smaller than the input, not whole sectors, or not a size: one sentence, exit 1, no output"
 
 finish
