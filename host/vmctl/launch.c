@@ -106,18 +106,25 @@ bool use_kvm(void)
 	return bootcfg_kvm_usable(cpuinfo, true);
 }
 
+/* The file name in the built guest's folder, the kernel's (cmdline, pvh-stub). */
+static void beside_kernel(const char *kernel, const char *name, char *out, size_t size)
+{
+	const char *slash = strrchr(kernel, '/');
+
+	snprintf(out, size, "%.*s/%s", slash ? (int)(slash - kernel) : 1, slash ? kernel : ".",
+		 name);
+}
+
 /* The kernel command line: the built guest's own (the cmdline file beside its kernel),
  * or a plain serial console for a kernel the user passed. */
 int kernel_cmdline(const struct vmctl_args *a, const char *kernel, bool kvm, char *out,
 			  size_t size, struct msg *m)
 {
 	char path[PATH_MAX + 16], text[8192];
-	const char *slash = strrchr(kernel, '/');
 
 	if (a->kernel)
 		return bootcfg_cmdline(BOOTCFG_DEFAULT_CMDLINE, kvm, out, size, m);
-	snprintf(path, sizeof path, "%.*s/cmdline", slash ? (int)(slash - kernel) : 1,
-		 slash ? kernel : ".");
+	beside_kernel(kernel, "cmdline", path, sizeof path);
 	if (read_text(path, text, sizeof text, m) < 0)
 		return -1;
 	return bootcfg_cmdline(text, kvm, out, size, m);
@@ -196,10 +203,7 @@ int free_port(unsigned *port, struct msg *m)
  * its name in out when it is there. */
 static bool pvh_stub(const char *kernel, char *out, size_t size)
 {
-	const char *slash = strrchr(kernel, '/');
-
-	snprintf(out, size, "%.*s/pvh-stub", slash ? (int)(slash - kernel) : 1,
-		 slash ? kernel : ".");
+	beside_kernel(kernel, "pvh-stub", out, size);
 	return access(out, R_OK) == 0;
 }
 

@@ -165,8 +165,8 @@ static int records(const char *dir, const char *desc, char *out, size_t size)
 	k = snprintf(out, size, "%s--\n", desc);
 	if (k < 0 || (size_t)k >= size)
 		return -1;
-	for (const char *f = "ram"; f; f = strcmp(f, "ram") ? NULL : "disk") {
-		r = record_file(dir, f, out + k, size - (size_t)k);
+	for (const char *const *f = (const char *const[]){ "ram", "disk", NULL }; *f; f++) {
+		r = record_file(dir, *f, out + k, size - (size_t)k);
 		if (r < 0 || (size_t)r >= size - (size_t)k)
 			return -1;
 		k += r;
