@@ -82,6 +82,33 @@ static bool file_has(const char *path, const char *text)
 	return memmem(buf, (size_t)n, text, strlen(text)) != NULL;
 }
 
+/* How a QEMU that logged nothing ended, from its wait status. QEMU ends quietly when
+ * its guest powers off (init does when vmd exits) or panics: the console says why. */
+static void exit_reason(const char *dir, unsigned port, int status, char *why, size_t size)
+{
+	char path[4200], line[301], text[620];
+
+	if (WIFSIGNALED(status)) {
+		snprintf(why, size, "QEMU was killed by signal %d, %s", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+		return;
+	}
+	/* vmd's last words say most, then init's, then the kernel's */
+	state_path(path, sizeof path, dir, port, "console");
+	logring_last_line_of(path, (const char *const[]){ "vmd: ", NULL }, line, sizeof line);
+	if (!*line)
+		logring_last_line_of(path, (const char *const[]){ "init: ", NULL }, line, sizeof line);
+	if (!*line)
+		logring_last_line(path, line, sizeof line);
+	text_escape(text, sizeof text, line, strlen(line));
+	if (WEXITSTATUS(status) == 0)
+		snprintf(why, size, "the guest powered off or panicked%s%.400s",
+			 *text ? "; its console said: " : "", text);
+	else
+		snprintf(why, size, "QEMU exited with status %d%s%.400s", WEXITSTATUS(status),
+			 *text ? "; its console said: " : "", text);
+}
+
 static void kill_qemu(pid_t pid, pid_t logger)
 {
 	if (pid > 0) {
@@ -283,7 +310,8 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 	 * secret of its own, so one a failed attempt handed to QEMU (or that a stand-in
 	 * read) opens nothing later. */
 	for (int attempt = 0; attempt < 5; attempt++) {
-		int status, ctl = -1;
+		int status = 0, ctl = -1;
+		bool ended = false;	/* QEMU ended by itself, with status */
 		struct launch_mode mode = { .identity = ident, .disk = disk, .ctl = &ctl };
 		pid_t logger;
 		bool refused = false;
@@ -327,8 +355,10 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 				   (const char *const[]){ "\"RESUME\"", NULL }, MIGRATE_MS, why,
 				   sizeof why) < 0) {
 			refused = *why != '\0';
-			if (!refused && waitpid(s.pid, &status, 0) == s.pid)
+			if (!refused && waitpid(s.pid, &status, 0) == s.pid) {
 				s.pid = 0;
+				ended = true;
+			}
 		}
 		while (s.pid && !refused && monotonic_ms() - t0 < BOOT_TIMEOUT_MS) {
 			struct msg ping;
@@ -336,6 +366,7 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 
 			if (waitpid(s.pid, &status, WNOHANG) == s.pid) {
 				s.pid = 0;
+				ended = true;
 				break;
 			}
 			/* Until the guest's network is up, QEMU's user network accepts the
@@ -382,6 +413,8 @@ int cmd_start(const struct vmctl_args *a, struct msg *m)
 			s.pid = 0;	/* why is QEMU's answer */
 		else
 			last_log_line(dir, s.port, why, sizeof why);
+		if (!*why && ended)
+			exit_reason(dir, s.port, status, why, sizeof why);
 		if (s.pid) {
 			state_remove(dir, s.port);
 			return fail(m, "the sandbox did not answer within %d s%s%s", BOOT_TIMEOUT_MS / 1000,

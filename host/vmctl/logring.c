@@ -88,10 +88,9 @@ void logring_run(const int *in, struct logring *ring, int n)
 	}
 }
 
-void logring_last_line(const char *path, char *out, size_t size)
+void logring_last_line_of(const char *path, const char *const prefixes[], char *out, size_t size)
 {
 	char buf[4096];
-	const char *nl;
 	off_t end, off;
 	ssize_t n;
 	int fd;
@@ -106,9 +105,32 @@ void logring_last_line(const char *path, char *out, size_t size)
 	close(fd);
 	if (n <= 0)
 		return;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
 	buf[n] = '\0';
-	nl = strrchr(buf, '\n');
-	snprintf(out, size, "%s", nl ? nl + 1 : buf);
+	/* From the last line back: each line ends at a newline (or the end) and starts
+	 * after the newline before it (or at the start of what was read). */
+	for (;;) {
+		char *nl;
+		const char *line;
+
+		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+			buf[--n] = '\0';
+		if (n == 0)
+			return;
+		nl = memrchr(buf, '\n', (size_t)n);
+		line = nl ? nl + 1 : buf;
+		for (int i = 0; !prefixes || prefixes[i]; i++)
+			if (!prefixes || !strncmp(line, prefixes[i], strlen(prefixes[i]))) {
+				snprintf(out, size, "%s", line);
+				return;
+			}
+		if (!nl)
+			return;
+		n = nl - buf;
+		buf[n] = '\0';
+	}
+}
+
+void logring_last_line(const char *path, char *out, size_t size)
+{
+	logring_last_line_of(path, NULL, out, size);
 }

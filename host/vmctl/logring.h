@@ -32,5 +32,8 @@ void logring_run(const int *in, struct logring *ring, int n);
 /* The last line of the file at path (looked for in its last 4 KiB), without its
  * newline and cut to size - 1 bytes; "" when there is none. */
 void logring_last_line(const char *path, char *out, size_t size);
+/* The same, but the last line that starts with one of prefixes (a NULL-ended list;
+ * NULL: any line). */
+void logring_last_line_of(const char *path, const char *const prefixes[], char *out, size_t size);
 
 #endif

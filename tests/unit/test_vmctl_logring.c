@@ -153,6 +153,34 @@ static void test_last_line_is_cut_to_the_buffer(void **state)
 	assert_string_equal(out, "abcde");
 }
 
+static void test_last_line_of_a_prefix_skips_later_lines(void **state)
+{
+	struct fixture *f = *state;
+	char out[301] = "junk";
+
+	add(f, "init: early\nvmd: the identity has bytes other than NUL after its text.\n"
+	       "init: vmd exited; powering off\n[    2.9] reboot: Power down\n");
+	logring_last_line_of(f->path, (const char *const[]){ "vmd: ", NULL }, out, sizeof out);
+	assert_string_equal(out, "vmd: the identity has bytes other than NUL after its text.");
+	logring_last_line_of(f->path, (const char *const[]){ "init: ", "vmd: ", NULL }, out,
+			     sizeof out);
+	assert_string_equal(out, "init: vmd exited; powering off");
+	logring_last_line_of(f->path, (const char *const[]){ "qemu: ", NULL }, out, sizeof out);
+	assert_string_equal(out, "");
+	logring_last_line_of(f->path, NULL, out, sizeof out);
+	assert_string_equal(out, "[    2.9] reboot: Power down");
+}
+
+static void test_last_line_of_a_prefix_finds_the_first_line(void **state)
+{
+	struct fixture *f = *state;
+	char out[301];
+
+	add(f, "vmd: only\nother\n");
+	logring_last_line_of(f->path, (const char *const[]){ "vmd: ", NULL }, out, sizeof out);
+	assert_string_equal(out, "vmd: only");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +194,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_last_line_of_an_empty_or_missing_file_is_empty, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_last_line_is_cut_to_the_buffer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_line_of_a_prefix_skips_later_lines, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_last_line_of_a_prefix_finds_the_first_line, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
