@@ -12,41 +12,100 @@
 
 #include "text.h"
 
+enum { QMP_TIMEOUT = -1, QMP_ERROR = -2, QMP_CLOSED = -3 };
+
+/* The first of words that a whole line of buf[0..len) holds (that line in out when
+ * given), or -1; at an error line, -2 with its "desc" in why. Lines looked at are
+ * dropped. */
+static int scan_lines(struct qmp_reader *r, const char *const words[], char *out, size_t osize,
+		      char *why, size_t size)
+{
+	int found = -1;
+	char *nl, *line = r->buf;
+
+	r->buf[r->len] = '\0';
+	for (; (nl = strchr(line, '\n')); line = nl + 1) {
+		*nl = '\0';
+		for (int i = 0; words[i]; i++)
+			if (strstr(line, words[i]) && (found == -1 || i < found)) {
+				found = i;
+				if (out)
+					snprintf(out, osize, "%s", line);
+			}
+		if (found == -1 && strstr(line, "\"error\"")) {
+			/* {"error": {"class": "GenericError", "desc": "TEXT"}}: TEXT */
+			const char *e = strstr(line, "\"desc\"");
+
+			e = e ? strchr(e + 6, '"') : NULL;
+			if (e) {
+				const char *end = strchr(++e, '"');
+
+				text_escape(why, size, e, end ? (size_t)(end - e) : strlen(e));
+			} else {
+				snprintf(why, size, "QEMU refused a command");
+			}
+			found = -2;
+			nl++;
+			line = nl;
+			break;
+		}
+	}
+	r->len -= (size_t)(line - r->buf);
+	memmove(r->buf, line, r->len);
+	if (r->len == sizeof r->buf - 1)
+		r->len = 0;	/* an overlong line: dropped */
+	return found;
+}
+
+/* Read r until a line holds one of words: its index. QMP_ERROR (why: the error's
+ * desc, or the failed wait), QMP_TIMEOUT past the deadline, QMP_CLOSED when QEMU closed
+ * the monitor. */
+static int read_until(struct qmp_reader *r, const char *const words[], long long deadline,
+		      char *out, size_t osize, char *why, size_t wsize)
+{
+	*why = '\0';
+	for (;;) {
+		struct pollfd p = { .fd = r->fd, .events = POLLIN };
+		long long left = deadline - monotonic_ms();
+		int found = scan_lines(r, words, out, osize, why, wsize);
+		ssize_t n;
+
+		if (found >= 0)
+			return found;
+		if (found == -2)
+			return QMP_ERROR;
+		if (left <= 0)
+			return QMP_TIMEOUT;
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
+			snprintf(why, wsize, "cannot wait for QEMU: %s", strerror(errno));
+			return QMP_ERROR;
+		}
+		n = recv(r->fd, r->buf + r->len, sizeof r->buf - 1 - r->len, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return QMP_CLOSED;
+		if (n > 0)
+			r->len += (size_t)n;
+	}
+}
+
 /* Read lines until one contains key (0, the line in out when given) or an "error"
  * (-1), by the deadline. */
 static int wait_for(int fd, const char *key, long long deadline, char *out, size_t osize,
 		    struct msg *m)
 {
-	char buf[8192];
-	size_t have = 0;
+	struct qmp_reader r = { .fd = fd };
+	char why[256];
 
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long long left = deadline - monotonic_ms();
-		char *nl;
-		ssize_t n;
-
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			return fail(m, "QEMU's monitor did not answer in time.");
-		n = read(fd, buf + have, sizeof buf - 1 - have);
-		if (n <= 0)
-			return fail(m, "QEMU's monitor closed the connection.");
-		have += (size_t)n;
-		buf[have] = '\0';
-		while ((nl = strchr(buf, '\n'))) {
-			*nl = '\0';
-			if (strstr(buf, key)) {
-				if (out)
-					snprintf(out, osize, "%s", buf);
-				return 0;
-			}
-			if (strstr(buf, "\"error\""))
-				return fail(m, "QEMU's monitor refused: %.200s", buf);
-			have -= (size_t)(nl + 1 - buf);
-			memmove(buf, nl + 1, have + 1);
-		}
-		if (have == sizeof buf - 1)
-			have = 0;	/* an overlong event: drop it */
+	switch (read_until(&r, (const char *const[]){ key, NULL }, deadline, out, osize, why,
+			   sizeof why)) {
+	case QMP_TIMEOUT:
+		return fail(m, "QEMU's monitor did not answer in time.");
+	case QMP_CLOSED:
+		return fail(m, "QEMU's monitor closed the connection.");
+	case QMP_ERROR:
+		return fail(m, "QEMU's monitor refused: %s", why);
+	default:
+		return 0;
 	}
 }
 
@@ -135,72 +194,14 @@ int qmp_send_fd(int fd, const char *name, int passfd, int timeout_ms, struct msg
 	return wait_for(fd, "\"return\"", monotonic_ms() + timeout_ms, NULL, 0, m);
 }
 
-/* The first of words that a whole line of buf[0..len) holds, or -1; at an error
- * line, -2 with its "desc" in why. Lines looked at are dropped. */
-static int scan_lines(struct qmp_reader *r, const char *const words[], char *why, size_t size)
-{
-	int found = -1;
-	char *nl, *line = r->buf;
-
-	r->buf[r->len] = '\0';
-	for (; (nl = strchr(line, '\n')); line = nl + 1) {
-		*nl = '\0';
-		for (int i = 0; words[i]; i++)
-			if (strstr(line, words[i]) && (found == -1 || i < found))
-				found = i;
-		if (found == -1 && strstr(line, "\"error\"")) {
-			/* {"error": {"class": "GenericError", "desc": "TEXT"}}: TEXT */
-			const char *e = strstr(line, "\"desc\"");
-
-			e = e ? strchr(e + 6, '"') : NULL;
-			if (e) {
-				const char *end = strchr(++e, '"');
-
-				text_escape(why, size, e, end ? (size_t)(end - e) : strlen(e));
-			} else {
-				snprintf(why, size, "QEMU refused a command");
-			}
-			found = -2;
-			nl++;
-			line = nl;
-			break;
-		}
-	}
-	r->len -= (size_t)(line - r->buf);
-	memmove(r->buf, line, r->len);
-	if (r->len == sizeof r->buf - 1)
-		r->len = 0;	/* an overlong line: dropped */
-	return found;
-}
-
 int qmp_wait_words(struct qmp_reader *r, const char *const words[], int timeout_ms, char *why,
 		   size_t size)
 {
-	long long deadline = monotonic_ms() + timeout_ms;
+	int found = read_until(r, words, monotonic_ms() + timeout_ms, NULL, 0, why, size);
 
-	*why = '\0';
-	for (;;) {
-		struct pollfd p = { .fd = r->fd, .events = POLLIN };
-		long long left = deadline - monotonic_ms();
-		int found = scan_lines(r, words, why, size);
-		ssize_t n;
-
-		if (found >= 0)
-			return found;
-		if (found == -2)
-			return -1;
-		if (left <= 0) {
-			snprintf(why, size, "QEMU did not load it within %d s", timeout_ms / 1000);
-			return -1;
-		}
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
-			snprintf(why, size, "cannot wait for QEMU: %s", strerror(errno));
-			return -1;
-		}
-		n = recv(r->fd, r->buf + r->len, sizeof r->buf - 1 - r->len, MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			return -1;	/* QEMU ended: its log says why */
-		if (n > 0)
-			r->len += (size_t)n;
-	}
+	if (found == QMP_TIMEOUT)
+		snprintf(why, size, "QEMU did not load it within %d s", timeout_ms / 1000);
+	else if (found == QMP_CLOSED)
+		*why = '\0';	/* QEMU ended: its log says why */
+	return found < 0 ? -1 : found;
 }
