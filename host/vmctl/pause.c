@@ -112,6 +112,17 @@ static int lock_port(const char *paused, unsigned port, struct msg *m)
 	return fd;
 }
 
+/* Drop the lock of a port whose paused folder is gone (resumed, stopped) or never was
+ * (fork's running source): its file goes first, so that no PORT.lock stays behind. */
+static void unlock_port(const char *paused, unsigned port, int lock)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof path, "%s/%u.lock", paused, port);
+	unlink(path);
+	close(lock);
+}
+
 static int fsync_path(const char *path, int flags, struct msg *m)
 {
 	int fd = open(path, flags | O_CLOEXEC);
@@ -884,7 +895,7 @@ int cmd_pause(const struct vmctl_args *a, struct msg *m)
 	}
 	if (state_load(dir, a->port, &s, m) < 0 || record_load(dir, a->port, &r, m) < 0 ||
 	    find_launcher(&r, launcher, sizeof launcher, m) < 0) {
-		close(lock);
+		unlock_port(paused, a->port, lock);
 		return -1;
 	}
 	if (r.own_kernel) {
@@ -892,13 +903,13 @@ int cmd_pause(const struct vmctl_args *a, struct msg *m)
 		r.a.initrd = *s.initrd ? s.initrd : NULL;
 	}
 	if (!state_alive(&s)) {
-		close(lock);
+		unlock_port(paused, a->port, lock);
 		return fail(m, "the sandbox on port %u is not running (its QEMU is gone); there is "
 			    "nothing to pause.", a->port);
 	}
 	snprintf(tmp, sizeof tmp, "%s/.%u.new.XXXXXX", paused, a->port);
 	if (!mkdtemp(tmp)) {
-		close(lock);
+		unlock_port(paused, a->port, lock);
 		return fail_errno(m, "cannot make a folder in %s", paused);
 	}
 	state_path(qmp, sizeof qmp, dir, a->port, "qmp");
@@ -926,7 +937,7 @@ int cmd_pause(const struct vmctl_args *a, struct msg *m)
 	unlink(disk);
 	state_remove(dir, a->port);
 	explicit_bzero(s.secret, sizeof s.secret);
-	close(lock);
+	unlock_port(paused, a->port, lock);
 	return 0;
 fail_cont:
 	{
@@ -952,7 +963,7 @@ out:
 	if (q >= 0)
 		close(q);
 	explicit_bzero(s.secret, sizeof s.secret);
-	close(lock);
+	unlock_port(paused, a->port, lock);
 	return -1;
 }
 
@@ -1017,19 +1028,16 @@ int cmd_resume(const struct vmctl_args *a, struct msg *m)
 	if (record_save(dir, s.port, &r.a, r.cold, r.own_kernel, m) < 0)
 		warn("the sandbox resumed on port %u cannot be paused again: %s", s.port, m->text);
 	remove_folder(pdir, m);
-	{
-		char lockp[PATH_MAX + 32];
-
-		snprintf(lockp, sizeof lockp, "%s/%u.lock", paused, a->port);
-		unlink(lockp);
-	}
 	explicit_bzero(s.secret, sizeof s.secret);
 	printf("%u\n", s.port);
-	close(lock);
+	unlock_port(paused, a->port, lock);
 	return 0;
 out:
 	explicit_bzero(s.secret, sizeof s.secret);
-	close(lock);
+	if (lstat(pdir, &st) == -1 && errno == ENOENT)
+		unlock_port(paused, a->port, lock);	/* nothing was paused there */
+	else
+		close(lock);
 	return -1;
 }
 
@@ -1147,12 +1155,12 @@ int cmd_fork(const struct vmctl_args *a, struct msg *m)
 	}
 	explicit_bzero(s.secret, sizeof s.secret);
 	close(q);
-	close(lock);
+	unlock_port(paused, a->port, lock);
 	return 0;
 out:
 	if (!*work) {	/* nothing was touched: the sentence as it is */
 		explicit_bzero(s.secret, sizeof s.secret);
-		close(lock);
+		unlock_port(paused, a->port, lock);
 		return -1;
 	}
 	if (stopped)
@@ -1174,7 +1182,7 @@ out:
 	if (*work)
 		remove_folder(work, &ignored);
 	explicit_bzero(s.secret, sizeof s.secret);
-	close(lock);
+	unlock_port(paused, a->port, lock);
 	return fail(m, "cannot fork the sandbox of port %u, which goes on running: %s", a->port, why);
 }
 
@@ -1182,7 +1190,7 @@ out:
 
 int paused_stop(unsigned port, struct msg *m)
 {
-	char paused[PATH_MAX], pdir[PATH_MAX + 16], lockp[PATH_MAX + 32];
+	char paused[PATH_MAX], pdir[PATH_MAX + 16];
 	struct stat st;
 	int lock;
 
@@ -1198,9 +1206,7 @@ int paused_stop(unsigned port, struct msg *m)
 		close(lock);
 		return -1;
 	}
-	snprintf(lockp, sizeof lockp, "%s/%u.lock", paused, port);
-	unlink(lockp);
-	close(lock);
+	unlock_port(paused, port, lock);
 	return 1;
 }
 
