@@ -66,7 +66,8 @@ WS_LIBS       = -lwebsockets -lcjson -lm
 UNIT_TESTS    = $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(wildcard tests/unit/test_*.c))
 
 # Every container of the boot disk; boot.vmdk (monolithicFlat) comes with boot-flat.vmdk.
-CONTAINERS = $(BUILD)/boot.qcow2 $(BUILD)/boot.vmdk $(BUILD)/boot.vhd $(BUILD)/boot.vdi
+CONTAINERS = $(BUILD)/boot.qcow2 $(BUILD)/boot.vmdk $(BUILD)/boot.vhd $(BUILD)/boot.vhdx \
+             $(BUILD)/boot.vdi
 IMAGES = $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CONTAINERS) $(BUILD)/SHA256SUMS
 TOOLS  = $(BUILD)/sizecheck $(BUILD)/imgtool $(BUILD)/vmctl $(BUILD)/web/index.html \
          $(BUILD)/sandbox-helper \
@@ -97,14 +98,14 @@ $(BUILD)/%.img: $(BUILD)/%.bin $(BUILD)/imgtool
 # for a 1 MiB disk that holds one sector of code, they make a 3 KiB file.
 $(BUILD)/boot.qcow2: $(BUILD)/boot.img $(BUILD)/imgtool $(IMAGE_DEPS)
 	$(BUILD)/imgtool convert -o cluster_size=512 $< $@
-$(BUILD)/boot.vmdk $(BUILD)/boot.vhd $(BUILD)/boot.vdi: $(BUILD)/boot.%: $(BUILD)/boot.img $(BUILD)/imgtool \
-                                                  $(IMAGE_DEPS)
+$(BUILD)/boot.vmdk $(BUILD)/boot.vhd $(BUILD)/boot.vhdx $(BUILD)/boot.vdi: $(BUILD)/boot.%: $(BUILD)/boot.img \
+                                                  $(BUILD)/imgtool $(IMAGE_DEPS)
 	$(BUILD)/imgtool convert $< $@
 
 # The same sources give the same bytes on any machine: these sums are stable.
 $(BUILD)/SHA256SUMS: $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CONTAINERS)
 	cd $(BUILD) && sha256sum boot.bin boot.img boot.iso boot.qcow2 boot.vmdk boot-flat.vmdk \
-	    boot.vhd boot.vdi > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS
+	    boot.vhd boot.vhdx boot.vdi > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS
 
 # El Torito, no emulation, 4 virtual sectors loaded, and no boot-info-table (it would
 # overwrite bytes 8..63, which are code). xorriso records each file's owner, mode and
@@ -237,7 +238,7 @@ $(BUILD)/asan/test_imgtool%: tests/unit/test_imgtool%.c $(IMGTOOL_LIB) $(COMMON_
 	    $(COMMON_SRC) $(IMGTOOL_LIBS) -lcmocka
 
 # libFuzzer targets, one per reader: clang builds them with ASan and UBSan.
-FUZZ_FORMATS = raw vhd vdi vmdk qcow2
+FUZZ_FORMATS = raw vhd vhdx vdi vmdk qcow2
 FUZZERS      = $(FUZZ_FORMATS:%=$(BUILD)/fuzz/fuzz_%) $(BUILD)/fuzz/fuzz_frame \
                $(BUILD)/fuzz/fuzz_vmctl
 CLANG       ?= clang

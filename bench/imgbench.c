@@ -203,6 +203,10 @@ static const struct kind kinds[] = {
 	{ "dynamic VHD size (smallest blocks)", "dyn.vhd", "subformat=dynamic,block_size=512K",
 	  "vpc", "subformat=dynamic", 530000, 0 },
 	{ "fixed VHD size", "fixed.vhd", "subformat=fixed", "vpc", "subformat=fixed", 0, 0 },
+	{ "fixed VHDX size", "fixed.vhdx", "subformat=fixed", "vhdx", "subformat=fixed",
+	  5u << 20, 0 },
+	{ "dynamic VHDX size", "dyn.vhdx", "subformat=dynamic", "vhdx", "subformat=dynamic",
+	  5u << 20, 0 },
 	{ "VDI size", "boot.vdi", "", "vdi", "", 0, 0 },
 	{ "VMDK monolithicFlat size", "flat.vmdk", "subformat=monolithicFlat", "vmdk",
 	  "subformat=monolithicFlat", 0, 1 },
@@ -340,6 +344,7 @@ struct big {
 static const struct big bigs[] = {
 	{ "qcow2", "big.qcow2", "", "qcow2", "", 1 },
 	{ "dynamic VHD", "big.vhd", "subformat=dynamic", "vpc", "subformat=dynamic", 1 },
+	{ "dynamic VHDX", "big.vhdx", "subformat=dynamic", "vhdx", "subformat=dynamic", 1 },
 	{ "VDI", "big.vdi", "", "vdi", "", 1 },
 	{ "stream VMDK", "big.vmdk", "subformat=streamOptimized", "vmdk",
 	  "subformat=streamOptimized", 2 },

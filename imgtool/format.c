@@ -11,7 +11,7 @@
 #include "text.h"
 
 const struct format *const formats[] = {
-	&fmt_raw, &fmt_vhd, &fmt_vdi, &fmt_vmdk, &fmt_qcow2,
+	&fmt_raw, &fmt_vhd, &fmt_vhdx, &fmt_vdi, &fmt_vmdk, &fmt_qcow2,
 };
 const size_t nformats = sizeof formats / sizeof formats[0];
 
@@ -21,7 +21,6 @@ const size_t nformats = sizeof formats / sizeof formats[0];
  * checks them: refusing one QEMU would not probe costs the user a -f raw, reading one
  * it would probe as raw gives them the wrong disk. */
 const struct foreign foreign_formats[] = {
-	{ "VHDX", SIG("vhdxfile"), false },		/* the file type identifier */
 	{ "QED", SIG("QED\0"), false },			/* a little-endian u32 magic */
 	{ "Parallels", SIG("WithoutFreeSpace"), false },
 	{ "Parallels", SIG("WithouFreSpacExt"), false },	/* qemu-img writes this one */

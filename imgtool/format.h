@@ -1,6 +1,7 @@
 /* format.h - the table of container formats.
  *
- * One file per format (raw.c, vhd.c, vdi.c, vmdk.c, qcow2.c) fills in one struct
+ * One file per format (raw.c, vhd.c, vdi.c, vmdk.c, qcow2.c; vhdx_read.c for VHDX, whose
+ * reader, checker and writer have files of their own) fills in one struct
  * format; format.c lists them. Format names, the usage text, --help, -O and probing
  * all come from that table, so a format added there is everywhere at once.
  */
@@ -34,7 +35,7 @@ struct format {
 		     struct msg *m);
 };
 
-extern const struct format fmt_raw, fmt_vhd, fmt_vdi, fmt_vmdk, fmt_qcow2;
+extern const struct format fmt_raw, fmt_vhd, fmt_vhdx, fmt_vdi, fmt_vmdk, fmt_qcow2;
 
 /* The table, in the order --help lists it. */
 extern const struct format *const formats[];
@@ -44,7 +45,7 @@ extern const size_t nformats;
  * of these by its signature too, so reading one as raw would hand the user a disk
  * that is not the one QEMU sees. */
 struct foreign {
-	const char *name;	/* as the refusal names it: "x is a VHDX image" */
+	const char *name;	/* as the refusal names it: "x is a QED image" */
 	const char *magic;	/* the signature's bytes (it may hold NULs) */
 	size_t len;
 	bool at_end;		/* at the start of the file's last 512 bytes, not at 0 */
@@ -59,12 +60,12 @@ const struct format *format_by_name(const char *name, struct msg *m);
 const struct format *format_by_path(const char *path, struct msg *m);
 /* "raw, vhd, vdi, vmdk and qcow2". */
 void format_list(char *buf, size_t size);
-/* The names of foreign_formats, each once: "VHDX, QED, ... and DMG". */
+/* The names of foreign_formats, each once: "QED, Parallels, ... and DMG". */
 void foreign_list(char *buf, size_t size);
 
 /* Open an image as the format as (-f), or with as NULL, as the container its
  * signature names, else as a raw disk. A signature of foreign_formats is refused by
- * name: "x is a VHDX image; imgtool reads raw, ...". Without as, a path ending in .bin
+ * name: "x is a QED image; imgtool reads raw, ...". Without as, a path ending in .bin
  * is a boot program (see raw.h); force is for those. */
 int image_open(const char *path, const struct format *as, bool force, struct disk **d,
 	       struct msg *m);

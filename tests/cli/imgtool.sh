@@ -86,7 +86,7 @@ case_end "a boot.bin longer than the 1 MiB disk is refused even with --force"
 
 run "$it" convert -O floppy "$B/boot.img" "$tmp/x"
 expect_status 2
-expect_err 'imgtool: unknown format "floppy"; the formats are raw, vhd, vdi, vmdk and qcow2.
+expect_err 'imgtool: unknown format "floppy"; the formats are raw, vhd, vhdx, vdi, vmdk and qcow2.
 usage: imgtool convert [-f FORMAT] [-O FORMAT] [-o KEY=VALUE,...] [-p] [--force] INPUT OUTPUT'
 case_end "an unknown format name lists the known ones (status 2)"
 
@@ -317,7 +317,7 @@ mkdir -p "$tmp/grow"
 head -c 1048576 /dev/urandom >"$tmp/grow/in.raw"
 cp "$tmp/grow/in.raw" "$tmp/grow/want.raw"
 truncate -s 20M "$tmp/grow/want.raw"
-for f in raw vhd vdi vmdk qcow2; do
+for f in raw vhd vhdx vdi vmdk qcow2; do
 	q=$f; [[ $f == vhd ]] && q=vpc
 	run "$it" convert -O $f -o size=20M "$tmp/grow/in.raw" "$tmp/grow/out.$f"
 	expect_status 0

@@ -66,7 +66,7 @@ case_end "an unknown option is refused with a sentence and the usage line (statu
 
 run "$qb" --dry-run --format floppy "$B/boot.img"
 expect_status 2
-expect_err "qemu-boot: unknown format floppy: expected raw, qcow2, vmdk, vpc, vdi or iso.
+expect_err "qemu-boot: unknown format floppy: expected raw, qcow2, vmdk, vpc, vhdx, vdi or iso.
 $hint"
 case_end "an unknown format name is refused and the known ones are listed"
 

@@ -5,7 +5,8 @@
 # here from build/boot.img), each reader must see the same 1 MiB disk:
 #   qemu-img info (format, virtual size, subformat), qemu-img check where QEMU has one,
 #   qemu-img compare against boot.img, the independent libyal reader (vhdiinfo,
-#   vmdkinfo, qcowinfo), 7-Zip's extraction where 7-Zip reads the format, imgtool's own
+#   vmdkinfo, qcowinfo), 7-Zip's extraction and test (no warning) where 7-Zip reads
+#   the format, imgtool's own
 #   check, and imgtool converting it back to raw. Sizes are checked against the goals.
 # Then: the same input converted twice gives the same bytes (reproducible builds).
 # Last, imgtool create's qcow2 overlays as QEMU reads and writes them.
@@ -28,6 +29,10 @@ table=(
 	"boot.vhd|build|vpc|no|vhdiinfo|yes|\"format\": \"vpc\"|1049088"
 	"dyn.vhd|subformat=dynamic|vpc|no|vhdiinfo|yes|\"format\": \"vpc\"|2100224"
 	"dyn512k.vhd|subformat=dynamic,block_size=512K|vpc|no|vhdiinfo|yes|\"format\": \"vpc\"|530000"
+	"boot.vhdx|build|vhdx|yes|vhdiinfo|yes|\"format\": \"vhdx\"|5242880"
+	"fixed.vhdx|subformat=fixed|vhdx|yes|vhdiinfo|yes|\"format\": \"vhdx\"|5242880"
+	"b32m.vhdx|block_size=32M|vhdx|yes|vhdiinfo|yes|\"format\": \"vhdx\"|37748736"
+	"fixed32m.vhdx|subformat=fixed,block_size=32M|vhdx|yes|vhdiinfo|yes|\"format\": \"vhdx\"|37748736"
 	"boot.vdi|build|vdi|yes|-|yes|\"format\": \"vdi\"|1049600"
 	"fixed.vdi|subformat=fixed|vdi|yes|-|yes|\"format\": \"vdi\"|1049600"
 	"boot.vmdk|build|vmdk|yes|vmdkinfo|yes|\"create-type\": \"monolithicFlat\"|512"
@@ -76,6 +81,10 @@ for row in "${table[@]}"; do
 	if [[ $seven == yes ]]; then
 		7zz e -so "$img" 2>/dev/null >"$tmp/7z.out"
 		cmp -s "$tmp/7z.out" "$raw" || why+=("7-Zip extracts something other than boot.img")
+		# 7-Zip's test warns about data after the end of the payload, among others
+		run 7zz t "$img"
+		[[ $status -eq 0 && $out == *"Everything is Ok"* && $out != *[Ww]arning* ]] ||
+			why+=("7zz t: $out")
 	fi
 
 	run "$it" check "$img"
@@ -92,10 +101,10 @@ done
 # file byte for byte (timestamps from SOURCE_DATE_EPOCH, UUIDs and CID from the content).
 mkdir -p "$tmp/again"
 "$it" convert -o cluster_size=512 "$raw" "$tmp/again/boot.qcow2"	# as the Makefile does
-for name in boot.vhd boot.vdi boot.vmdk; do
+for name in boot.vhd boot.vhdx boot.vdi boot.vmdk; do
 	"$it" convert "$raw" "$tmp/again/$name"
 done
-for name in boot.qcow2 boot.vhd boot.vdi boot.vmdk boot-flat.vmdk; do
+for name in boot.qcow2 boot.vhd boot.vhdx boot.vdi boot.vmdk boot-flat.vmdk; do
 	cmp -s "$B/$name" "$tmp/again/$name" || why+=("$name differs when made again")
 done
 case_end "the containers of make all come out byte-identical when made again"

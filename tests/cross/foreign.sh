@@ -3,25 +3,26 @@
 # refuses them by name. It never takes one it cannot read for a raw disk.
 #
 # Plan
-#   1-10   each signature imgtool knows but does not read: qemu-img writes VHDX (dynamic
-#          and fixed), QED, Parallels, LUKS and qcow version 1; a VMDK COWD extent, a DMG,
-#          a Bochs growing image and a cloop image are made here byte by byte. qemu-img
-#          does not take it for raw either; imgtool info, check and convert each refuse
-#          it with the one sentence naming the format, exit 1, and write no output; with
-#          -f raw, convert gives the file's own bytes and info says raw
-#   11-33  every layout qemu-img writes in a format imgtool reads (VMDK, VHD, VDI and
-#          qcow2 subformats and options): convert gives the bytes `qemu-img convert -O
-#          raw` gives, check finds no faults, and info names the format
-#   34     qemu-img's overlays, a chain of two on a raw base, each written through
+#   1-8    each signature imgtool knows but does not read: qemu-img writes QED,
+#          Parallels, LUKS and qcow version 1; a VMDK COWD extent, a DMG, a Bochs growing
+#          image and a cloop image are made here byte by byte. qemu-img does not take it
+#          for raw either; imgtool info, check and convert each refuse it with the one
+#          sentence naming the format, exit 1, and write no output; with -f raw, convert
+#          gives the file's own bytes and info says raw
+#   9-37   every layout qemu-img writes in a format imgtool reads (VMDK, VHD, VHDX, VDI
+#          and qcow2 subformats and options: VHDX dynamic and fixed, blocks of 1 to 256
+#          MiB, an 8 MiB log): convert gives the bytes `qemu-img convert -O raw` gives,
+#          check finds no faults, and info names the format
+#   38     qemu-img's overlays, a chain of two on a raw base, each written through
 #          qemu-io: imgtool reads the bytes qemu-img reads, and info names the backing file
-#   35-39  qcow2 images imgtool cannot read (an external data file, LUKS and AES
+#   39-43  qcow2 images imgtool cannot read (an external data file, LUKS and AES
 #          encryption, subclusters, zstd): info, check and convert refuse each with its
 #          reason, exit 1, and write no output
 source "$(dirname "$0")/../tap.sh"
 B=${BUILD:-build}
 it=$B/imgtool
 raw=$B/boot.img
-list="raw, vhd, vdi, vmdk and qcow2"
+list="raw, vhd, vhdx, vdi, vmdk and qcow2"
 
 # qemu's PBKDF benchmark here sometimes measures no CPU time at all and gives up
 # ("Unable to get accurate CPU usage"); a second try is a new measurement.
@@ -46,8 +47,6 @@ blank() { truncate -s 0 "$1"; truncate -s 1M "$1"; dd if="$raw" of="$1" bs=512 s
 make_foreign() {
 	local name=$1 f=$tmp/$1
 	case $name in
-	dynamic.vhdx)   qemu-img convert -f raw -O vhdx "$raw" "$f" ;;
-	fixed.vhdx)     qemu-img convert -f raw -O vhdx -o subformat=fixed "$raw" "$f" ;;
 	boot.qed)       qemu-img convert -f raw -O qed "$raw" "$f" ;;
 	boot.parallels) qemu-img convert -f raw -O parallels "$raw" "$f" ;;
 	boot.luks)      with_retries qemu-img convert "${secret[@]}" -f raw -O luks \
@@ -75,8 +74,6 @@ make_foreign() {
 # file | the name imgtool gives it | qemu-img's name for it ("-": QEMU refuses the file
 # made here, which is enough to show it is no raw disk to QEMU either)
 foreign=(
-	"dynamic.vhdx|VHDX|vhdx"
-	"fixed.vhdx|VHDX|vhdx"
 	"boot.qed|QED|qed"
 	"boot.parallels|Parallels|parallels"
 	"boot.luks|LUKS|luks"
@@ -100,6 +97,12 @@ readable=(
 	"vpc|-o subformat=fixed|vhd"
 	"vpc|-o force_size=on|vhd"
 	"vpc|-o subformat=fixed,force_size=on|vhd"
+	"vhdx||vhdx"
+	"vhdx|-o subformat=fixed|vhdx"
+	"vhdx|-o block_size=8M|vhdx"
+	"vhdx|-o block_size=256M|vhdx"
+	"vhdx|-o subformat=fixed,block_size=32M|vhdx"
+	"vhdx|-o log_size=8M|vhdx"
 	"vdi||vdi"
 	"vdi|-o static=on|vdi"
 	"qcow2||qcow2"

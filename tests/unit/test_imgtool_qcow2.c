@@ -425,7 +425,7 @@ static void test_header_fields_out_of_range_are_refused(void **state)
 	/* Version 1 is qcow, another format: probed, it is refused by that name. */
 	th_poke_be32(out, 4, 1);
 	assert_string_equal(th_open_error(out),
-			    th_text("%s is a qcow version 1 image; imgtool reads raw, vhd, vdi, "
+			    th_text("%s is a qcow version 1 image; imgtool reads raw, vhd, vhdx, vdi, "
 				    "vmdk and qcow2 (-f raw reads it as a raw disk).", out));
 	assert_string_equal(th_open_as_error(out, &fmt_qcow2),
 			    unusable(out, "its version is 1; imgtool reads versions 2 and 3."));

@@ -747,7 +747,7 @@ static void test_cowd_extents_are_refused_by_name(void **state)
 
 	(void)state;
 	assert_string_equal(th_open_error(p),
-			    th_text("%s is a VMDK COWD image; imgtool reads raw, vhd, vdi, vmdk "
+			    th_text("%s is a VMDK COWD image; imgtool reads raw, vhd, vhdx, vdi, vmdk "
 				    "and qcow2 (-f raw reads it as a raw disk).", p));
 	assert_string_equal(th_open_as_error(p, &fmt_vmdk),
 			    th_text("%s is not a usable VMDK image: it is an ESX Server 2 sparse "
