@@ -199,7 +199,7 @@ static int open_regions(struct vhdx_disk *v, struct msg *m)
 {
 	const uint32_t at[2] = { VHDX_REGIONS1, VHDX_REGIONS2 };
 	uint8_t *t = malloc(VHDX_REGIONS_SIZE);
-	uint8_t *use = NULL;
+	const char *twice = NULL;
 	int rc = -1;
 	uint32_t n;
 
@@ -223,22 +223,21 @@ static int open_regions(struct vhdx_disk *v, struct msg *m)
 	if (v->regions_used == 1 && infile_read(&v->d.file, t, VHDX_REGIONS_SIZE, at[1],
 						 "a region table", m) < 0)
 		goto out;
-	use = t;
-	n = get_le32(use + R_COUNT);
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *e = use + R_ENTRIES + (size_t)i * R_ENTRY_SIZE;
+	n = get_le32(t + R_COUNT);
+	for (uint32_t i = 0; i < n && !twice; i++) {
+		const uint8_t *e = t + R_ENTRIES + (size_t)i * R_ENTRY_SIZE;
 		uint64_t off = get_le64(e + 16);
 		uint32_t len = get_le32(e + 24);
 		bool required = get_le32(e + 28) & 1;
 
 		if (guid_is(e, GUID_BAT)) {
 			if (v->bat_len)
-				goto twice;
+				twice = "BAT";
 			v->bat_off = off;
 			v->bat_len = len;
 		} else if (guid_is(e, GUID_METADATA)) {
 			if (v->meta_len)
-				goto twice;
+				twice = "metadata";
 			v->meta_off = off;
 			v->meta_len = len;
 		} else if (required) {
@@ -249,6 +248,10 @@ static int open_regions(struct vhdx_disk *v, struct msg *m)
 			       "({%s})", g);
 			goto out;
 		}
+	}
+	if (twice) {
+		refuse(m, v, "its region table lists the %s region twice", twice);
+		goto out;
 	}
 	if (!v->bat_len || !v->meta_len) {
 		refuse(m, v, "its region table has no %s region", v->bat_len ? "metadata" : "BAT");
@@ -264,10 +267,6 @@ static int open_regions(struct vhdx_disk *v, struct msg *m)
 		goto out;
 	}
 	rc = 0;
-	goto out;
-twice:
-	refuse(m, v, "its region table lists the %s region twice",
-	       v->bat_len && v->meta_len ? "BAT or metadata" : v->bat_len ? "BAT" : "metadata");
 out:
 	free(t);
 	return rc;

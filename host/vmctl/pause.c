@@ -90,13 +90,20 @@ int paused_dir(char *buf, size_t size, struct msg *m)
 	return private_dir(buf, "the paused sandboxes' folder", m);
 }
 
+#define LOCK_PATH_MAX (PATH_MAX + 32)
+
+static void lock_path(const char *paused, unsigned port, char path[LOCK_PATH_MAX])
+{
+	snprintf(path, LOCK_PATH_MAX, "%s/%u.lock", paused, port);
+}
+
 /* The flock of PAUSED/PORT.lock, not waited for: the fd, or -1 with m. */
 static int lock_port(const char *paused, unsigned port, struct msg *m)
 {
-	char path[PATH_MAX + 32];
+	char path[LOCK_PATH_MAX];
 	int fd;
 
-	snprintf(path, sizeof path, "%s/%u.lock", paused, port);
+	lock_path(paused, port, path);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return fail_errno(m, "cannot create %s", path);
@@ -116,9 +123,9 @@ static int lock_port(const char *paused, unsigned port, struct msg *m)
  * (fork's running source): its file goes first, so that no PORT.lock stays behind. */
 static void unlock_port(const char *paused, unsigned port, int lock)
 {
-	char path[PATH_MAX + 32];
+	char path[LOCK_PATH_MAX];
 
-	snprintf(path, sizeof path, "%s/%u.lock", paused, port);
+	lock_path(paused, port, path);
 	unlink(path);
 	close(lock);
 }

@@ -15,8 +15,8 @@
 enum { QMP_TIMEOUT = -1, QMP_ERROR = -2, QMP_CLOSED = -3 };
 
 /* The first of words that a whole line of buf[0..len) holds (that line in out when
- * given), or -1; at an error line, -2 with its "desc" in why. Lines looked at are
- * dropped. */
+ * given), or -1; at an error line, QMP_ERROR with its "desc" in why. Lines looked at
+ * are dropped. */
 static int scan_lines(struct qmp_reader *r, const char *const words[], char *out, size_t osize,
 		      char *why, size_t size)
 {
@@ -44,7 +44,7 @@ static int scan_lines(struct qmp_reader *r, const char *const words[], char *out
 			} else {
 				snprintf(why, size, "QEMU refused a command");
 			}
-			found = -2;
+			found = QMP_ERROR;
 			nl++;
 			line = nl;
 			break;
@@ -72,7 +72,7 @@ static int read_until(struct qmp_reader *r, const char *const words[], long long
 
 		if (found >= 0)
 			return found;
-		if (found == -2)
+		if (found == QMP_ERROR)
 			return QMP_ERROR;
 		if (left <= 0)
 			return QMP_TIMEOUT;
