@@ -53,7 +53,8 @@ PROTO_SRC     = common/proto.c
 AUTH_SRC      = common/auth.c common/sha256.c
 SIZECHECK_LIB = $(filter-out sizecheck/main.c,$(wildcard sizecheck/*.c))
 SIZECHECK_HDR = $(wildcard sizecheck/*.h common/*.h)
-IMGTOOL_LIB   = $(filter-out imgtool/main.c,$(wildcard imgtool/*.c))
+# with SHA-256 for the digests of an OVA's manifest
+IMGTOOL_LIB   = $(filter-out imgtool/main.c,$(wildcard imgtool/*.c)) common/sha256.c
 IMGTOOL_HDR   = $(wildcard imgtool/*.h common/*.h)
 IMGTOOL_LIBS  = -lz -lpthread
 VMD_LIB       = $(filter-out guest/vmd/main.c,$(wildcard guest/vmd/*.c))

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "pack.h"
 #include "text.h"
 
 const struct command cli_commands[] = {
@@ -14,6 +15,9 @@ const struct command cli_commands[] = {
 	  "Write an empty disk of SIZE bytes (K, M, G, T or P may follow), or a qcow2\n"
 	  "      overlay on BACKING, as large as BACKING unless SIZE says more.", 2, 1,
 	  cmd_create },
+	{ "pack", "[-f FORMAT] [-O PACKAGE] [-o KEY=VALUE,...] [--force] DISK OUTPUT",
+	  "Write DISK, with a VM to boot it, as the package a platform imports.", 2, 2,
+	  cmd_pack },
 	{ "info", "[-f FORMAT] [--json] IMAGE",
 	  "Show the format, sizes, allocation, UUIDs and geometry of IMAGE.", 1, 1, cmd_info },
 	{ "check", "[-f FORMAT] IMAGE",
@@ -82,6 +86,7 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 		const char *a = argv[i], *v;
 		bool is_convert = c->cmd->run == cmd_convert;
 		bool is_create = c->cmd->run == cmd_create;
+		bool is_pack = c->cmd->run == cmd_pack;
 
 		if (!dashdash && strcmp(a, "--") == 0) {
 			dashdash = true;
@@ -116,6 +121,14 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 				return -1;
 			if (!(c->in_fmt = format_by_name(v, m)))
 				return -1;
+		} else if (!dashdash && is_pack && strncmp(a, "-O", 2) == 0) {
+			/* pack's -O names a package, not a disk format. */
+			if (c->package)
+				return fail(m, "-O is given twice; give it once.");
+			if (!(v = value_of(argc, argv, &i, "-O", 2, m)))
+				return -1;
+			if (!(c->package = package_by_name(v, m)))
+				return -1;
 		} else if (!dashdash && is_convert && strncmp(a, "-O", 2) == 0) {
 			if (c->out_fmt)
 				return fail(m, "-O is given twice; give it once.");
@@ -123,7 +136,8 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 				return -1;
 			if (!(c->out_fmt = format_by_name(v, m)))
 				return -1;
-		} else if (!dashdash && (is_convert || is_create) && strncmp(a, "-o", 2) == 0) {
+		} else if (!dashdash && (is_convert || is_create || is_pack) &&
+			   strncmp(a, "-o", 2) == 0) {
 			if (!(v = value_of(argc, argv, &i, "-o", 2, m)) ||
 			    opts_parse(&c->opts, v, m) < 0)
 				return -1;
@@ -131,7 +145,7 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 			if (c->progress)
 				return fail(m, "-p is given twice; give it once.");
 			c->progress = true;
-		} else if (!dashdash && is_convert && strcmp(a, "--force") == 0) {
+		} else if (!dashdash && (is_convert || is_pack) && strcmp(a, "--force") == 0) {
 			c->opts.force = true;
 		} else if (!dashdash && c->cmd->run == cmd_info && strcmp(a, "--json") == 0) {
 			c->json = true;
@@ -147,6 +161,7 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 	if (nargs < c->cmd->min_args)
 		return fail(m, "%s needs %s.", c->cmd->name,
 			    c->cmd->run == cmd_create ? "an OUTPUT"
+			    : c->cmd->run == cmd_pack ? (nargs ? "an OUTPUT" : "a DISK and an OUTPUT")
 			    : c->cmd->nargs == 2 ? (nargs ? "an OUTPUT" : "an INPUT and an OUTPUT")
 						 : "an IMAGE");
 	/* qemu-img 7.2 refuses to guess a backing file's format, and so does imgtool:
@@ -182,6 +197,14 @@ void cli_usage(FILE *out)
 			f->alias ? " (also \"" : "", f->alias ? f->alias : "",
 			f->alias ? "\")" : "");
 		for (const struct opt_spec *s = f->opts; s && s->key; s++)
+			fprintf(out, "           -o %s=%s\n", s->key, s->values);
+	}
+	fprintf(out, "\nPackages (for pack's -O, or OUTPUT's extension), and their -o options:\n");
+	for (size_t i = 0; i < npackages; i++) {
+		const struct package *p = packages[i];
+
+		fprintf(out, "  %-18s %-7s %s\n", p->name, p->ext ? p->ext : ".box", p->summary);
+		for (const struct opt_spec *s = p->opts; s && s->key; s++)
 			fprintf(out, "           -o %s=%s\n", s->key, s->values);
 	}
 	fprintf(out,

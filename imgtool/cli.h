@@ -14,6 +14,7 @@
 #include "util.h"
 
 struct cli;
+struct package;
 
 struct command {
 	const char *name;
@@ -31,10 +32,11 @@ struct cli {
 	const struct command *cmd;	/* NULL with help or version */
 	bool help;			/* -h, --help: the full usage */
 	bool version;			/* --version */
-	const char *arg[2];		/* INPUT OUTPUT, IMAGE, or OUTPUT [SIZE] */
+	const char *arg[2];		/* INPUT (DISK) OUTPUT, IMAGE, or OUTPUT [SIZE] */
 	const struct format *in_fmt;	/* -f, or NULL: probe INPUT or IMAGE */
 	const struct format *out_fmt;	/* -O (create: -f), or NULL: from OUTPUT's name */
 	const struct format *backing_fmt;	/* create -F */
+	const struct package *package;	/* pack -O, or NULL: from OUTPUT's name */
 	struct opts opts;		/* -o, and --force */
 	bool json;			/* info --json */
 	bool progress;			/* convert -p */

@@ -1,4 +1,4 @@
-/* commands.c - convert, create, info and check. */
+/* commands.c - convert, create, pack, info and check. */
 #include "commands.h"
 
 #include <errno.h>
@@ -11,12 +11,13 @@
 #include "cli.h"
 #include "disk.h"
 #include "format.h"
+#include "pack.h"
 #include "progress.h"
 #include "report.h"
 
 /* Refuse to write over the input (or the backing file): the write would read what it
  * is destroying. */
-static int same_file(const char *in, const char *out, const char *what, struct msg *m)
+int same_file(const char *in, const char *out, const char *what, struct msg *m)
 {
 	struct stat a, b;
 
@@ -170,6 +171,27 @@ int cmd_create(const struct cli *c, struct msg *m)
 		return fail_errno(m, "cannot write %s", c->arg[0]);
 	rc = fmt->write(&empty, c->arg[0], &c->opts, m);
 	free(empty.file.path);
+	return rc;
+}
+
+int cmd_pack(const struct cli *c, struct msg *m)
+{
+	const struct package *p = c->package;
+	struct vm_spec vm;
+	struct disk *src;
+	int rc;
+
+	if (!p && !(p = package_by_path(c->arg[1], m)))
+		return -1;
+	/* Every value is checked before the disk is read: a bad one writes nothing. */
+	if (opts_validate(&c->opts, p->opts, p->name, m) < 0 ||
+	    vm_spec_parse(&vm, &c->opts, c->arg[1], p->named, m) < 0 ||
+	    same_file(c->arg[0], c->arg[1], "the input", m) < 0)
+		return -1;
+	if (image_open(c->arg[0], c->in_fmt, c->opts.force, &src, m) < 0)
+		return -1;
+	rc = p->write(&src, c->arg[1], &vm, m);
+	disk_close(src);
 	return rc;
 }
 
