@@ -69,14 +69,17 @@ UNIT_TESTS    = $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(wildcard tests/unit/
 # Every container of the boot disk; boot.vmdk (monolithicFlat) comes with boot-flat.vmdk.
 CONTAINERS = $(BUILD)/boot.qcow2 $(BUILD)/boot.vmdk $(BUILD)/boot.vhd $(BUILD)/boot.vhdx \
              $(BUILD)/boot.vdi
-IMAGES = $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CONTAINERS) $(BUILD)/SHA256SUMS
+# The packages a platform imports as they are: an OVA for VMware and VirtualBox.
+PACKAGES = $(BUILD)/boot.ova
+IMAGES = $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CONTAINERS) $(PACKAGES) \
+         $(BUILD)/SHA256SUMS
 TOOLS  = $(BUILD)/sizecheck $(BUILD)/imgtool $(BUILD)/vmctl $(BUILD)/web/index.html \
          $(BUILD)/sandbox-helper \
          $(BUILD)/guest/vmd
 GUEST  = $(BUILD)/guest/vmlinuz $(BUILD)/guest/initrd.img
 PVH_STUB = $(BUILD)/guest/pvh-stub
 
-.PHONY: all check size test bench run run-serial run-iso install uninstall clean help \
+.PHONY: all dist check size test bench run run-serial run-iso install uninstall clean help \
         unit fuzz screenshot web-screenshot guest FORCE
 .DELETE_ON_ERROR:
 
@@ -103,10 +106,42 @@ $(BUILD)/boot.vmdk $(BUILD)/boot.vhd $(BUILD)/boot.vhdx $(BUILD)/boot.vdi: $(BUI
                                                   $(BUILD)/imgtool $(IMAGE_DEPS)
 	$(BUILD)/imgtool convert $< $@
 
+# The OVA: boot.ovf (a 32 MiB, one-CPU VM, the disk on IDE, COM1), boot.mf, and the
+# disk as a stream-optimized VMDK.
+$(BUILD)/boot.ova: $(BUILD)/boot.img $(BUILD)/imgtool $(IMAGE_DEPS)
+	$(BUILD)/imgtool pack $< $@
+
 # The same sources give the same bytes on any machine: these sums are stable.
-$(BUILD)/SHA256SUMS: $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CONTAINERS)
-	cd $(BUILD) && sha256sum boot.bin boot.img boot.iso boot.qcow2 boot.vmdk boot-flat.vmdk \
-	    boot.vhd boot.vhdx boot.vdi > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS
+IMAGE_FILES = boot.bin boot.img boot.iso boot.qcow2 boot.vmdk boot-flat.vmdk boot.vhd \
+              boot.vhdx boot.vdi boot.ova
+$(BUILD)/SHA256SUMS: $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CONTAINERS) \
+                     $(PACKAGES)
+	cd $(BUILD) && sha256sum $(IMAGE_FILES) > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS
+
+# --- the release ----------------------------------------------------------------------
+# DIST holds what make all makes, and the packages of the platforms that want the disk
+# grown or in an archive of their own, with SHA256SUMS over all of it. It is made
+# beside DIST and takes DIST's place only when whole; a DIST that is a file is refused.
+DIST ?= dist
+DIST_DIR = $(patsubst %/,%,$(DIST))
+DIST_PACKAGES = boot-azure.vhd boot-gce.tar.gz boot-libvirt.box boot-virtualbox.box
+dist: $(IMAGES)
+	@if [ -e '$(DIST_DIR)' ] && [ ! -d '$(DIST_DIR)' ]; then \
+	    echo "make dist: $(DIST_DIR) is a file, not a folder; remove it or give DIST=a folder." >&2; \
+	    exit 1; fi
+	rm -rf '$(DIST_DIR).tmp' && mkdir -p '$(DIST_DIR).tmp'
+	cd $(BUILD) && cp $(IMAGE_FILES) '$(abspath $(DIST_DIR)).tmp/'
+	@# Azure: a fixed VHD of a whole number of MiB, 20 MiB + 512 bytes at the least
+	$(BUILD)/imgtool convert -O vhd -o subformat=fixed,size=20M $(BUILD)/boot.img \
+	    '$(DIST_DIR).tmp/boot-azure.vhd'
+	@# GCE: disk.raw grown to 1 GiB, sparse, in an old-GNU tar, gzipped
+	$(BUILD)/imgtool pack -O gce $(BUILD)/boot.img '$(DIST_DIR).tmp/boot-gce.tar.gz'
+	$(BUILD)/imgtool pack -O vagrant-libvirt $(BUILD)/boot.img '$(DIST_DIR).tmp/boot-libvirt.box'
+	$(BUILD)/imgtool pack -O vagrant-virtualbox -o name=boot $(BUILD)/boot.img \
+	    '$(DIST_DIR).tmp/boot-virtualbox.box'
+	cd '$(DIST_DIR).tmp' && sha256sum $(IMAGE_FILES) $(DIST_PACKAGES) > SHA256SUMS
+	rm -rf '$(DIST_DIR)' && mv '$(DIST_DIR).tmp' '$(DIST_DIR)'
+	@echo "$(DIST_DIR): $(words $(IMAGE_FILES) $(DIST_PACKAGES)) files and SHA256SUMS"
 
 # El Torito, no emulation, 4 virtual sectors loaded, and no boot-info-table (it would
 # overwrite bytes 8..63, which are code). xorriso records each file's owner, mode and
@@ -407,7 +442,7 @@ install: all $(BUILD)/gen/qemu-boot
 	install -m 755 $(BUILD)/sizecheck $(BUILD)/imgtool $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(BUILD)/gen/qemu-boot $(DESTDIR)$(PREFIX)/bin/qemu-boot
 	install -m 644 $(BUILD)/boot.bin $(BUILD)/boot.img $(BUILD)/boot.iso $(CONTAINERS) \
-	    $(BUILD)/boot-flat.vmdk $(BUILD)/SHA256SUMS $(DESTDIR)$(PREFIX)/share/clientapi/
+	    $(PACKAGES) $(BUILD)/boot-flat.vmdk $(BUILD)/SHA256SUMS $(DESTDIR)$(PREFIX)/share/clientapi/
 	install -m 755 $(BUILD)/vmctl $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/share/clientapi/guest
 	install -m 644 $(BUILD)/guest/vmlinuz $(BUILD)/guest/initrd.img $(BUILD)/guest/cmdline \
@@ -427,11 +462,13 @@ uninstall:
 	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) '$(DIST_DIR)' '$(DIST_DIR).tmp'
 
 help:
 	@echo "make all         build/boot.bin, boot.img (1 MiB raw), boot.iso, every container,"
 	@echo "                 the tools (imgtool, sizecheck, vmctl) and the sandbox guest"
+	@echo "make dist        $(DIST_DIR)/: the release, make all's images and the Azure, GCE and"
+	@echo "                 Vagrant packages, with SHA256SUMS (DIST=folder)"
 	@echo "make guest       build/guest: the sandbox's kernel and initramfs (vmd inside)"
 	@echo "make size        bytes of the 256-byte budget in use"
 	@echo "make check       verify boot.bin and boot.img; the budget per routine"
@@ -448,5 +485,5 @@ help:
 	@echo "make web-screenshot  redraw docs/web.png: vmctl web in headless Chromium"
 	@echo "make install     the tools, images, guest and manual pages to \$$(DESTDIR)\$$(PREFIX)"
 	@echo "                 (now $(DESTDIR)$(PREFIX)); make uninstall removes them"
-	@echo "make clean       remove $(BUILD)/"
-	@echo "Settings: BUILD PREFIX DESTDIR MANDIR NASM CC CFLAGS XORRISO MACHINE"
+	@echo "make clean       remove $(BUILD)/ and $(DIST_DIR)/"
+	@echo "Settings: BUILD DIST PREFIX DESTDIR MANDIR NASM CC CFLAGS XORRISO MACHINE"
