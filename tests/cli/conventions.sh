@@ -64,8 +64,8 @@ done
 case_end "-h and --help print the same usage on stdout, status 0, listing --version"
 
 declare -A refusal=(
-	[imgtool]='imgtool: unknown option "--bogus"; the commands are convert, create, info and check.
-usage: imgtool convert|create|info|check ... (imgtool --help says more)'
+	[imgtool]='imgtool: unknown option "--bogus"; the commands are convert, create, pack, info and check.
+usage: imgtool convert|create|pack|info|check ... (imgtool --help says more)'
 	[sizecheck]='sizecheck: unknown option "--bogus"; the options are --budget N, --help and --version.
 usage: sizecheck size|check [--budget N] FILE... (sizecheck --help says more)'
 	[vmctl]='vmctl: unknown option "--bogus"; the commands are start, template, exec, install, cp, session, web, stop, pause, resume, fork and list.

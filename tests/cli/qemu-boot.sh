@@ -75,10 +75,10 @@ expect_status 1
 expect_err "qemu-boot: cannot read the image $tmp/none.img."
 case_end "a missing image is refused (status 1)"
 
-cp "$B/boot.img" "$tmp/disk.raw"
-run "$qb" --dry-run "$tmp/disk.raw"
+cp "$B/boot.img" "$tmp/disk.dat"
+run "$qb" --dry-run "$tmp/disk.dat"
 expect_status 2
-expect_err "qemu-boot: cannot tell the format of $tmp/disk.raw from its name; pass --format.
+expect_err "qemu-boot: cannot tell the format of $tmp/disk.dat from its name; pass --format.
 $hint"
 case_end "an image whose format cannot be told from its name asks for --format"
 
