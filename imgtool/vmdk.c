@@ -25,7 +25,6 @@
  * could then make imgtool copy any file it can read into the image it writes.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +34,7 @@
 #include <zlib.h>
 
 #include "bytes.h"
+#include "cpool.h"
 #include "disk.h"
 #include "format.h"
 #include "ident.h"
@@ -1905,49 +1905,21 @@ static int write_sparse(struct disk *src, const char *path, const struct opts *o
 
 /* --- writing streamOptimized: compressing grains on every core ------------------------ */
 
-/* Grains are compressed in batches: every thread takes grains of the batch until none
- * is left, then the main thread writes the batch in disk order. Each grain's bytes
- * depend on its data alone, so the output is the same whatever the timing. */
-#define BATCH 16
-#define THREADS_MAX 4
+/* Grains are compressed on every core by the shared pool (cpool.h), a batch at a time;
+ * each grain's bytes depend on its data alone. */
 
-
-struct zjob {
-	uint64_t lba;
-	unsigned char in[GRAIN_BYTES];	/* the grain, zero-padded */
-	unsigned char *out;		/* marker, zlib data, padding */
-	size_t len;			/* bytes of out, whole sectors */
-	int rc;
-};
-
+/* A thread's deflate streams: fast for most grains, stored for those deflate would not
+ * shrink. */
 struct zctx {
 	z_stream fast, store;
 	int ready;			/* how many of the two are initialised */
 };
 
-struct zpool;
-
-struct zthread {
-	struct zpool *pool;
-	pthread_t id;
-	struct zctx z;
-};
-
-struct zpool {
-	pthread_mutex_t lock;
-	pthread_cond_t start, done;
-	struct zjob *jobs;
-	size_t njobs, taken, finished, out_size;
-	unsigned long batch;		/* counts batches, so workers see a new one */
-	bool quit;
-	size_t nthreads;
-	struct zthread thread[THREADS_MAX - 1];
-	struct zctx z;			/* the main thread's */
-};
-
-static int zctx_init(struct zctx *z)
+static int zctx_init(void *state, const void *arg)
 {
-	memset(z, 0, sizeof *z);
+	struct zctx *z = state;
+
+	(void)arg;
 	if (deflateInit2(&z->fast, Z_BEST_SPEED, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -1;
 	z->ready = 1;
@@ -1958,8 +1930,10 @@ static int zctx_init(struct zctx *z)
 	return 0;
 }
 
-static void zctx_end(struct zctx *z)
+static void zctx_end(void *state)
 {
+	struct zctx *z = state;
+
 	if (z->ready > 0)
 		deflateEnd(&z->fast);
 	if (z->ready > 1)
@@ -1982,172 +1956,43 @@ static int zdeflate(z_stream *s, const unsigned char *in, size_t len, unsigned c
 	return 0;
 }
 
-/* Data that is already compressed (or random) is stored at memory speed rather than
- * costing a deflate that gains nothing. The test: its bytes are so evenly spread that
- * the collision entropy (-log2 of the sum of p^2, a lower bound of the Shannon
- * entropy) is above 8 - log2(21/20) = 7.93 bits a byte, which leaves Huffman coding
- * less than 1% to gain. Integers only, so every machine decides the same. */
-static bool incompressible(const unsigned char *grain)
+/* A grain job's output buffer: marker, the zlib data at its worst, padding. */
+static size_t grain_out_size(void)
 {
-	uint32_t count[4][256] = { { 0 } };
-	uint64_t sum = 0;
-
-	for (size_t i = 0; i < GRAIN_BYTES; i += 4) {	/* four tables: no store stalls */
-		count[0][grain[i]]++;
-		count[1][grain[i + 1]]++;
-		count[2][grain[i + 2]]++;
-		count[3][grain[i + 3]]++;
-	}
-	for (int b = 0; b < 256; b++) {
-		uint64_t c = (uint64_t)count[0][b] + count[1][b] + count[2][b] + count[3][b];
-
-		sum += c * c;
-	}
-	return 20 * 256 * sum < 21 * (uint64_t)GRAIN_BYTES * GRAIN_BYTES;
+	return (size_t)round_up(GRAIN_DATA + compressBound(GRAIN_BYTES), SECTOR);
 }
 
-static int compress_grain(struct zctx *z, struct zjob *j, size_t out_size)
+/* The grain j->in (GRAIN_BYTES, zero-padded) of disk sector j->key, as its marker and
+ * zlib stream, padded to a sector. */
+static int compress_grain(void *state, struct cpool_job *j, const void *arg)
 {
+	struct zctx *z = state;
 	unsigned char *data = j->out + GRAIN_DATA;
-	size_t cap = out_size - GRAIN_DATA, n = 0, end;
-	bool store = incompressible(j->in);
+	size_t cap = grain_out_size() - GRAIN_DATA, n = 0, end;
+	bool store = cpool_incompressible(j->in, GRAIN_BYTES);
 
+	(void)arg;
 	if (!store && zdeflate(&z->fast, j->in, GRAIN_BYTES, data, cap, &n) < 0)
 		return -1;
 	/* Stored blocks when deflate gains nothing: as small, and faster to read. */
 	if ((store || n >= GRAIN_BYTES) &&
 	    zdeflate(&z->store, j->in, GRAIN_BYTES, data, cap, &n) < 0)
 		return -1;
-	put_le64(j->out + M_VAL, j->lba);
+	put_le64(j->out + M_VAL, j->key);
 	put_le32(j->out + M_SIZE, (uint32_t)n);
 	end = GRAIN_DATA + n;
-	j->len = (size_t)round_up(end, SECTOR);
-	memset(j->out + end, 0, j->len - end);
+	j->out_len = (size_t)round_up(end, SECTOR);
+	memset(j->out + end, 0, j->out_len - end);
 	return 0;
 }
 
-/* Take grains of the current batch until none is left. */
-static void zpool_work(struct zpool *p, struct zctx *z)
-{
-	for (;;) {
-		size_t i;
-
-		pthread_mutex_lock(&p->lock);
-		i = p->taken < p->njobs ? p->taken++ : SIZE_MAX;
-		pthread_mutex_unlock(&p->lock);
-		if (i == SIZE_MAX)
-			return;
-		p->jobs[i].rc = compress_grain(z, &p->jobs[i], p->out_size);
-		pthread_mutex_lock(&p->lock);
-		if (++p->finished == p->njobs)
-			pthread_cond_signal(&p->done);
-		pthread_mutex_unlock(&p->lock);
-	}
-}
-
-static void *zworker(void *arg)
-{
-	struct zthread *t = arg;
-	struct zpool *p = t->pool;
-	unsigned long seen = 0;
-
-	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		while (!p->quit && p->batch == seen)
-			pthread_cond_wait(&p->start, &p->lock);
-		if (p->quit) {
-			pthread_mutex_unlock(&p->lock);
-			return NULL;
-		}
-		seen = p->batch;
-		pthread_mutex_unlock(&p->lock);
-		zpool_work(p, &t->z);
-	}
-}
-
-/* Compress jobs[0..n) with every thread; false if zlib failed on one. */
-static bool zpool_run(struct zpool *p, size_t n)
-{
-	pthread_mutex_lock(&p->lock);
-	p->njobs = n;
-	p->taken = 0;
-	p->finished = 0;
-	p->batch++;
-	pthread_cond_broadcast(&p->start);
-	pthread_mutex_unlock(&p->lock);
-	zpool_work(p, &p->z);
-	pthread_mutex_lock(&p->lock);
-	while (p->finished < p->njobs)
-		pthread_cond_wait(&p->done, &p->lock);
-	pthread_mutex_unlock(&p->lock);
-	for (size_t i = 0; i < n; i++)
-		if (p->jobs[i].rc < 0)
-			return false;
-	return true;
-}
-
-static void zpool_stop(struct zpool *p)
-{
-	pthread_mutex_lock(&p->lock);
-	p->quit = true;
-	pthread_cond_broadcast(&p->start);
-	pthread_mutex_unlock(&p->lock);
-	for (size_t i = 0; i < p->nthreads; i++) {
-		pthread_join(p->thread[i].id, NULL);
-		zctx_end(&p->thread[i].z);
-	}
-	zctx_end(&p->z);
-	if (p->jobs)
-		for (size_t i = 0; i < BATCH; i++)
-			free(p->jobs[i].out);
-	free(p->jobs);
-	pthread_mutex_destroy(&p->lock);
-	pthread_cond_destroy(&p->start);
-	pthread_cond_destroy(&p->done);
-}
-
-/* Workers for the other cores; with none (one core, or no threads), the main thread
- * does it all, to the same bytes. */
-static int zpool_start(struct zpool *p, const char *path, struct msg *m)
-{
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t want = cores > 1 ? (size_t)cores - 1 : 0;
-
-	memset(p, 0, sizeof *p);
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->start, NULL);
-	pthread_cond_init(&p->done, NULL);
-	p->out_size = (size_t)round_up(GRAIN_DATA + compressBound(GRAIN_BYTES), SECTOR);
-	p->jobs = calloc(BATCH, sizeof *p->jobs);
-	if (!p->jobs)
-		return fail_errno(m, "cannot write %s", path);
-	for (size_t i = 0; i < BATCH; i++)
-		if (!(p->jobs[i].out = malloc(p->out_size)))
-			return fail_errno(m, "cannot write %s", path);
-	if (zctx_init(&p->z) < 0)
-		return fail(m, "cannot write %s: zlib does not start.", path);
-	if (want > THREADS_MAX - 1)
-		want = THREADS_MAX - 1;
-	for (size_t i = 0; i < want; i++) {
-		struct zthread *t = &p->thread[p->nthreads];
-
-		t->pool = p;
-		if (zctx_init(&t->z) < 0) {
-			zctx_end(&t->z);
-			break;
-		}
-		if (pthread_create(&t->id, NULL, zworker, t) != 0) {
-			zctx_end(&t->z);
-			break;
-		}
-		p->nthreads++;
-	}
-	return 0;
-}
+static const struct cpool_codec grain_codec = {
+	sizeof(struct zctx), zctx_init, zctx_end, compress_grain,
+};
 
 struct stream_writer {
 	struct sparse_writer s;
-	struct zpool pool;
+	struct cpool pool;
 	size_t queued;
 };
 
@@ -2158,14 +2003,14 @@ static int stream_drain(struct stream_writer *w, struct msg *m)
 
 	if (w->queued == 0)
 		return 0;
-	if (!zpool_run(&w->pool, w->queued))
+	if (!cpool_run(&w->pool, w->queued))
 		return fail(m, "cannot write %s: zlib failed to compress a grain.", s->path);
 	for (size_t i = 0; i < w->queued; i++) {
-		struct zjob *j = &w->pool.jobs[i];
+		struct cpool_job *j = &w->pool.jobs[i];
 		uint64_t at = 0;
 
-		if (add_grain(s, j->lba, j->len / SECTOR, &at, stream_flush_gt, m) < 0 ||
-		    out_write(s->out, j->out, j->len, at * SECTOR, m) < 0)
+		if (add_grain(s, j->key, j->out_len / SECTOR, &at, stream_flush_gt, m) < 0 ||
+		    out_write(s->out, j->out, j->out_len, at * SECTOR, m) < 0)
 			return -1;
 	}
 	w->queued = 0;
@@ -2176,12 +2021,12 @@ static int stream_unit(void *ctx, uint64_t off, const unsigned char *data, size_
 		       struct msg *m)
 {
 	struct stream_writer *w = ctx;
-	struct zjob *j = &w->pool.jobs[w->queued++];
+	struct cpool_job *j = &w->pool.jobs[w->queued++];
 
-	j->lba = off / SECTOR;
+	j->key = off / SECTOR;
 	memcpy(j->in, data, len);
 	memset(j->in + len, 0, GRAIN_BYTES - len);	/* the disk's last, short grain */
-	return w->queued == BATCH ? stream_drain(w, m) : 0;
+	return w->queued == CPOOL_BATCH ? stream_drain(w, m) : 0;
 }
 
 /* After the grains: the last table, the directory, the footer and end of stream. */
@@ -2235,7 +2080,8 @@ static int write_stream(struct disk *src, const char *path, const struct opts *o
 	sw.s.gd = calloc((size_t)sw.s.ngt, 4);
 	if (!sw.s.gd)
 		return fail_errno(m, "cannot write %s", path);
-	if (zpool_start(&sw.pool, path, m) == 0 &&
+	if (cpool_start(&sw.pool, &grain_codec, NULL, GRAIN_BYTES, grain_out_size(), path,
+			m) == 0 &&
 	    output_add(&out, path, &sw.s.out, m) == 0 &&
 	    disk_each_data(src, GRAIN_BYTES, stream_unit, &sw, &sum, m) == 0 &&
 	    stream_finish(&sw, &h, m) == 0 &&
@@ -2245,7 +2091,7 @@ static int write_stream(struct disk *src, const char *path, const struct opts *o
 		rc = 0;
 	if (rc < 0)
 		output_discard(&out);
-	zpool_stop(&sw.pool);
+	cpool_stop(&sw.pool);
 	free(sw.s.gd);
 	return rc;
 }
