@@ -1,0 +1,288 @@
+/* qcow2_write.c - writing qcow2, versions 2 and 3 (qcow2.h has the layout).
+ *
+ * The writer makes the smallest image QEMU accepts, in one pass over the source:
+ *
+ *   cluster 0              the header, written last, when every offset is known
+ *   for each L1 range      its data clusters in disk order, then its L2 table
+ *   then                   the L1 table, the refcount blocks, the refcount table
+ *
+ * Only the L1 table and the one L2 table being filled are held in memory. Every
+ * cluster of the file is used exactly once, so every refcount is 1 and every L1 and
+ * L2 entry carries the "copied" flag; nothing is compressed. The 1 MiB boot disk with
+ * 512-byte clusters is six clusters: 3,072 bytes.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "bytes.h"
+#include "options.h"
+#include "output.h"
+#include "qcow2.h"
+#include "report.h"
+
+/* The source is read a mebibyte at a time (or a cluster, if larger), and each run of
+ * non-zero clusters in it goes out in one write straight from that buffer: data
+ * clusters take the next free offsets, so a run in the disk is a run in the file. */
+#define READ_UNIT (1u << 20)
+
+struct q2_writer {
+	struct outfile *out;
+	uint64_t cs;			/* cluster size */
+	unsigned cbits;
+	uint64_t l2_entries;		/* cs / 8 */
+	unsigned char *l1;		/* the L1 table as written, l1_bytes long */
+	uint64_t l1_size, l1_bytes;
+	unsigned char *l2;		/* the L2 table of the range being filled */
+	uint64_t range;			/* its L1 index; UINT64_MAX before the first */
+	uint64_t next;			/* where the next cluster goes */
+	const unsigned char *run;	/* data clusters not yet written, for offset run_at */
+	size_t run_len;
+	uint64_t run_at;
+};
+
+static int flush_run(struct q2_writer *w, struct msg *m)
+{
+	if (w->run_len && out_write(w->out, w->run, w->run_len, w->run_at, m) < 0)
+		return -1;
+	w->run_len = 0;
+	return 0;
+}
+
+/* The range's data is all out: its L2 table follows it, and the L1 entry points there. */
+static int end_range(struct q2_writer *w, struct msg *m)
+{
+	if (w->range == UINT64_MAX)
+		return 0;
+	if (flush_run(w, m) < 0 || out_write(w->out, w->l2, w->cs, w->next, m) < 0)
+		return -1;
+	put_be64(w->l1 + w->range * 8, w->next | OFLAG_COPIED);
+	w->next += w->cs;
+	memset(w->l2, 0, w->cs);
+	return 0;
+}
+
+static int q2_unit(void *ctx, uint64_t off, const unsigned char *data, size_t len,
+		   struct msg *m)
+{
+	struct q2_writer *w = ctx;
+
+	for (size_t i = 0; i < len; i += w->cs) {
+		size_t n = len - i < w->cs ? len - i : (size_t)w->cs;
+		uint64_t vc = (off + i) >> w->cbits, range = vc / w->l2_entries;
+
+		if (is_zero(data + i, n))
+			continue;
+		if (range != w->range) {
+			if (end_range(w, m) < 0)
+				return -1;
+			w->range = range;
+		}
+		if (!w->run_len || w->run + w->run_len != data + i ||
+		    w->run_at + w->run_len != w->next) {
+			if (flush_run(w, m) < 0)
+				return -1;
+			w->run = data + i;
+			w->run_at = w->next;
+		}
+		/* A last cluster cut short by the end of the disk is padded by what follows:
+		 * the file goes on past it, and the gap reads as zeros. */
+		w->run_len += n;
+		put_be64(w->l2 + vc % w->l2_entries * 8, w->next | OFLAG_COPIED);
+		w->next += w->cs;
+	}
+	return flush_run(w, m);	/* data is the caller's buffer: out before it changes */
+}
+
+/* The refcount table and blocks count themselves too: find the smallest numbers of
+ * each that cover every cluster of the file including them. */
+static void refcount_layout(uint64_t used, uint64_t cs, uint64_t *table_clusters,
+			    uint64_t *blocks)
+{
+	uint64_t per_block = cs * 8 / 16, per_table_cluster = cs / 8;
+	uint64_t rb = 0, rt = 0;
+
+	for (;;) {
+		uint64_t total = used + rt + rb;
+		uint64_t nrb = div_up(total, per_block), nrt = div_up(nrb, per_table_cluster);
+
+		if (nrb == rb && nrt == rt)
+			break;
+		rb = nrb;
+		rt = nrt;
+	}
+	*table_clusters = rt;
+	*blocks = rb;
+}
+
+/* The refcount blocks at offset at, then the refcount table (7-Zip takes the end of
+ * the refcount table, not of the blocks, for the end of the image), a few clusters per
+ * write. */
+static int write_refcounts(struct q2_writer *w, uint64_t at, uint64_t rt, uint64_t rb,
+			   struct msg *m)
+{
+	uint64_t per_block = w->cs / 2, per_table_cluster = w->cs / 8;
+	uint64_t total = at / w->cs + rb + rt, chunk = READ_UNIT / w->cs ? READ_UNIT / w->cs : 1;
+	unsigned char *buf = malloc(chunk * w->cs);
+	uint64_t done = 0, pos = at;
+	int rc = 0;
+
+	if (!buf)
+		return fail_errno(m, "cannot write %s", w->out->path);
+	while (rc == 0 && done < rb + rt) {
+		uint64_t n = rb + rt - done < chunk ? rb + rt - done : chunk;
+
+		memset(buf, 0, n * w->cs);
+		for (uint64_t k = 0; k < n; k++) {
+			unsigned char *c = buf + k * w->cs;
+			uint64_t idx = done + k;
+
+			if (idx < rb) {
+				for (uint64_t i = idx * per_block; i < (idx + 1) * per_block &&
+				     i < total; i++)
+					put_be16(c + (i - idx * per_block) * 2, 1);
+				continue;
+			}
+			for (uint64_t i = 0; i < per_table_cluster; i++) {
+				uint64_t block = (idx - rb) * per_table_cluster + i;
+
+				if (block < rb)
+					put_be64(c + i * 8, at + block * w->cs);
+			}
+		}
+		rc = out_write(w->out, buf, n * w->cs, pos, m);
+		pos += n * w->cs;
+		done += n;
+	}
+	free(buf);
+	return rc;
+}
+
+/* What follows the header in cluster 0 of an overlay, as qemu-img create writes it:
+ * the backing format extension, the end of the extensions, then the backing file's
+ * name, which the header points to. Its length, for a header of hlen bytes. */
+static uint64_t backing_bytes(const struct opts *o, size_t hlen)
+{
+	uint64_t n = hlen + 8;		/* the end-of-extensions marker */
+
+	if (!o->backing)
+		return n;
+	return n + 8 + ((strlen(o->backing_fmt) + 7) & ~(size_t)7) + strlen(o->backing);
+}
+
+static int write_header(struct q2_writer *w, unsigned version, uint64_t size,
+			uint64_t l1_at, uint64_t reft_at, uint64_t rt, const struct opts *o,
+			struct msg *m)
+{
+	unsigned char buf[sizeof(struct qcow2_header) + 8 + 8 + MAX_BACKING_FORMAT +
+			  MAX_BACKING_NAME] = { 0 };
+	struct qcow2_header *h = (struct qcow2_header *)buf;
+	size_t len = version == 3 ? QCOW2_V3_HEADER : QCOW2_V2_HEADER, at = len;
+
+	memcpy(h->magic, qcow2_magic, sizeof qcow2_magic);
+	put_be32(h->version, version);
+	put_be32(h->cluster_bits, w->cbits);
+	put_be64(h->size, size);
+	put_be32(h->l1_size, (uint32_t)w->l1_size);
+	put_be64(h->l1_table_offset, l1_at);
+	put_be64(h->refcount_table_offset, reft_at);
+	put_be32(h->refcount_table_clusters, (uint32_t)rt);
+	if (version == 3) {
+		put_be32(h->refcount_order, 4);
+		put_be32(h->header_length, QCOW2_V3_HEADER);
+	}
+	if (o->backing) {
+		size_t flen = strlen(o->backing_fmt), nlen = strlen(o->backing);
+
+		put_be32(buf + at, EXT_BACKING_FORMAT);
+		put_be32(buf + at + 4, (uint32_t)flen);
+		memcpy(buf + at + 8, o->backing_fmt, flen);
+		at += 8 + ((flen + 7) & ~(size_t)7);
+		at += 8;			/* the end of the extensions */
+		put_be64(h->backing_file_offset, at);
+		put_be32(h->backing_file_size, (uint32_t)nlen);
+		memcpy(buf + at, o->backing, nlen);
+		at += nlen;
+	} else {
+		at += 8;
+	}
+	return out_write(w->out, buf, at, 0, m);
+}
+
+int qcow2_write(struct disk *src, const char *path, const struct opts *o,
+		    struct msg *m)
+{
+	static const char *const compat[] = { "1.1", "0.10", NULL };
+	struct output out = { .n = 0 };
+	struct q2_writer w = { .range = UINT64_MAX };
+	uint64_t cs, range_bytes, l1_at, l1_clusters, reft_at, rt, rb;
+	size_t ci;
+	int rc = -1;
+
+	if (opt_choice(o, "compat", compat, 0, &ci, m) < 0 ||
+	    opt_pow2(o, "cluster_size", "the cluster size", 1u << MIN_CLUSTER_BITS,
+		     1u << MAX_CLUSTER_BITS, DEFAULT_CLUSTER, &cs, m) < 0)
+		return -1;
+	if (o->backing && strlen(o->backing) > MAX_BACKING_NAME)
+		return fail(m, "the backing file name is %zu bytes; QEMU takes at most %u.",
+			    strlen(o->backing), MAX_BACKING_NAME);
+	if (o->backing && strlen(o->backing_fmt) >= MAX_BACKING_FORMAT)
+		return fail(m, "the backing format name %s is longer than QEMU takes.",
+			    o->backing_fmt);
+	if (backing_bytes(o, ci == 0 ? QCOW2_V3_HEADER : QCOW2_V2_HEADER) > cs)
+		return fail(m, "%s: the backing file name does not fit in the first %llu-byte "
+			    "cluster with the header; use a larger -o cluster_size.", path,
+			    (unsigned long long)cs);
+	w.cs = cs;
+	while ((1ull << w.cbits) < cs)
+		w.cbits++;
+	w.l2_entries = cs / 8;
+	range_bytes = cs * w.l2_entries;
+	w.l1_size = div_up(src->size, range_bytes);
+	if (w.l1_size * 8 > MAX_L1_BYTES)
+		return fail(m, "%s: a disk of %llu bytes with %llu-byte clusters needs an L1 table "
+			    "larger than QEMU's limit of 32 MiB; use a larger -o cluster_size.",
+			    path, (unsigned long long)src->size, (unsigned long long)cs);
+	l1_clusters = div_up(w.l1_size * 8, cs);
+	w.l1_bytes = l1_clusters * cs;
+	w.next = cs;			/* cluster 0 is the header */
+	w.l1 = calloc(1, w.l1_bytes ? w.l1_bytes : 1);
+	w.l2 = calloc(1, cs);
+	if (!w.l1 || !w.l2) {
+		fail_errno(m, "cannot write %s", path);
+		goto out;
+	}
+	if (output_add(&out, path, &w.out, m) < 0 ||
+	    disk_each_data(src, cs > READ_UNIT ? cs : READ_UNIT, q2_unit, &w, NULL, m) < 0 ||
+	    end_range(&w, m) < 0)
+		goto out;
+
+	l1_at = w.next;
+	if (w.l1_bytes && out_write(w.out, w.l1, w.l1_bytes, l1_at, m) < 0)
+		goto out;
+	refcount_layout((l1_at + w.l1_bytes) / cs, cs, &rt, &rb);
+	reft_at = l1_at + w.l1_bytes + rb * cs;
+	if (rt * cs > MAX_REFT_BYTES) {
+		fail(m, "%s: the image would need a refcount table larger than QEMU's limit of "
+		     "8 MiB; use a larger -o cluster_size.", path);
+		goto out;
+	}
+	if (write_refcounts(&w, l1_at + w.l1_bytes, rt, rb, m) < 0)
+		goto out;
+	if (write_header(&w, ci == 0 ? 3 : 2, src->size, l1_at, reft_at, rt, o, m) < 0 ||
+	    output_commit(&out, m) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		output_discard(&out);
+	free(w.l1);
+	free(w.l2);
+	return rc;
+}
+
