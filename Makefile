@@ -56,7 +56,7 @@ SIZECHECK_HDR = $(wildcard sizecheck/*.h common/*.h)
 # with SHA-256 for the digests of an OVA's manifest
 IMGTOOL_LIB   = $(filter-out imgtool/main.c,$(wildcard imgtool/*.c)) common/sha256.c
 IMGTOOL_HDR   = $(wildcard imgtool/*.h common/*.h)
-IMGTOOL_LIBS  = -lz -lpthread
+IMGTOOL_LIBS  = -lz -lzstd -lpthread
 VMD_LIB       = $(filter-out guest/vmd/main.c,$(wildcard guest/vmd/*.c))
 VMD_HDR       = $(wildcard guest/vmd/*.h common/*.h)
 SANDBOX_LIB   = $(filter-out sandbox/main.c,$(wildcard sandbox/*.c))

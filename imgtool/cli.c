@@ -8,7 +8,7 @@
 #include "text.h"
 
 const struct command cli_commands[] = {
-	{ "convert", "[-f FORMAT] [-O FORMAT] [-o KEY=VALUE,...] [-p] [--force] INPUT OUTPUT",
+	{ "convert", "[-f FORMAT] [-O FORMAT] [-o KEY=VALUE,...] [-c] [-p] [--force] INPUT OUTPUT",
 	  "Write INPUT (a raw disk, a boot.bin or any image below) as OUTPUT.", 2, 2,
 	  cmd_convert },
 	{ "create", "[-f FORMAT] [-o KEY=VALUE,...] [-b BACKING -F FORMAT] OUTPUT [SIZE]",
@@ -141,6 +141,10 @@ int cli_parse(int argc, char **argv, struct cli *c, struct msg *m)
 			if (!(v = value_of(argc, argv, &i, "-o", 2, m)) ||
 			    opts_parse(&c->opts, v, m) < 0)
 				return -1;
+		} else if (!dashdash && is_convert && strcmp(a, "-c") == 0) {
+			if (c->opts.compress)
+				return fail(m, "-c is given twice; give it once.");
+			c->opts.compress = true;
 		} else if (!dashdash && is_convert && strcmp(a, "-p") == 0) {
 			if (c->progress)
 				return fail(m, "-p is given twice; give it once.");

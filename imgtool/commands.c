@@ -81,6 +81,12 @@ int cmd_convert(const struct cli *c, struct msg *m)
 			o.kv[i] = o.kv[--o.n];
 			break;
 		}
+	if (o.compress && !fmt->compresses)
+		return fail(m, fmt == &fmt_vmdk
+			    ? "-c: a VMDK is compressed as -o subformat=streamOptimized, which "
+			      "always is; give that instead."
+			    : "-c: %s has no compressed form; qcow2 has (and VMDK's "
+			      "streamOptimized always is).", fmt->name);
 	if ((size_arg && parse_size("-o size=", size_arg, &size, m) < 0) ||
 	    opts_validate(&o, fmt->opts, fmt->name, m) < 0 ||
 	    same_file(c->arg[0], c->arg[1], "the input", m) < 0)

@@ -23,6 +23,7 @@ struct format {
 	const struct opt_spec *opts;	/* the -o keys it takes, ending with { NULL } */
 	bool probes_tail;		/* known by the end of the file: probed last */
 	bool backing;			/* its writer records a backing file (create -b) */
+	bool compresses;		/* its writer compresses with convert -c */
 
 	/* Is this the format of f? head holds the file's first n bytes (n may be less
 	 * than 512 for a short file). May read more of f. */

@@ -27,6 +27,7 @@ struct opts {
 	} kv[OPTS_MAX];
 	size_t n;
 	bool force;		/* --force: accept an odd boot program */
+	bool compress;		/* convert -c: compress the data (a format with compresses) */
 	/* create -b and -F: the backing file as the image records it, and its format's
 	 * name; only a format with backing set in its table entry writes them. */
 	const char *backing;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "disk.h"
 #include "format.h"
@@ -44,6 +45,7 @@ struct qcow2_header {
 
 #define QCOW2_V2_HEADER 72u
 #define QCOW2_V3_HEADER 104u
+#define QCOW2_ZSTD_HEADER 112u	/* with the compression type byte, padded to 8 */
 _Static_assert(offsetof(struct qcow2_header, incompatible_features) == QCOW2_V2_HEADER,
 	       "the version 2 header is 72 bytes");
 _Static_assert(sizeof(struct qcow2_header) == QCOW2_V3_HEADER,
@@ -58,6 +60,10 @@ extern const unsigned char qcow2_magic[4];	/* "QFI\xfb" */
 #define INCOMPAT_COMPRESSION	(1ull << 3)
 #define INCOMPAT_EXTENDED_L2	(1ull << 4)
 #define INCOMPAT_KNOWN		0x1Full
+
+/* Compression types (the header's byte 104, version 3 with the compression feature). */
+#define QCOW2_ZLIB		0u
+#define QCOW2_ZSTD		1u
 
 /* Header extension types (spec "Header extensions"). */
 #define EXT_END			0x00000000u
@@ -115,8 +121,10 @@ struct q2 {
 	unsigned char *l2;		/* one L2 table, cached */
 	uint64_t l2_at;			/* its offset; 0 = none */
 	struct l2_sum *sums;		/* per cluster of the file, for the L2 tables there */
+	uint8_t compression;		/* the header's compression type: QCOW2_ZLIB, QCOW2_ZSTD */
 	z_stream z;
 	bool z_ready;
+	ZSTD_DCtx *zstd;		/* made when the first zstd cluster is read */
 	unsigned char *zin, *zout;	/* compressed bytes; the cluster they inflate to */
 	uint64_t zout_entry;		/* the L2 entry zout holds; 0 = none */
 	char *backing_name;		/* as the header records it, or NULL */

@@ -128,10 +128,56 @@ void qcow2_compressed_extent(const struct q2 *q, uint64_t e, uint64_t *at, uint6
 	*len = (sectors + 1) * 512 - (*at & 511);
 }
 
+/* The cluster of raw deflate data (zlib's, without header; QEMU's writer uses a
+ * 4 KiB window, every window up to 32 KiB reads) in q->zin[0..len) into q->zout. */
+static bool inflate_into(struct q2 *q, size_t len, struct msg *m)
+{
+	int zrc;
+
+	if (!q->z_ready) {
+		if (inflateInit2(&q->z, -15) != Z_OK)
+			return fail(m, "cannot read %s: zlib would not start.", q->d.file.path) == 0;
+		q->z_ready = true;
+	}
+	inflateReset(&q->z);
+	q->z.next_in = q->zin;
+	q->z.avail_in = (uInt)len;
+	q->z.next_out = q->zout;
+	q->z.avail_out = (uInt)q->cs;
+	zrc = inflate(&q->z, Z_FINISH);
+	return (zrc == Z_STREAM_END || zrc == Z_OK || zrc == Z_BUF_ERROR) && !q->z.avail_out;
+}
+
+/* The same for zstd: QEMU's writer ends the cluster's frame where its data ends, and
+ * the rest of the last sector is whatever follows, so decompression stops as soon as
+ * the cluster is whole, not at the end of the input. */
+static bool unzstd_into(struct q2 *q, size_t len, struct msg *m)
+{
+	ZSTD_inBuffer in = { q->zin, len, 0 };
+	ZSTD_outBuffer out = { q->zout, q->cs, 0 };
+
+	if (!q->zstd && !(q->zstd = ZSTD_createDCtx()))
+		return fail(m, "cannot read %s: zstd would not start.", q->d.file.path) == 0;
+	ZSTD_DCtx_reset(q->zstd, ZSTD_reset_session_only);
+	while (out.pos < out.size) {
+		size_t before = in.pos + out.pos;
+		size_t rc = ZSTD_decompressStream(q->zstd, &out, &in);
+
+		if (ZSTD_isError(rc))
+			return false;
+		if (rc == 0 && out.pos < out.size)	/* the frame ended short */
+			return false;
+		if (in.pos + out.pos == before)		/* nothing more comes of the input */
+			return false;
+	}
+	return true;
+}
+
 static int inflate_cluster(struct q2 *q, uint64_t vc, uint64_t e, struct msg *m)
 {
+	struct msg why = { "" };
 	uint64_t at, len;
-	int zrc;
+	bool ok;
 
 	if (q->zout_entry == e)
 		return 0;
@@ -143,24 +189,19 @@ static int inflate_cluster(struct q2 *q, uint64_t vc, uint64_t e, struct msg *m)
 	 * the file where the compressed bytes end. */
 	if (len > q->d.file.size - at)
 		len = q->d.file.size - at;
-	if (!q->z_ready) {
-		if (inflateInit2(&q->z, -15) != Z_OK)
-			return fail(m, "cannot read %s: zlib would not start.", q->d.file.path);
-		q->z_ready = true;
-	}
 	q->zout_entry = 0;
 	if (infile_read(&q->d.file, q->zin, (size_t)len, at, "compressed data", m) < 0)
 		return -1;
-	inflateReset(&q->z);
-	q->z.next_in = q->zin;
-	q->z.avail_in = (uInt)len;
-	q->z.next_out = q->zout;
-	q->z.avail_out = (uInt)q->cs;
-	zrc = inflate(&q->z, Z_FINISH);
-	if ((zrc != Z_STREAM_END && zrc != Z_OK && zrc != Z_BUF_ERROR) || q->z.avail_out)
+	ok = q->compression == QCOW2_ZSTD ? unzstd_into(q, (size_t)len, &why)
+					  : inflate_into(q, (size_t)len, &why);
+	if (why.text[0]) {
+		*m = why;
+		return -1;
+	}
+	if (!ok)
 		return qcow2_bad(q, m, "the compressed cluster of guest offset 0x%llx (at offset "
-			   "0x%llx) does not inflate to a whole cluster.", ull(vc << q->cbits),
-			   ull(at));
+			   "0x%llx) does not %s to a whole cluster.", ull(vc << q->cbits),
+			   ull(at), q->compression == QCOW2_ZSTD ? "decompress" : "inflate");
 	q->zout_entry = e;
 	return 0;
 }
@@ -351,6 +392,8 @@ static void q2_info(struct disk *d, struct info *i)
 	info_num(i, "allocated clusters", allocated);
 	if (compressed)
 		info_num(i, "compressed clusters", compressed);
+	if (compressed || q->compression != QCOW2_ZLIB)
+		info_str(i, "compression type", "%s", q->compression == QCOW2_ZSTD ? "zstd" : "zlib");
 	if (q->nb_snapshots)
 		info_num(i, "snapshots", q->nb_snapshots);
 	if (q->incompat & INCOMPAT_DIRTY)
@@ -373,6 +416,7 @@ static void q2_release(struct disk *d)
 
 	if (q->z_ready)
 		inflateEnd(&q->z);
+	ZSTD_freeDCtx(q->zstd);
 	free(q->l1);
 	free(q->l2);
 	free(q->sums);
@@ -445,11 +489,9 @@ static int check_features(struct q2 *q, const unsigned char *compression_type,
 	if (!(q->incompat & INCOMPAT_COMPRESSION) && type != 0)
 		return qcow2_bad(q, m, "its compression type is %u but the compression type feature "
 			   "bit is clear.", type);
-	if (q->incompat & INCOMPAT_COMPRESSION && type == 1)
-		return fail(m, "%s compresses its clusters with zstd; imgtool reads only "
-			    "zlib-compressed qcow2 images.", path);
-	if (q->incompat & INCOMPAT_COMPRESSION)
+	if (q->incompat & INCOMPAT_COMPRESSION && type != QCOW2_ZSTD)
 		return qcow2_bad(q, m, "its compression type %u is not one imgtool knows.", type);
+	q->compression = type;
 	return 0;
 }
 
@@ -681,9 +723,11 @@ const struct format fmt_qcow2 = {
 	.opts = (const struct opt_spec[]){
 		{ "compat", "1.1|0.10 (default 1.1)" },
 		{ "cluster_size", "512 to 2M, a power of two (default 64K)" },
+		{ "compression_type", "zlib|zstd (how -c compresses; default zlib)" },
 		{ NULL, NULL },
 	},
 	.backing = true,
+	.compresses = true,
 	.probe = q2_probe,
 	.open = q2_open,
 	.write = qcow2_write,

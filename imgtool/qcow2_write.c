@@ -8,8 +8,16 @@
  *
  * Only the L1 table and the one L2 table being filled are held in memory. Every
  * cluster of the file is used exactly once, so every refcount is 1 and every L1 and
- * L2 entry carries the "copied" flag; nothing is compressed. The 1 MiB boot disk with
- * 512-byte clusters is six clusters: 3,072 bytes.
+ * L2 entry carries the "copied" flag. The 1 MiB boot disk with 512-byte clusters is
+ * six clusters: 3,072 bytes.
+ *
+ * With -c (convert) every data cluster is compressed on every core (cpool.h), with
+ * zlib as QEMU does it (raw deflate, a 4 KiB window, level 6) or with zstd (-o
+ * compression_type=zstd, QEMU's default level 3). The compressed clusters of a range
+ * are packed byte after byte, as qemu-img packs them, so a host cluster may hold
+ * several and its refcount counts each; a cluster that would not shrink (or whose
+ * bytes are already too evenly spread to, cpool_incompressible) is stored as it is,
+ * cluster-aligned, with the copied flag. The bytes depend on the data alone.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -19,8 +27,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
+#include <zstd_errors.h>
 
 #include "bytes.h"
+#include "cpool.h"
 #include "options.h"
 #include "output.h"
 #include "qcow2.h"
@@ -44,7 +54,26 @@ struct q2_writer {
 	const unsigned char *run;	/* data clusters not yet written, for offset run_at */
 	size_t run_len;
 	uint64_t run_at;
+	/* -c: compressed clusters are packed from zat on, in the host cluster that began
+	 * at it, and on into next when that is the cluster after it (as qemu-img packs
+	 * them); refs counts the references to each host cluster of the data */
+	bool compress;
+	uint64_t zat;			/* 0: no cluster is being packed */
+	/* the L2 table of the range before, not yet written: it goes out when the
+	 * cluster being packed is closed, so that it does not stop the packing */
+	unsigned char *pending;
+	uint64_t pending_range;		/* UINT64_MAX: none */
+	uint8_t type;			/* QCOW2_ZLIB or QCOW2_ZSTD */
+	struct cpool pool;
+	size_t queued;
+	uint32_t *refs;
+	uint64_t nrefs;
 };
+
+static uint64_t align_up(uint64_t a, uint64_t b)
+{
+	return div_up(a, b) * b;
+}
 
 static int flush_run(struct q2_writer *w, struct msg *m)
 {
@@ -99,6 +128,215 @@ static int q2_unit(void *ctx, uint64_t off, const unsigned char *data, size_t le
 	return flush_run(w, m);	/* data is the caller's buffer: out before it changes */
 }
 
+/* --- -c: compressed clusters ---------------------------------------------------------- */
+
+/* A thread's compressor: zlib's deflate stream, or a zstd context. */
+struct q2_codec {
+	z_stream z;
+	bool z_ready;
+	ZSTD_CCtx *zc;
+};
+
+struct q2_codec_arg {
+	uint64_t cs;
+	uint8_t type;
+};
+
+static int codec_init(void *state, const void *arg)
+{
+	struct q2_codec *c = state;
+	const struct q2_codec_arg *a = arg;
+
+	if (a->type == QCOW2_ZSTD)
+		return (c->zc = ZSTD_createCCtx()) ? 0 : -1;
+	/* QEMU's: level 6, raw deflate with a 4 KiB window, memLevel 9 */
+	if (deflateInit2(&c->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	c->z_ready = true;
+	return 0;
+}
+
+static void codec_end(void *state)
+{
+	struct q2_codec *c = state;
+
+	if (c->z_ready)
+		deflateEnd(&c->z);
+	ZSTD_freeCCtx(c->zc);
+}
+
+/* The cluster j->in compressed into j->out, in fewer than cs bytes; out_len 0 when it
+ * would not be (the cluster is then stored as it is). */
+static int codec_run(void *state, struct cpool_job *j, const void *arg)
+{
+	struct q2_codec *c = state;
+	const struct q2_codec_arg *a = arg;
+	size_t cap = (size_t)a->cs - 1;
+
+	j->out_len = 0;
+	if (cpool_incompressible(j->in, (size_t)a->cs))
+		return 0;
+	if (a->type == QCOW2_ZSTD) {
+		size_t n = ZSTD_compress2(c->zc, j->out, cap, j->in, (size_t)a->cs);
+
+		if (ZSTD_isError(n))
+			return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ? 0 : -1;
+		j->out_len = n;
+		return 0;
+	}
+	deflateReset(&c->z);
+	c->z.next_in = j->in;
+	c->z.avail_in = (uInt)a->cs;
+	c->z.next_out = j->out;
+	c->z.avail_out = (uInt)cap;
+	switch (deflate(&c->z, Z_FINISH)) {
+	case Z_STREAM_END:
+		j->out_len = c->z.total_out;
+		return 0;
+	case Z_OK:
+	case Z_BUF_ERROR:
+		return 0;		/* it does not fit: stored */
+	default:
+		return -1;
+	}
+}
+
+static const struct cpool_codec q2_codec = {
+	sizeof(struct q2_codec), codec_init, codec_end, codec_run,
+};
+
+/* One more reference to each host cluster of [at, at + len). A cluster refs does not
+ * count (the header, the tables) is referenced once. */
+static int add_refs(struct q2_writer *w, uint64_t at, uint64_t len, struct msg *m)
+{
+	uint64_t last = (at + len - 1) >> w->cbits;
+
+	if (last >= w->nrefs) {
+		uint64_t n = w->nrefs ? w->nrefs : 1024;
+		uint32_t *p;
+
+		while (n <= last)
+			n *= 2;
+		if (!(p = realloc(w->refs, n * sizeof *p)))
+			return fail_errno(m, "cannot write %s", w->out->path);
+		memset(p + w->nrefs, 0, (n - w->nrefs) * sizeof *p);
+		w->refs = p;
+		w->nrefs = n;
+	}
+	for (uint64_t c = at >> w->cbits; c <= last; c++)
+		w->refs[c]++;
+	return 0;
+}
+
+/* The pending L2 table, if any, at next. */
+static int flush_pending(struct q2_writer *w, struct msg *m)
+{
+	if (w->pending_range == UINT64_MAX)
+		return 0;
+	if (out_write(w->out, w->pending, w->cs, w->next, m) < 0)
+		return -1;
+	put_be64(w->l1 + w->pending_range * 8, w->next | OFLAG_COPIED);
+	w->next += w->cs;
+	w->pending_range = UINT64_MAX;
+	return 0;
+}
+
+/* Guest cluster vc is in the range being filled: a new range sets the table of the one
+ * before aside, pending. */
+static int enter_range(struct q2_writer *w, uint64_t vc, struct msg *m)
+{
+	uint64_t range = vc / w->l2_entries;
+	unsigned char *t;
+
+	if (range == w->range)
+		return 0;
+	if (w->range != UINT64_MAX) {
+		if (flush_pending(w, m) < 0)
+			return -1;
+		t = w->pending;
+		w->pending = w->l2;
+		w->pending_range = w->range;
+		w->l2 = t;
+		memset(w->l2, 0, w->cs);
+	}
+	w->range = range;
+	return 0;
+}
+
+/* Compress the queued clusters and write them in disk order. */
+static int drain(struct q2_writer *w, struct msg *m)
+{
+	unsigned x = 62 - (w->cbits - 8);
+
+	if (!w->queued)
+		return 0;
+	if (!cpool_run(&w->pool, w->queued))
+		return fail(m, "cannot write %s: %s failed to compress a cluster.", w->out->path,
+			    w->type == QCOW2_ZSTD ? "zstd" : "zlib");
+	for (size_t i = 0; i < w->queued; i++) {
+		struct cpool_job *j = &w->pool.jobs[i];
+		uint64_t at, e, n = j->out_len;
+
+		if (enter_range(w, j->key, m) < 0)
+			return -1;
+		if (n == 0) {
+			if (flush_pending(w, m) < 0)
+				return -1;
+			at = w->next;
+			e = at | OFLAG_COPIED;
+			if (out_write(w->out, j->in, w->cs, at, m) < 0)
+				return -1;
+			w->next += w->cs;
+		} else {
+			uint64_t end = align_up(w->zat, w->cs);
+
+			/* on in the cluster being packed if it fits, or runs on into the
+			 * next free one; a host cluster counts at most 65535 references
+			 * (16-bit refcounts) */
+			at = w->zat && w->zat < end && (w->zat + n <= end || end == w->next) &&
+			     w->refs[w->zat >> w->cbits] < 0xFFFF ? w->zat : 0;
+			if (!at) {		/* a new cluster to pack */
+				if (flush_pending(w, m) < 0)
+					return -1;
+				at = w->next;
+			}
+			e = OFLAG_COMPRESSED | at | ((((at + n - 1) >> 9) - (at >> 9)) << x);
+			if (out_write(w->out, j->out, n, at, m) < 0)
+				return -1;
+			w->zat = at + n;
+			if (align_up(w->zat, w->cs) > w->next)
+				w->next = align_up(w->zat, w->cs);
+		}
+		if (add_refs(w, at, n ? n : w->cs, m) < 0)
+			return -1;
+		put_be64(w->l2 + j->key % w->l2_entries * 8, e);
+	}
+	w->queued = 0;
+	return 0;
+}
+
+static int q2_cunit(void *ctx, uint64_t off, const unsigned char *data, size_t len,
+		    struct msg *m)
+{
+	struct q2_writer *w = ctx;
+
+	for (size_t i = 0; i < len; i += w->cs) {
+		size_t n = len - i < w->cs ? len - i : (size_t)w->cs;
+		struct cpool_job *j;
+
+		if (is_zero(data + i, n))
+			continue;
+		j = &w->pool.jobs[w->queued++];
+		j->key = (off + i) >> w->cbits;
+		memcpy(j->in, data + i, n);
+		memset(j->in + n, 0, w->cs - n);	/* the disk's last, short cluster */
+		if (w->queued == CPOOL_BATCH && drain(w, m) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* The refcount table and blocks count themselves too: find the smallest numbers of
  * each that cover every cluster of the file including them. */
 static void refcount_layout(uint64_t used, uint64_t cs, uint64_t *table_clusters,
@@ -145,7 +383,8 @@ static int write_refcounts(struct q2_writer *w, uint64_t at, uint64_t rt, uint64
 			if (idx < rb) {
 				for (uint64_t i = idx * per_block; i < (idx + 1) * per_block &&
 				     i < total; i++)
-					put_be16(c + (i - idx * per_block) * 2, 1);
+					put_be16(c + (i - idx * per_block) * 2,
+						 i < w->nrefs && w->refs[i] ? (uint16_t)w->refs[i] : 1);
 				continue;
 			}
 			for (uint64_t i = 0; i < per_table_cluster; i++) {
@@ -179,10 +418,11 @@ static int write_header(struct q2_writer *w, unsigned version, uint64_t size,
 			uint64_t l1_at, uint64_t reft_at, uint64_t rt, const struct opts *o,
 			struct msg *m)
 {
-	unsigned char buf[sizeof(struct qcow2_header) + 8 + 8 + MAX_BACKING_FORMAT +
+	unsigned char buf[QCOW2_ZSTD_HEADER + 8 + 8 + MAX_BACKING_FORMAT +
 			  MAX_BACKING_NAME] = { 0 };
 	struct qcow2_header *h = (struct qcow2_header *)buf;
-	size_t len = version == 3 ? QCOW2_V3_HEADER : QCOW2_V2_HEADER, at = len;
+	size_t len = version == 2 ? QCOW2_V2_HEADER
+		     : w->type == QCOW2_ZSTD ? QCOW2_ZSTD_HEADER : QCOW2_V3_HEADER, at = len;
 
 	memcpy(h->magic, qcow2_magic, sizeof qcow2_magic);
 	put_be32(h->version, version);
@@ -194,7 +434,12 @@ static int write_header(struct q2_writer *w, unsigned version, uint64_t size,
 	put_be32(h->refcount_table_clusters, (uint32_t)rt);
 	if (version == 3) {
 		put_be32(h->refcount_order, 4);
-		put_be32(h->header_length, QCOW2_V3_HEADER);
+		put_be32(h->header_length, (uint32_t)len);
+	}
+	/* zstd: the compression type feature, and the type in the byte after the header */
+	if (w->type == QCOW2_ZSTD) {
+		put_be64(h->incompatible_features, INCOMPAT_COMPRESSION);
+		buf[QCOW2_V3_HEADER] = QCOW2_ZSTD;
 	}
 	if (o->backing) {
 		size_t flen = strlen(o->backing_fmt), nlen = strlen(o->backing);
@@ -218,16 +463,24 @@ int qcow2_write(struct disk *src, const char *path, const struct opts *o,
 		    struct msg *m)
 {
 	static const char *const compat[] = { "1.1", "0.10", NULL };
+	static const char *const types[] = { "zlib", "zstd", NULL };
 	struct output out = { .n = 0 };
 	struct q2_writer w = { .range = UINT64_MAX };
+	struct q2_codec_arg arg;
 	uint64_t cs, range_bytes, l1_at, l1_clusters, reft_at, rt, rb;
-	size_t ci;
+	size_t ci, ti;
 	int rc = -1;
 
 	if (opt_choice(o, "compat", compat, 0, &ci, m) < 0 ||
+	    opt_choice(o, "compression_type", types, 0, &ti, m) < 0 ||
 	    opt_pow2(o, "cluster_size", "the cluster size", 1u << MIN_CLUSTER_BITS,
 		     1u << MAX_CLUSTER_BITS, DEFAULT_CLUSTER, &cs, m) < 0)
 		return -1;
+	if (ti == QCOW2_ZSTD && ci == 1)
+		return fail(m, "-o compression_type=zstd needs compat=1.1: a version 2 image has "
+			    "no compression type.");
+	w.type = (uint8_t)ti;
+	w.compress = o->compress;
 	if (o->backing && strlen(o->backing) > MAX_BACKING_NAME)
 		return fail(m, "the backing file name is %zu bytes; QEMU takes at most %u.",
 			    strlen(o->backing), MAX_BACKING_NAME);
@@ -253,12 +506,20 @@ int qcow2_write(struct disk *src, const char *path, const struct opts *o,
 	w.next = cs;			/* cluster 0 is the header */
 	w.l1 = calloc(1, w.l1_bytes ? w.l1_bytes : 1);
 	w.l2 = calloc(1, cs);
-	if (!w.l1 || !w.l2) {
+	w.pending = w.compress ? calloc(1, cs) : NULL;
+	w.pending_range = UINT64_MAX;
+	if (!w.l1 || !w.l2 || (w.compress && !w.pending)) {
 		fail_errno(m, "cannot write %s", path);
 		goto out;
 	}
+	arg = (struct q2_codec_arg){ cs, w.type };
+	if (w.compress && cpool_start(&w.pool, &q2_codec, &arg, (size_t)cs, (size_t)cs, path,
+				      m) < 0)
+		goto out;
 	if (output_add(&out, path, &w.out, m) < 0 ||
-	    disk_each_data(src, cs > READ_UNIT ? cs : READ_UNIT, q2_unit, &w, NULL, m) < 0 ||
+	    disk_each_data(src, cs > READ_UNIT ? cs : READ_UNIT, w.compress ? q2_cunit : q2_unit,
+			   &w, NULL, m) < 0 ||
+	    (w.compress && (drain(&w, m) < 0 || flush_pending(&w, m) < 0)) ||
 	    end_range(&w, m) < 0)
 		goto out;
 
@@ -281,6 +542,10 @@ int qcow2_write(struct disk *src, const char *path, const struct opts *o,
 out:
 	if (rc < 0)
 		output_discard(&out);
+	if (w.compress)
+		cpool_stop(&w.pool);
+	free(w.refs);
+	free(w.pending);
 	free(w.l1);
 	free(w.l2);
 	return rc;
