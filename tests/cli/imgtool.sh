@@ -35,10 +35,13 @@
 #      qemu-img reads it; a fixed VHD grown to 20M is 20 MiB + 512 bytes, Azure's least
 #  30  -o size= smaller than the input, not whole sectors, or not a size: one sentence,
 #      exit 1, no output
+#  31  convert -c writes a compressed qcow2 QEMU reads (zlib, or zstd by option)
+#  32  -c on a format without compression, given twice, or zstd on version 2: one
+#      sentence, no output
 source "$(dirname "$0")/../tap.sh"
 B=${BUILD:-build}
 it=$B/imgtool
-plan 30
+plan 32
 as_nobody() { if [[ $(id -u) -eq 0 ]]; then setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; else "$@"; fi; }
 chmod 755 "$tmp"
 
@@ -87,7 +90,7 @@ case_end "a boot.bin longer than the 1 MiB disk is refused even with --force"
 run "$it" convert -O floppy "$B/boot.img" "$tmp/x"
 expect_status 2
 expect_err 'imgtool: unknown format "floppy"; the formats are raw, vhd, vhdx, vdi, vmdk and qcow2.
-usage: imgtool convert [-f FORMAT] [-O FORMAT] [-o KEY=VALUE,...] [-p] [--force] INPUT OUTPUT'
+usage: imgtool convert [-f FORMAT] [-O FORMAT] [-o KEY=VALUE,...] [-c] [-p] [--force] INPUT OUTPUT'
 case_end "an unknown format name lists the known ones (status 2)"
 
 run "$it" convert "$B/boot.img" "$tmp/disk.xyz"
@@ -348,5 +351,40 @@ bad_grow 0
 expect_err "imgtool: -o size=0 makes a disk with no room in it; give its size in bytes."
 [[ ! -e $tmp/grow/bad.vhd ]] || why+=("a refused size left an output")
 case_end "-o size= smaller than the input, not whole sectors, or not a size: one sentence, exit 1, no output"
+
+mkdir "$tmp/c"
+yes "the quick brown fox jumps over the lazy dog" | head -c 1200000 >"$tmp/c/text"
+"$it" create -f raw "$tmp/c/in.raw" 8M
+dd if="$tmp/c/text" of="$tmp/c/in.raw" bs=1M seek=2 conv=notrunc status=none
+for t in zlib zstd; do
+	run "$it" convert -c -o compression_type=$t "$tmp/c/in.raw" "$tmp/c/$t.qcow2"
+	expect_status 0
+	expect_err ""
+	run qemu-img info --output=json "$tmp/c/$t.qcow2"
+	[[ $out == *"\"compression-type\": \"$t\""* ]] || why+=("$t: qemu-img info: $out")
+	run qemu-img check "$tmp/c/$t.qcow2"
+	[[ $out == *"100.00% compressed clusters"* ]] || why+=("$t: qemu-img check: $out")
+	run qemu-img compare -f raw "$tmp/c/in.raw" "$tmp/c/$t.qcow2"
+	expect_status 0
+	size=$(stat -c %s "$tmp/c/$t.qcow2")
+	((size < $(stat -c %s "$tmp/c/text") / 2)) || why+=("$t: $size bytes for 1.2 MB of text")
+done
+case_end "convert -c writes a compressed qcow2 QEMU reads (zlib, or zstd by option)"
+
+run "$it" convert -c "$tmp/c/in.raw" "$tmp/c/bad.vhd"
+expect_status 1
+expect_err "imgtool: -c: vhd has no compressed form; qcow2 has (and VMDK's streamOptimized always is)."
+run "$it" convert -c "$tmp/c/in.raw" "$tmp/c/bad.vmdk"
+expect_status 1
+expect_err "imgtool: -c: a VMDK is compressed as -o subformat=streamOptimized, which always is; give that instead."
+run "$it" convert -c -c "$tmp/c/in.raw" "$tmp/c/bad.qcow2"
+expect_status 2
+[[ $err == "imgtool: -c is given twice; give it once."* ]] || why+=("-c -c: $err")
+run "$it" convert -c -o compat=0.10,compression_type=zstd "$tmp/c/in.raw" "$tmp/c/bad.qcow2"
+expect_status 1
+expect_err "imgtool: -o compression_type=zstd needs compat=1.1: a version 2 image has no compression type."
+[[ $(ls "$tmp/c") == "$(printf '%s\n' in.raw text zlib.qcow2 zstd.qcow2)" ]] ||
+	why+=("left in the folder: $(ls "$tmp/c" | tr '\n' ' ')")
+case_end "-c on a format without compression, given twice, or zstd on version 2: one sentence, no output"
 
 finish

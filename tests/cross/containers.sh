@@ -20,12 +20,14 @@ it=$B/imgtool
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
 raw=$B/boot.img
 
-# name | how it is made: "build" or imgtool -o options | QEMU format | qemu-img check? |
+# name | how it is made: "build", imgtool -o options, or "-c OPTIONS" | QEMU format | qemu-img check? |
 # libyal reader | 7zz reads it? | qemu-img info must mention | largest allowed size
 table=(
 	"boot.qcow2|build|qcow2|yes|qcowinfo|yes|\"compat\": \"1.1\"|3072"
 	"v2.qcow2|compat=0.10,cluster_size=512|qcow2|yes|qcowinfo|yes|\"compat\": \"0.10\"|3072"
 	"c64k.qcow2|-|qcow2|yes|qcowinfo|yes|\"cluster-size\": 65536|393216"
+	"zlib.qcow2|-c cluster_size=512|qcow2|yes|qcowinfo|yes|\"compression-type\": \"zlib\"|3072"
+	"zstd.qcow2|-c compression_type=zstd,cluster_size=512|qcow2|yes|-|no|\"compression-type\": \"zstd\"|3072"
 	"boot.vhd|build|vpc|no|vhdiinfo|yes|\"format\": \"vpc\"|1049088"
 	"dyn.vhd|subformat=dynamic|vpc|no|vhdiinfo|yes|\"format\": \"vpc\"|2100224"
 	"dyn512k.vhd|subformat=dynamic,block_size=512K|vpc|no|vhdiinfo|yes|\"format\": \"vpc\"|530000"
@@ -49,7 +51,9 @@ for row in "${table[@]}"; do
 	else
 		img=$tmp/$name
 		opts=()
-		[[ $how == - ]] || opts=(-o "$how")
+		# "-c OPTIONS": compressed, with those -o options
+		[[ $how != "-c "* ]] || { opts=(-c); how=${how#-c }; }
+		[[ $how == - ]] || opts+=(-o "$how")
 		run "$it" convert "${opts[@]}" "$raw" "$img"
 		expect_status 0
 	fi

@@ -383,7 +383,8 @@ static void test_bad_option_values_are_refused_with_exact_text(void **state)
 	assert_string_equal(write_error("compat=2", src, out),
 			    "-o compat=2: compat is 1.1 or 0.10.");
 	assert_string_equal(write_error("refcount_bits=16", src, out),
-			    "qcow2 has no option refcount_bits; it takes compat and cluster_size.");
+			    "qcow2 has no option refcount_bits; it takes compat, cluster_size and "
+			    "compression_type.");
 }
 
 /* --- opening: every refusal --------------------------------------------------------- */
@@ -564,13 +565,16 @@ static void test_incompatible_features_are_refused_unless_known(void **state)
 	snprintf(want, sizeof want, "%s uses extended L2 entries (subclusters), which imgtool "
 		 "does not read.", out);
 	assert_string_equal(th_open_error(out), want);
-	/* A 112-byte header with the compression type byte at 104. */
+	/* A 112-byte header with the compression type byte at 104: zstd (1) reads, a type
+	 * after it does not */
 	th_poke_be32(out, 100, 112);
 	th_poke(out, 104, "\1", 1);
 	poke_be64(out, 72, 1u << 3);
-	snprintf(want, sizeof want, "%s compresses its clusters with zstd; imgtool reads only "
-		 "zlib-compressed qcow2 images.", out);
-	assert_string_equal(th_open_error(out), want);
+	disk_close(th_open(out));
+	th_poke(out, 104, "\2", 1);
+	assert_string_equal(th_open_error(out),
+			    unusable(out, "its compression type 2 is not one imgtool knows."));
+	th_poke(out, 104, "\1", 1);
 	poke_be64(out, 72, 0);
 	assert_string_equal(th_open_error(out),
 			    unusable(out, "its compression type is 1 but the compression type "
@@ -965,6 +969,177 @@ static void test_probe_takes_qcow2_only(void **state)
 	disk_close(d);
 }
 
+/* --- -c: compressed clusters ---------------------------------------------------------- */
+
+/* src written as qcow2 -c with options opts at th_dir/name. */
+static const char *compressed(const char *name, const char *opts, const char *src)
+{
+	struct opts o = { .n = 0 };
+	struct msg m = { "" };
+	struct disk *d = th_open(src);
+	const char *out = th_path(name);
+
+	if (*opts && opts_parse(&o, opts, &m) < 0)
+		fail_msg("%s", m.text);
+	o.compress = true;
+	if (opts_validate(&o, fmt_qcow2.opts, "qcow2", &m) < 0 ||
+	    fmt_qcow2.write(d, out, &o, &m) < 0)
+		fail_msg("qcow2 -c -o \"%s\": %s", opts, m.text);
+	opts_free(&o);
+	disk_close(d);
+	return out;
+}
+
+/* A 1 MiB disk: text in clusters 0 and 1 (4 KiB clusters), random bytes in cluster 4,
+ * both again at 512 KiB. */
+static const char *mixed_disk(void)
+{
+	static char text[8192];
+	unsigned char *rnd = malloc(4096);
+	uint64_t x = 88172645463325252ull;
+	const char *p;
+
+	assert_non_null(rnd);
+	for (size_t i = 0; i < sizeof text; i++)
+		text[i] = "the quick brown fox jumps over the lazy dog "[i % 44];
+	for (size_t i = 0; i < 4096; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		rnd[i] = (unsigned char)x;
+	}
+	p = th_raw("mixed.img", 1 << 20, (uint64_t)0, text, sizeof text, (uint64_t)16384, rnd,
+		   (size_t)4096, (uint64_t)512 << 10, text, sizeof text,
+		   (uint64_t)(512 << 10) + 16384, rnd, (size_t)4096, UINT64_MAX);
+	free(rnd);
+	return p;
+}
+
+/* The L2 entry of guest cluster vc in an image with one L2 table. */
+static uint64_t l2_entry(const char *img, unsigned cbits, uint64_t vc)
+{
+	uint64_t l1 = peek_be64(img, 40), l2 = peek_be64(img, l1) & 0x00FFFFFFFFFFFE00ull;
+
+	(void)cbits;
+	return peek_be64(img, l2 + vc * 8);
+}
+
+static void test_c_compresses_what_shrinks_and_stores_what_does_not(void **state)
+{
+	const char *src = mixed_disk();
+	const char *img = compressed("c.qcow2", "cluster_size=4K", src);
+	struct disk *a = th_open(src), *b = th_open(img);
+	uint64_t text = l2_entry(img, 12, 0), text2 = l2_entry(img, 12, 1);
+	uint64_t rnd = l2_entry(img, 12, 4);
+
+	(void)state;
+	th_assert_same(a, b);
+	th_assert_clean(b);
+	assert_string_equal(th_info(b, "compressed clusters"), "4");
+	assert_string_equal(th_info(b, "compression type"), "zlib");
+	/* text: compressed, not copied; both in the same host cluster, one after the
+	 * other (x = 62 - (12 - 8) = 58 bits of offset) */
+	assert_true(text & (1ull << 62));
+	assert_false(text & (1ull << 63));
+	assert_true(text2 & (1ull << 62));
+	assert_int_equal((text & ((1ull << 58) - 1)) >> 12, (text2 & ((1ull << 58) - 1)) >> 12);
+	assert_true((text2 & ((1ull << 58) - 1)) > (text & ((1ull << 58) - 1)));
+	/* random: stored as it is, cluster-aligned, copied */
+	assert_false(rnd & (1ull << 62));
+	assert_true(rnd & (1ull << 63));
+	assert_int_equal(rnd & 0xFFF, 0);
+	/* the header is QEMU's version 3 one: 104 bytes, no compression feature */
+	assert_int_equal(peek_be32(img, 100), 104);
+	assert_int_equal(peek_be64(img, 72), 0);
+	disk_close(a);
+	disk_close(b);
+}
+
+static void test_c_with_zstd_sets_the_compression_type_and_reads_back(void **state)
+{
+	const char *src = mixed_disk();
+	const char *img = compressed("z.qcow2", "compression_type=zstd,cluster_size=4K", src);
+	struct disk *a = th_open(src), *b = th_open(img);
+	unsigned char type;
+
+	(void)state;
+	th_assert_same(a, b);
+	th_assert_clean(b);
+	assert_string_equal(th_info(b, "compression type"), "zstd");
+	assert_string_equal(th_info(b, "header length"), "112");
+	assert_int_equal(peek_be64(img, 72), 1u << 3);
+	th_read_at(img, 104, &type, 1);
+	assert_int_equal(type, 1);
+	/* the zstd frame magic at the first compressed cluster's offset */
+	assert_int_equal(peek_be32(img, l2_entry(img, 12, 0) & ((1ull << 58) - 1)),
+			 0x28B52FFDu);
+	disk_close(a);
+	disk_close(b);
+}
+
+static void test_c_writes_the_same_bytes_every_time(void **state)
+{
+	const char *src = mixed_disk();
+	size_t la, lb;
+	unsigned char *a, *b;
+
+	(void)state;
+	a = th_slurp(compressed("a.qcow2", "compression_type=zstd", src), &la);
+	b = th_slurp(compressed("b.qcow2", "compression_type=zstd", src), &lb);
+	assert_int_equal(la, lb);
+	assert_memory_equal(a, b, la);
+	free(a);
+	free(b);
+}
+
+static void test_many_small_compressed_clusters_share_host_clusters(void **state)
+{
+	/* 2,048 clusters of 512 bytes of one repeated byte: each compresses to a few
+	 * bytes, so dozens share a host cluster and its refcount counts them all */
+	unsigned char *p = malloc(1 << 20);
+	const char *src, *img;
+	struct disk *a, *b;
+
+	(void)state;
+	assert_non_null(p);
+	for (size_t i = 0; i < 1 << 20; i++)
+		p[i] = (unsigned char)(1 + i / 512 % 251);
+	src = th_raw("small.img", 1 << 20, (uint64_t)0, p, (size_t)1 << 20, UINT64_MAX);
+	free(p);
+	img = compressed("s.qcow2", "cluster_size=512", src);
+	a = th_open(src);
+	b = th_open(img);
+	th_assert_same(a, b);
+	th_assert_clean(b);
+	assert_string_equal(th_info(b, "compressed clusters"), "2048");
+	assert_true(b->file.size < 200 * 1024);
+	disk_close(a);
+	disk_close(b);
+}
+
+static void test_zstd_needs_version_3(void **state)
+{
+	(void)state;
+	assert_string_equal(write_error("compat=0.10,compression_type=zstd", boot_disk(),
+					th_path("v2.qcow2")),
+			    "-o compression_type=zstd needs compat=1.1: a version 2 image has no "
+			    "compression type.");
+	assert_string_equal(write_error("compression_type=lz4", boot_disk(), th_path("x.qcow2")),
+			    "-o compression_type=lz4: compression_type is zlib or zstd.");
+}
+
+static void test_a_zstd_cluster_that_does_not_decompress_is_a_read_error(void **state)
+{
+	const char *img = compressed("z.qcow2", "compression_type=zstd,cluster_size=4K",
+				     mixed_disk());
+	uint64_t at = l2_entry(img, 12, 0) & ((1ull << 58) - 1);
+	char want[300];
+
+	(void)state;
+	th_poke(img, at + 4, "\xff\xff\xff\xff", 4);
+	snprintf(want, sizeof want, "the compressed cluster of guest offset 0x0 (at offset "
+		 "0x%llx) does not decompress to a whole cluster.", (unsigned long long)at);
+	assert_string_equal(th_read_error(img, 0, 4096), unusable(img, want));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1009,6 +1184,12 @@ int main(void)
 		TH_TEST(test_a_clean_image_has_no_faults_and_full_info),
 		TH_TEST(test_qemu_images_with_snapshots_compression_and_zero_clusters_read_clean),
 		TH_TEST(test_probe_takes_qcow2_only),
+		TH_TEST(test_c_compresses_what_shrinks_and_stores_what_does_not),
+		TH_TEST(test_c_with_zstd_sets_the_compression_type_and_reads_back),
+		TH_TEST(test_c_writes_the_same_bytes_every_time),
+		TH_TEST(test_many_small_compressed_clusters_share_host_clusters),
+		TH_TEST(test_zstd_needs_version_3),
+		TH_TEST(test_a_zstd_cluster_that_does_not_decompress_is_a_read_error),
 	};
 
 	return cmocka_run_group_tests_name("qcow2", tests, NULL, NULL);
