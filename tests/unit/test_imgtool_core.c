@@ -197,11 +197,11 @@ static void test_command_line_mistakes_are_one_sentence_each(void **state)
 		const char *want;
 	} cases[] = {
 		{ ARGC("frob"), ARGV("frob"),
-		  "unknown command \"frob\"; the commands are convert, create, info and check." },
+		  "unknown command \"frob\"; the commands are convert, create, pack, info and check." },
 		{ ARGC("--frob", "convert"), ARGV("--frob", "convert"),
-		  "unknown option \"--frob\"; the commands are convert, create, info and check." },
+		  "unknown option \"--frob\"; the commands are convert, create, pack, info and check." },
 		{ 1, (char *[]){ "imgtool", NULL },
-		  "no command given; the commands are convert, create, info and check." },
+		  "no command given; the commands are convert, create, pack, info and check." },
 		{ ARGC("convert", "a"), ARGV("convert", "a"), "convert needs an OUTPUT." },
 		{ ARGC("convert"), ARGV("convert"), "convert needs an INPUT and an OUTPUT." },
 		{ ARGC("info"), ARGV("info"), "info needs an IMAGE." },
