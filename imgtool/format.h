@@ -1,7 +1,7 @@
 /* format.h - the table of container formats.
  *
- * One file per format (raw.c, vhd.c, vdi.c, qcow2.c; vhdx_read.c for VHDX and vmdk_read.c
- * for VMDK, whose reader, checker and writer have files of their own) fills in one struct
+ * One format per reader file (raw.c, vhd.c, vdi.c; qcow2_read.c, vhdx_read.c and
+ * vmdk_read.c, whose checker and writer have files of their own) fills in one struct
  * format; format.c lists them. Format names, the usage text, --help, -O and probing
  * all come from that table, so a format added there is everywhere at once.
  */
