@@ -1,9 +1,9 @@
 /* pack.c - see pack.h.
  *
- * The disk inside a package is written by the format's own writer (format.h), into a
- * hidden folder beside the output, and copied into the archive from there: the name
- * and the folder are removed as soon as the file is open, so only the open file
- * remains, and the archive itself is written all or nothing through output.h.
+ * The disk inside a package is written by the format's own writer (format.h) under a
+ * hidden name beside the output, and copied into the archive from there: the name is
+ * removed as soon as the file is open, so only the open file remains, and the archive
+ * itself is written all or nothing through output.h.
  */
 #include "pack.h"
 
@@ -212,39 +212,53 @@ char *ovf_descriptor(const struct vm_spec *vm, const char *href, uint64_t file_s
 
 /* --- the disk inside ------------------------------------------------------------------- */
 
-/* src written as fmt (with the -o list opts) beside path, and opened as in. */
+/* m's text with every "from" in it said as "to". */
+static void say_as(struct msg *m, const char *from, const char *to)
+{
+	char out[sizeof m->text];
+	size_t n = 0, flen = strlen(from), tlen = strlen(to);
+
+	for (const char *p = m->text; *p && n + 1 < sizeof out;) {
+		if (strncmp(p, from, flen) == 0 && n + tlen < sizeof out) {
+			memcpy(out + n, to, tlen);
+			n += tlen;
+			p += flen;
+		} else {
+			out[n++] = *p++;
+		}
+	}
+	out[n] = '\0';
+	memcpy(m->text, out, n + 1);
+}
+
+/* src written as fmt (with the -o list opts) and opened as in. The file is written
+ * beside path under a hidden name of this process's own, by the format's writer (so
+ * it too is whole or not there, and its own temporary file is removed if imgtool is
+ * stopped), and unlinked as soon as it is open: only the open file remains. A failure
+ * is told of path, the package, not of the hidden name. */
 static int inner_disk(struct disk *src, const struct format *fmt, const char *list,
 		      const char *path, struct infile *in, struct msg *m)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	struct opts o = { .n = 0 };
-	char *dir = NULL, *file = NULL;
+	char *file = NULL;
 	int rc = -1;
 
 	in->fd = -1;
 	in->path = NULL;
-	if (asprintf(&dir, "%.*s.%s.imgtool-XXXXXX", (int)(base - path), path, base) < 0) {
-		dir = NULL;
+	if (asprintf(&file, "%.*s.%s.%ld.disk%s", (int)(base - path), path, base,
+		     (long)getpid(), fmt->ext) < 0) {
+		file = NULL;
 		return fail(m, "cannot write %s: out of memory.", path);
 	}
-	if (!mkdtemp(dir)) {
-		fail_errno(m, "cannot write %s", path);
-		free(dir);
-		return -1;
-	}
-	if (asprintf(&file, "%s/disk%s", dir, fmt->ext) < 0) {
-		file = NULL;
-		fail(m, "cannot write %s: out of memory.", path);
-	} else if ((!list || opts_parse(&o, list, m) == 0) && fmt->write(src, file, &o, m) == 0 &&
-		   infile_open(in, file, m) == 0) {
+	if ((!list || opts_parse(&o, list, m) == 0) && fmt->write(src, file, &o, m) == 0 &&
+	    infile_open(in, file, m) == 0)
 		rc = 0;
-	}
-	if (file)
-		unlink(file);
-	rmdir(dir);
+	unlink(file);
+	if (rc < 0)
+		say_as(m, file, path);
 	opts_free(&o);
 	free(file);
-	free(dir);
 	return rc;
 }
 
