@@ -17,19 +17,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Hidden temporary names that exist right now, for the signal handler. */
+/* Hidden temporary names that exist right now, for the signal handler, and a private
+ * folder a package writes its disk in (output_track_folder). */
 static char *volatile live_tmp[OUTPUT_MAX_FILES];
+static const char *volatile live_folder;
 
 static void on_signal(int sig)
 {
 	for (int i = 0; i < OUTPUT_MAX_FILES; i++)
 		if (live_tmp[i])
 			unlink(live_tmp[i]);
+	if (live_folder)
+		rmdir(live_folder);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
-static void track(const char *tmp)
+static void install(void)
 {
 	static int installed;
 
@@ -39,6 +43,17 @@ static void track(const char *tmp)
 		signal(SIGHUP, on_signal);
 		installed = 1;
 	}
+}
+
+void output_track_folder(const char *dir)
+{
+	install();
+	live_folder = dir;
+}
+
+static void track(const char *tmp)
+{
+	install();
 	for (int i = 0; i < OUTPUT_MAX_FILES; i++)
 		if (!live_tmp[i]) {
 			live_tmp[i] = (char *)tmp;

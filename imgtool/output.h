@@ -45,5 +45,8 @@ int out_set_size(struct outfile *f, uint64_t size, struct msg *m);
 int output_commit(struct output *o, struct msg *m);
 /* Remove every file started that has not taken its final name, and empty o. */
 void output_discard(struct output *o);
+/* An empty folder of the caller's to remove too if imgtool is stopped by a signal
+ * (SIGINT, SIGTERM, SIGHUP) while it exists; NULL when it is gone. */
+void output_track_folder(const char *dir);
 
 #endif

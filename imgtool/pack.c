@@ -1,9 +1,9 @@
 /* pack.c - see pack.h.
  *
- * The disk inside a package is written by the format's own writer (format.h) under a
- * hidden name beside the output, and copied into the archive from there: the name is
- * removed as soon as the file is open, so only the open file remains, and the archive
- * itself is written all or nothing through output.h.
+ * The disk inside a package is written by the format's own writer (format.h) in a
+ * private folder beside the output, and copied into the archive from there: the name
+ * and the folder are removed as soon as the file is open, so only the open file
+ * remains, and the archive itself is written all or nothing through output.h.
  */
 #include "pack.h"
 
@@ -231,34 +231,48 @@ static void say_as(struct msg *m, const char *from, const char *to)
 	memcpy(m->text, out, n + 1);
 }
 
-/* src written as fmt (with the -o list opts) and opened as in. The file is written
- * beside path under a hidden name of this process's own, by the format's writer (so
- * it too is whole or not there, and its own temporary file is removed if imgtool is
- * stopped), and unlinked as soon as it is open: only the open file remains. A failure
- * is told of path, the package, not of the hidden name. */
+/* src written as fmt (with the -o list opts) under the name member, and opened as in.
+ * The file is written by the format's own writer in a private folder beside path
+ * (so a stream VMDK's descriptor names its member, and no file of the user's is in
+ * the way), and the name and the folder are removed as soon as it is open: only the
+ * open file remains, and a signal removes the folder too. A failure is told of path,
+ * the package, not of the hidden name. */
 static int inner_disk(struct disk *src, const struct format *fmt, const char *list,
-		      const char *path, struct infile *in, struct msg *m)
+		      const char *member, const char *path, struct infile *in, struct msg *m)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	struct opts o = { .n = 0 };
-	char *file = NULL;
+	char *dir = NULL, *file = NULL;
 	int rc = -1;
 
 	in->fd = -1;
 	in->path = NULL;
-	if (asprintf(&file, "%.*s.%s.%ld.disk%s", (int)(base - path), path, base,
-		     (long)getpid(), fmt->ext) < 0) {
-		file = NULL;
+	if (asprintf(&dir, "%.*s.%s.imgtool-XXXXXX", (int)(base - path), path, base) < 0) {
+		dir = NULL;
 		return fail(m, "cannot write %s: out of memory.", path);
 	}
-	if ((!list || opts_parse(&o, list, m) == 0) && fmt->write(src, file, &o, m) == 0 &&
-	    infile_open(in, file, m) == 0)
+	if (!mkdtemp(dir)) {
+		fail_errno(m, "cannot write %s", path);
+		free(dir);
+		return -1;
+	}
+	output_track_folder(dir);
+	if (asprintf(&file, "%s/%s", dir, member) < 0) {
+		file = NULL;
+		fail(m, "cannot write %s: out of memory.", path);
+	} else if ((!list || opts_parse(&o, list, m) == 0) && fmt->write(src, file, &o, m) == 0 &&
+		   infile_open(in, file, m) == 0) {
 		rc = 0;
-	unlink(file);
-	if (rc < 0)
+	}
+	if (file)
+		unlink(file);
+	rmdir(dir);
+	output_track_folder(NULL);
+	if (rc < 0 && file)
 		say_as(m, file, path);
 	opts_free(&o);
 	free(file);
+	free(dir);
 	return rc;
 }
 
@@ -385,7 +399,8 @@ static int write_ova(struct disk **src, const char *path, const struct vm_spec *
 	snprintf(mf_name, sizeof mf_name, "%s.mf", vm->name);
 	snprintf(vmdk_name, sizeof vmdk_name, "%s-disk1.vmdk", vm->name);
 	if (pack_begin(&p, path, TAR_USTAR, false, m) < 0 ||
-	    inner_disk(*src, &fmt_vmdk, "subformat=streamOptimized", path, &p.disk, m) < 0 ||
+	    inner_disk(*src, &fmt_vmdk, "subformat=streamOptimized", vmdk_name, path, &p.disk,
+		       m) < 0 ||
 	    file_sha256(&p.disk, vmdk_sum, m) < 0 ||
 	    !(ovf = p.text[0] = ovf_descriptor(vm, vmdk_name, p.disk.size, (*src)->size, m)))
 		goto out;
@@ -423,7 +438,7 @@ static int write_vagrant_libvirt(struct disk **src, const char *path,
 	int rc = -1;
 
 	if (pack_begin(&p, path, TAR_USTAR, true, m) < 0 || grow_to_gib(src, m) < 0 ||
-	    inner_disk(*src, &fmt_qcow2, NULL, path, &p.disk, m) < 0 ||
+	    inner_disk(*src, &fmt_qcow2, NULL, "box.img", path, &p.disk, m) < 0 ||
 	    !(meta = pack_text(&p, 0, m,
 			       "{\"provider\":\"libvirt\",\"format\":\"qcow2\",\"virtual_size\":%llu}\n",
 			       (unsigned long long)((*src)->size / GIB))) ||
@@ -454,7 +469,8 @@ static int write_vagrant_virtualbox(struct disk **src, const char *path,
 	/* base_mac: VirtualBox's own prefix 08:00:27 and three bytes of the disk's hash,
 	 * the same on every build of the same disk. */
 	if (pack_begin(&p, path, TAR_USTAR, true, m) < 0 ||
-	    inner_disk(*src, &fmt_vmdk, "subformat=streamOptimized", path, &p.disk, m) < 0 ||
+	    inner_disk(*src, &fmt_vmdk, "subformat=streamOptimized", "box-disk1.vmdk", path,
+		       &p.disk, m) < 0 ||
 	    file_sha256(&p.disk, vmdk_sum, m) < 0 ||
 	    !(ovf = p.text[0] = ovf_descriptor(vm, "box-disk1.vmdk", p.disk.size,
 					       (*src)->size, m)) ||
