@@ -63,6 +63,11 @@ struct q2_writer {
 	 * cluster being packed is closed, so that it does not stop the packing */
 	unsigned char *pending;
 	uint64_t pending_range;		/* UINT64_MAX: none */
+	/* the bytes of the cluster being packed, and whether a piece runs into it from
+	 * the one before (it then cannot move: see move_tail) */
+	unsigned char *zbuf;
+	bool pinned;
+	uint64_t tail_at, tail_len;	/* where move_tail put it; tail_len 0: nowhere */
 	uint8_t type;			/* QCOW2_ZLIB or QCOW2_ZSTD */
 	struct cpool pool;
 	size_t queued;
@@ -300,10 +305,16 @@ static int drain(struct q2_writer *w, struct msg *m)
 				if (flush_pending(w, m) < 0)
 					return -1;
 				at = w->next;
+				w->pinned = false;
+				memset(w->zbuf, 0, w->cs);
 			}
 			e = OFLAG_COMPRESSED | at | ((((at + n - 1) >> 9) - (at >> 9)) << x);
 			if (out_write(w->out, j->out, n, at, m) < 0)
 				return -1;
+			if (at + n > align_up(at + 1, w->cs))
+				w->pinned = true;	/* it runs on into the next cluster */
+			else
+				memcpy(w->zbuf + (at & (w->cs - 1)), j->out, n);
 			w->zat = at + n;
 			if (align_up(w->zat, w->cs) > w->next)
 				w->next = align_up(w->zat, w->cs);
@@ -337,6 +348,20 @@ static int q2_cunit(void *ctx, uint64_t off, const unsigned char *data, size_t l
 	return 0;
 }
 
+/* The refcount of host cluster i: what refs counts, or 1 for a cluster it does not
+ * (the header, the tables, a stored cluster); the moved tail has the count of the
+ * cluster it left, which holds an L2 table now. */
+static uint16_t refcount_of(const struct q2_writer *w, uint64_t i)
+{
+	uint64_t from = (w->zat & ~(w->cs - 1)) >> w->cbits;
+
+	if (w->tail_len && i == w->tail_at >> w->cbits)
+		i = from;
+	else if (w->tail_len && i == from)
+		return 1;
+	return i < w->nrefs && w->refs[i] ? (uint16_t)w->refs[i] : 1;
+}
+
 /* The refcount table and blocks count themselves too: find the smallest numbers of
  * each that cover every cluster of the file including them. */
 static void refcount_layout(uint64_t used, uint64_t cs, uint64_t *table_clusters,
@@ -365,7 +390,7 @@ static int write_refcounts(struct q2_writer *w, uint64_t at, uint64_t rt, uint64
 			   struct msg *m)
 {
 	uint64_t per_block = w->cs / 2, per_table_cluster = w->cs / 8;
-	uint64_t total = at / w->cs + rb + rt, chunk = READ_UNIT / w->cs ? READ_UNIT / w->cs : 1;
+	uint64_t total = at / w->cs + rb + rt + (w->tail_len != 0), chunk = READ_UNIT / w->cs ? READ_UNIT / w->cs : 1;
 	unsigned char *buf = malloc(chunk * w->cs);
 	uint64_t done = 0, pos = at;
 	int rc = 0;
@@ -383,8 +408,7 @@ static int write_refcounts(struct q2_writer *w, uint64_t at, uint64_t rt, uint64
 			if (idx < rb) {
 				for (uint64_t i = idx * per_block; i < (idx + 1) * per_block &&
 				     i < total; i++)
-					put_be16(c + (i - idx * per_block) * 2,
-						 i < w->nrefs && w->refs[i] ? (uint16_t)w->refs[i] : 1);
+					put_be16(c + (i - idx * per_block) * 2, refcount_of(w, i));
 				continue;
 			}
 			for (uint64_t i = 0; i < per_table_cluster; i++) {
@@ -400,6 +424,44 @@ static int write_refcounts(struct q2_writer *w, uint64_t at, uint64_t rt, uint64
 	}
 	free(buf);
 	return rc;
+}
+
+/* The file would end with the unused rest of the last cluster packed. When nothing
+ * follows that cluster and no piece runs into it, its bytes move to the very end of
+ * the image, after the refcount table at tail_at, so that the file ends where they
+ * do, as qemu-img's does; an L2 table takes the cluster's place. Every entry that
+ * points into it is in the two L2 tables still in memory (a table is written only when
+ * a new cluster is packed, or a second range begins, which puts it after this one).
+ * Called after the last drain. */
+static void move_tail(struct q2_writer *w)
+{
+	uint64_t from = w->zat & ~(w->cs - 1), rt, rb, l1_end;
+	unsigned x = 62 - (w->cbits - 8);
+
+	w->tail_len = 0;
+	if (!w->zat || !(w->zat & (w->cs - 1)) || w->pinned || from + w->cs != w->next)
+		return;
+	/* the cluster, and after it, take the L2 tables, then the L1 table */
+	l1_end = from + ((w->pending_range != UINT64_MAX) + (w->range != UINT64_MAX)) * w->cs +
+		 w->l1_bytes;
+	refcount_layout(l1_end / w->cs + 1, w->cs, &rt, &rb);
+	w->tail_at = l1_end + (rb + rt) * w->cs;
+	/* to the end of its last sector, which a reader reads whole (7-Zip needs it) */
+	w->tail_len = align_up(w->zat - from, 512);
+	for (int t = 0; t < 2; t++) {
+		unsigned char *table = t ? w->pending : w->l2;
+
+		if (t && w->pending_range == UINT64_MAX)
+			continue;
+		for (uint64_t i = 0; i < w->l2_entries; i++) {
+			uint64_t e = get_be64(table + i * 8), off = e & ((1ull << x) - 1);
+
+			if ((e & OFLAG_COMPRESSED) && off >= from && off < from + w->cs)
+				put_be64(table + i * 8, (e & ~((1ull << x) - 1)) |
+					 (w->tail_at + (off - from)));
+		}
+	}
+	w->next = from;			/* for the L2 tables */
 }
 
 /* What follows the header in cluster 0 of an overlay, as qemu-img create writes it:
@@ -507,8 +569,9 @@ int qcow2_write(struct disk *src, const char *path, const struct opts *o,
 	w.l1 = calloc(1, w.l1_bytes ? w.l1_bytes : 1);
 	w.l2 = calloc(1, cs);
 	w.pending = w.compress ? calloc(1, cs) : NULL;
+	w.zbuf = w.compress ? calloc(1, cs) : NULL;
 	w.pending_range = UINT64_MAX;
-	if (!w.l1 || !w.l2 || (w.compress && !w.pending)) {
+	if (!w.l1 || !w.l2 || (w.compress && (!w.pending || !w.zbuf))) {
 		fail_errno(m, "cannot write %s", path);
 		goto out;
 	}
@@ -519,21 +582,26 @@ int qcow2_write(struct disk *src, const char *path, const struct opts *o,
 	if (output_add(&out, path, &w.out, m) < 0 ||
 	    disk_each_data(src, cs > READ_UNIT ? cs : READ_UNIT, w.compress ? q2_cunit : q2_unit,
 			   &w, NULL, m) < 0 ||
-	    (w.compress && (drain(&w, m) < 0 || flush_pending(&w, m) < 0)) ||
-	    end_range(&w, m) < 0)
+	    (w.compress && drain(&w, m) < 0))
+		goto out;
+	/* the tables still to write: the pending L2 table, the last one, the L1 table */
+	if (w.compress)
+		move_tail(&w);
+	if ((w.compress && flush_pending(&w, m) < 0) || end_range(&w, m) < 0)
 		goto out;
 
 	l1_at = w.next;
 	if (w.l1_bytes && out_write(w.out, w.l1, w.l1_bytes, l1_at, m) < 0)
 		goto out;
-	refcount_layout((l1_at + w.l1_bytes) / cs, cs, &rt, &rb);
+	refcount_layout((l1_at + w.l1_bytes) / cs + (w.tail_len != 0), cs, &rt, &rb);
 	reft_at = l1_at + w.l1_bytes + rb * cs;
 	if (rt * cs > MAX_REFT_BYTES) {
 		fail(m, "%s: the image would need a refcount table larger than QEMU's limit of "
 		     "8 MiB; use a larger -o cluster_size.", path);
 		goto out;
 	}
-	if (write_refcounts(&w, l1_at + w.l1_bytes, rt, rb, m) < 0)
+	if (write_refcounts(&w, l1_at + w.l1_bytes, rt, rb, m) < 0 ||
+	    (w.tail_len && out_write(w.out, w.zbuf, (size_t)w.tail_len, w.tail_at, m) < 0))
 		goto out;
 	if (write_header(&w, ci == 0 ? 3 : 2, src->size, l1_at, reft_at, rt, o, m) < 0 ||
 	    output_commit(&out, m) < 0)
@@ -546,6 +614,7 @@ out:
 		cpool_stop(&w.pool);
 	free(w.refs);
 	free(w.pending);
+	free(w.zbuf);
 	free(w.l1);
 	free(w.l2);
 	return rc;

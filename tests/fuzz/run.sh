@@ -24,12 +24,17 @@ for fmt in "${formats[@]}"; do
 	vhd)   variants=("subformat=dynamic,block_size=512K") ;;
 	vhdx)  variants=("subformat=fixed") ;;
 	vmdk)  variants=("subformat=monolithicSparse" "subformat=streamOptimized") ;;
-	qcow2) variants=("compat=0.10,cluster_size=512" "cluster_size=512") ;;
+	qcow2) variants=("compat=0.10,cluster_size=512" "cluster_size=512" "-c cluster_size=512"
+	                 "-c compression_type=zstd,cluster_size=512") ;;
 	*)     variants=() ;;
 	esac
 	for v in "${variants[@]}"; do
-		"$B/imgtool" convert -O "$fmt" -o "$v" "$B/boot.img" "$corpus/seed-${v//[=,]/-}" ||
-			echo "# cannot write the seed $fmt -o $v"
+		# "-c OPTIONS": compressed, with those -o options
+		c=()
+		[[ $v != "-c "* ]] || c=(-c)
+		o=${v#-c }
+		"$B/imgtool" convert "${c[@]}" -O "$fmt" -o "$o" "$B/boot.img" \
+			"$corpus/seed-${v//[=, ]/-}" || echo "# cannot write the seed $fmt $v"
 	done
 	log=$B/fuzz/fuzz_$fmt.log
 	# A VHDX's block table and metadata lie past its first 3 MiB: its inputs may be

@@ -1115,6 +1115,32 @@ static void test_many_small_compressed_clusters_share_host_clusters(void **state
 	disk_close(b);
 }
 
+static void test_c_ends_the_file_where_the_last_compressed_bytes_end(void **state)
+{
+	/* two 64 KiB clusters of text compress to a few hundred bytes each, in one host
+	 * cluster that nothing follows: its bytes go after the refcount table, so the
+	 * file ends at the end of their last sector, not at a whole cluster */
+	static char text[2 * 65536];
+	const char *src, *img;
+	struct disk *a, *b;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof text; i++)
+		text[i] = "pack my box with five dozen liquor jugs "[i % 40];
+	src = th_raw("t.img", 1 << 20, (uint64_t)65536, text, sizeof text, UINT64_MAX);
+	img = compressed("t.qcow2", "", src);
+	a = th_open(src);
+	b = th_open(img);
+	th_assert_same(a, b);
+	th_assert_clean(b);
+	assert_int_not_equal(b->file.size % 65536, 0);
+	assert_int_equal(b->file.size % 512, 0);
+	/* header, L2, L1, refcount block and table, then the tail */
+	assert_true(b->file.size < 5 * 65536 + 4096);
+	disk_close(a);
+	disk_close(b);
+}
+
 static void test_zstd_needs_version_3(void **state)
 {
 	(void)state;
@@ -1188,6 +1214,7 @@ int main(void)
 		TH_TEST(test_c_with_zstd_sets_the_compression_type_and_reads_back),
 		TH_TEST(test_c_writes_the_same_bytes_every_time),
 		TH_TEST(test_many_small_compressed_clusters_share_host_clusters),
+		TH_TEST(test_c_ends_the_file_where_the_last_compressed_bytes_end),
 		TH_TEST(test_zstd_needs_version_3),
 		TH_TEST(test_a_zstd_cluster_that_does_not_decompress_is_a_read_error),
 	};
