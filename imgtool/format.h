@@ -1,9 +1,9 @@
 /* format.h - the table of container formats.
  *
- * One format per reader file (raw.c, vhd.c, vdi.c; qcow2_read.c, vhdx_read.c and
- * vmdk_read.c, whose checker and writer have files of their own) fills in one struct
- * format; format.c lists them. Format names, the usage text, --help, -O and probing
- * all come from that table, so a format added there is everywhere at once.
+ * One format per reader file (raw.c; qcow2_read.c, vdi_read.c, vhd_read.c, vhdx_read.c
+ * and vmdk_read.c, whose checker and writer have files of their own) fills in one
+ * struct format; format.c lists them. Format names, the usage text, --help, -O and
+ * probing all come from that table, so a format added there is everywhere at once.
  */
 #ifndef IMGTOOL_FORMAT_H
 #define IMGTOOL_FORMAT_H
