@@ -13,9 +13,10 @@
 #   2  its SHA256SUMS equals the first build's
 #   3  every file SHA256SUMS lists is byte for byte the first build's
 #   4  the ISO records no builder: its files are root's, world-readable, dated SOURCE_DATE_EPOCH
+#   5  make dist there gives the release make dist gives here, file for file
 source "$(dirname "$0")/../tap.sh"
 B=${BUILD:-build}
-plan 4
+plan 5
 
 # Another folder, deeper than this one and readable by nobody.
 chmod 755 "$tmp"
@@ -33,7 +34,8 @@ epoch=()
 other=()
 [[ $(id -u) -ne 0 ]] || other=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 run env -i PATH=/usr/bin:/bin HOME=/nonexistent TZ=Pacific/Kiritimati LC_ALL=C "${epoch[@]}" \
-	"${other[@]}" bash -c 'umask 077 && cd "$1" && exec faketime "+3 days" make -s BUILD=out out/SHA256SUMS' \
+	"${other[@]}" bash -c 'umask 077 && cd "$1" && faketime "+3 days" make -s BUILD=out out/SHA256SUMS &&
+		exec faketime "+3 days" make -s BUILD=out DIST=dist-out dist >/dev/null' \
 	_ "$copy" </dev/null
 expect_status 0
 [[ -f $copy/out/SHA256SUMS ]] || why+=("no out/SHA256SUMS; make said:" "$(tail -n 5 <<<"$err")")
@@ -66,4 +68,13 @@ run env TZ=UTC LC_ALL=C faketime "@$((epoch_now + 86400))" \
 	xorriso -indev "$B/boot.iso" -find / -exec lsdl
 [[ $out == "$want" ]] || why+=("xorriso lists:" "$out" "expected:" "$want")
 case_end "the ISO records no builder: its files are root's, world-readable, dated SOURCE_DATE_EPOCH"
+
+# The release from this build (a sub-make of make test passes its flags on: not here).
+run env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s BUILD="$B" DIST="$tmp/dist-here" dist
+expect_status 0
+c=$(diff "$tmp/dist-here/SHA256SUMS" "$copy/dist-out/SHA256SUMS" 2>&1) || why+=("$c")
+for f in $(awk '{ print $2 }' "$tmp/dist-here/SHA256SUMS" 2>/dev/null); do
+	cmp -s "$tmp/dist-here/$f" "$copy/dist-out/$f" || why+=("$f differs")
+done
+case_end "make dist there gives the release make dist gives here, file for file"
 finish
