@@ -470,12 +470,15 @@ static void big_disk(const struct opts *o, struct row *rows, size_t *nrows)
 			char t[32];
 
 			snprintf(t, sizeof t, "%s", r->ratio);
-			snprintf(r->ratio, sizeof r->ratio, "%s, %s", t,
-				 sa <= sb ? "no larger" : "LARGER");
+			if (sa <= sb)
+				snprintf(r->ratio, sizeof r->ratio, "%s, no larger", t);
+			else
+				snprintf(r->ratio, sizeof r->ratio, "%s, %.2f%% larger", t,
+					 100.0 * (double)(sa - sb) / (double)sb);
 			snprintf(r->ours + strlen(r->ours), sizeof r->ours - strlen(r->ours),
-				 " %.1f MB", (double)sa / 1e6);
+				 ", %llu", sa);
 			snprintf(r->peer + strlen(r->peer), sizeof r->peer - strlen(r->peer),
-				 " %.1f MB", (double)sb / 1e6);
+				 ", %llu", sb);
 			snprintf(r->goal + strlen(r->goal), sizeof r->goal - strlen(r->goal),
 				 ", no larger");
 			ok = ok && sa <= sb;

@@ -32,13 +32,13 @@ static void *worker(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
-		while (!p->quit && p->batch == seen)
+		while (!p->quit && p->round == seen)
 			pthread_cond_wait(&p->start, &p->lock);
 		if (p->quit) {
 			pthread_mutex_unlock(&p->lock);
 			return NULL;
 		}
-		seen = p->batch;
+		seen = p->round;
 		pthread_mutex_unlock(&p->lock);
 		work(p, t->state);
 	}
@@ -50,7 +50,7 @@ bool cpool_run(struct cpool *p, size_t n)
 	p->njobs = n;
 	p->taken = 0;
 	p->finished = 0;
-	p->batch++;
+	p->round++;
 	pthread_cond_broadcast(&p->start);
 	pthread_mutex_unlock(&p->lock);
 	work(p, p->state);
@@ -98,7 +98,12 @@ int cpool_start(struct cpool *p, const struct cpool_codec *codec, const void *ar
 	p->live = true;
 	p->codec = codec;
 	p->arg = arg;
-	for (size_t i = 0; i < CPOOL_BATCH; i++)
+	p->batch = CPOOL_BATCH_BYTES / (in_size ? in_size : 1);
+	if (p->batch < CPOOL_BATCH_MIN)
+		p->batch = CPOOL_BATCH_MIN;
+	if (p->batch > CPOOL_BATCH_MAX)
+		p->batch = CPOOL_BATCH_MAX;
+	for (size_t i = 0; i < p->batch; i++)
 		if (!(p->jobs[i].in = malloc(in_size)) || !(p->jobs[i].out = malloc(out_size)))
 			return fail_errno(m, "cannot write %s", path);
 	if (!(p->state = new_state(p)))
@@ -133,7 +138,7 @@ void cpool_stop(struct cpool *p)
 		free_state(p, p->thread[i].state);
 	}
 	free_state(p, p->state);
-	for (size_t i = 0; i < CPOOL_BATCH; i++) {
+	for (size_t i = 0; i < CPOOL_BATCH_MAX; i++) {
 		free(p->jobs[i].in);
 		free(p->jobs[i].out);
 	}

@@ -1,7 +1,7 @@
 /* cpool.h - compressing a disk's units on every core, for every writer that
  * compresses (the stream-optimized VMDK's grains, the compressed qcow2's clusters).
  *
- * The writer fills a batch of jobs (CPOOL_BATCH of them, each one unit of input) and
+ * The writer fills a batch of jobs (p->batch of them, each one unit of input) and
  * runs it: every thread takes jobs of the batch until none is left, each with a codec
  * state of its own, and cpool_run returns when all are done; the writer then writes
  * the batch in disk order. A job's output depends on its input alone, so the bytes
@@ -18,7 +18,11 @@
 
 #include "util.h"
 
-#define CPOOL_BATCH 16
+/* Jobs in a batch: as many as make CPOOL_BATCH_BYTES of input, 16 to 64 of them. The
+ * threads wait for each other at the end of a batch, so a longer one wastes less. */
+#define CPOOL_BATCH_MIN 16
+#define CPOOL_BATCH_MAX 64
+#define CPOOL_BATCH_BYTES (4u << 20)
 #define CPOOL_THREADS_MAX 4
 
 struct cpool_job {
@@ -53,9 +57,10 @@ struct cpool {
 	pthread_cond_t start, done;
 	const struct cpool_codec *codec;
 	const void *arg;
-	struct cpool_job jobs[CPOOL_BATCH];
+	struct cpool_job jobs[CPOOL_BATCH_MAX];
+	size_t batch;		/* jobs in a batch */
 	size_t njobs, taken, finished;
-	unsigned long batch;	/* counts batches, so that workers see a new one */
+	unsigned long round;	/* counts batches, so that workers see a new one */
 	bool quit, live;
 	size_t nthreads;
 	struct cpool_thread thread[CPOOL_THREADS_MAX - 1];

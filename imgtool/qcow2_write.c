@@ -342,7 +342,7 @@ static int q2_cunit(void *ctx, uint64_t off, const unsigned char *data, size_t l
 		j->key = (off + i) >> w->cbits;
 		memcpy(j->in, data + i, n);
 		memset(j->in + n, 0, w->cs - n);	/* the disk's last, short cluster */
-		if (w->queued == CPOOL_BATCH && drain(w, m) < 0)
+		if (w->queued == w->pool.batch && drain(w, m) < 0)
 			return -1;
 	}
 	return 0;

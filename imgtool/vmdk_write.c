@@ -516,7 +516,7 @@ static int stream_unit(void *ctx, uint64_t off, const unsigned char *data, size_
 	j->key = off / SECTOR;
 	memcpy(j->in, data, len);
 	memset(j->in + len, 0, GRAIN_BYTES - len);	/* the disk's last, short grain */
-	return w->queued == CPOOL_BATCH ? stream_drain(w, m) : 0;
+	return w->queued == w->pool.batch ? stream_drain(w, m) : 0;
 }
 
 /* After the grains: the last table, the directory, the footer and end of stream. */
