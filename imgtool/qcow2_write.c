@@ -13,11 +13,15 @@
  *
  * With -c (convert) every data cluster is compressed on every core (cpool.h), with
  * zlib as QEMU does it (raw deflate, a 4 KiB window, level 6) or with zstd (-o
- * compression_type=zstd, QEMU's default level 3). The compressed clusters of a range
- * are packed byte after byte, as qemu-img packs them, so a host cluster may hold
- * several and its refcount counts each; a cluster that would not shrink (or whose
- * bytes are already too evenly spread to, cpool_incompressible) is stored as it is,
- * cluster-aligned, with the copied flag. The bytes depend on the data alone.
+ * compression_type=zstd, QEMU's default level 3), and the layout is QEMU's, so that
+ * the file ends with data rather than with a partly used cluster: the header, the
+ * refcount table (sized for the most clusters the source could need), the L1 table,
+ * then the data, each range's L2 table taken before its data and each refcount block
+ * before the clusters it counts. The compressed clusters are packed byte after byte,
+ * as qemu-img packs them, so a host cluster may hold several and its refcount counts
+ * each; a cluster that would not shrink (or whose bytes are already too evenly spread
+ * to, cpool_incompressible) is stored as it is, cluster-aligned, with the copied flag.
+ * The bytes depend on the data alone.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -56,18 +60,13 @@ struct q2_writer {
 	uint64_t run_at;
 	/* -c: compressed clusters are packed from zat on, in the host cluster that began
 	 * at it, and on into next when that is the cluster after it (as qemu-img packs
-	 * them); refs counts the references to each host cluster of the data */
+	 * them); refs counts the references to each host cluster of the data; the
+	 * refcount blocks are placed as the file reaches the clusters they count, at
+	 * rbo[] (see claim) */
 	bool compress;
 	uint64_t zat;			/* 0: no cluster is being packed */
-	/* the L2 table of the range before, not yet written: it goes out when the
-	 * cluster being packed is closed, so that it does not stop the packing */
-	unsigned char *pending;
-	uint64_t pending_range;		/* UINT64_MAX: none */
-	/* the bytes of the cluster being packed, and whether a piece runs into it from
-	 * the one before (it then cannot move: see move_tail) */
-	unsigned char *zbuf;
-	bool pinned;
-	uint64_t tail_at, tail_len;	/* where move_tail put it; tail_len 0: nowhere */
+	uint64_t *rbo;
+	uint64_t nrb, rb_cap;
 	uint8_t type;			/* QCOW2_ZLIB or QCOW2_ZSTD */
 	struct cpool pool;
 	size_t queued;
@@ -234,38 +233,55 @@ static int add_refs(struct q2_writer *w, uint64_t at, uint64_t len, struct msg *
 	return 0;
 }
 
-/* The pending L2 table, if any, at next. */
-static int flush_pending(struct q2_writer *w, struct msg *m)
+/* Whether the cluster at byte offset at has no refcount block to count it yet. */
+static bool uncounted(const struct q2_writer *w, uint64_t at)
 {
-	if (w->pending_range == UINT64_MAX)
-		return 0;
-	if (out_write(w->out, w->pending, w->cs, w->next, m) < 0)
-		return -1;
-	put_be64(w->l1 + w->pending_range * 8, w->next | OFLAG_COPIED);
-	w->next += w->cs;
-	w->pending_range = UINT64_MAX;
+	return (at >> w->cbits) >= w->nrb * (w->cs / 2);
+}
+
+/* A cluster is about to be taken at next: first the refcount block that counts it, if
+ * there is none yet, as QEMU places them (the block then counts itself). */
+static int claim(struct q2_writer *w, struct msg *m)
+{
+	while (uncounted(w, w->next)) {
+		if (w->nrb == w->rb_cap) {
+			uint64_t cap = w->rb_cap ? 2 * w->rb_cap : 16;
+			uint64_t *p = realloc(w->rbo, cap * sizeof *p);
+
+			if (!p)
+				return fail_errno(m, "cannot write %s", w->out->path);
+			w->rbo = p;
+			w->rb_cap = cap;
+		}
+		w->rbo[w->nrb++] = w->next;
+		w->next += w->cs;
+	}
 	return 0;
 }
 
-/* Guest cluster vc is in the range being filled: a new range sets the table of the one
- * before aside, pending. */
+/* The L2 table of the range being filled goes to the cluster the L1 entry names. */
+static int write_l2(struct q2_writer *w, struct msg *m)
+{
+	if (w->range == UINT64_MAX)
+		return 0;
+	return out_write(w->out, w->l2, w->cs, get_be64(w->l1 + w->range * 8) & ENTRY_OFFSET,
+			 m);
+}
+
+/* Guest cluster vc is in the range being filled: a new range writes the table of the
+ * one before, and takes a cluster for its own before its data, as QEMU does. */
 static int enter_range(struct q2_writer *w, uint64_t vc, struct msg *m)
 {
 	uint64_t range = vc / w->l2_entries;
-	unsigned char *t;
 
 	if (range == w->range)
 		return 0;
-	if (w->range != UINT64_MAX) {
-		if (flush_pending(w, m) < 0)
-			return -1;
-		t = w->pending;
-		w->pending = w->l2;
-		w->pending_range = w->range;
-		w->l2 = t;
-		memset(w->l2, 0, w->cs);
-	}
+	if (write_l2(w, m) < 0 || claim(w, m) < 0)
+		return -1;
+	memset(w->l2, 0, w->cs);
 	w->range = range;
+	put_be64(w->l1 + range * 8, w->next | OFLAG_COPIED);
+	w->next += w->cs;
 	return 0;
 }
 
@@ -286,7 +302,7 @@ static int drain(struct q2_writer *w, struct msg *m)
 		if (enter_range(w, j->key, m) < 0)
 			return -1;
 		if (n == 0) {
-			if (flush_pending(w, m) < 0)
+			if (claim(w, m) < 0)
 				return -1;
 			at = w->next;
 			e = at | OFLAG_COPIED;
@@ -299,22 +315,17 @@ static int drain(struct q2_writer *w, struct msg *m)
 			/* on in the cluster being packed if it fits, or runs on into the
 			 * next free one; a host cluster counts at most 65535 references
 			 * (16-bit refcounts) */
-			at = w->zat && w->zat < end && (w->zat + n <= end || end == w->next) &&
+			at = w->zat && w->zat < end &&
+			     (w->zat + n <= end || (end == w->next && !uncounted(w, end))) &&
 			     w->refs[w->zat >> w->cbits] < 0xFFFF ? w->zat : 0;
 			if (!at) {		/* a new cluster to pack */
-				if (flush_pending(w, m) < 0)
+				if (claim(w, m) < 0)
 					return -1;
 				at = w->next;
-				w->pinned = false;
-				memset(w->zbuf, 0, w->cs);
 			}
 			e = OFLAG_COMPRESSED | at | ((((at + n - 1) >> 9) - (at >> 9)) << x);
 			if (out_write(w->out, j->out, n, at, m) < 0)
 				return -1;
-			if (at + n > align_up(at + 1, w->cs))
-				w->pinned = true;	/* it runs on into the next cluster */
-			else
-				memcpy(w->zbuf + (at & (w->cs - 1)), j->out, n);
 			w->zat = at + n;
 			if (align_up(w->zat, w->cs) > w->next)
 				w->next = align_up(w->zat, w->cs);
@@ -349,16 +360,9 @@ static int q2_cunit(void *ctx, uint64_t off, const unsigned char *data, size_t l
 }
 
 /* The refcount of host cluster i: what refs counts, or 1 for a cluster it does not
- * (the header, the tables, a stored cluster); the moved tail has the count of the
- * cluster it left, which holds an L2 table now. */
+ * (the header, the tables, a stored cluster). */
 static uint16_t refcount_of(const struct q2_writer *w, uint64_t i)
 {
-	uint64_t from = (w->zat & ~(w->cs - 1)) >> w->cbits;
-
-	if (w->tail_len && i == w->tail_at >> w->cbits)
-		i = from;
-	else if (w->tail_len && i == from)
-		return 1;
 	return i < w->nrefs && w->refs[i] ? (uint16_t)w->refs[i] : 1;
 }
 
@@ -390,7 +394,7 @@ static int write_refcounts(struct q2_writer *w, uint64_t at, uint64_t rt, uint64
 			   struct msg *m)
 {
 	uint64_t per_block = w->cs / 2, per_table_cluster = w->cs / 8;
-	uint64_t total = at / w->cs + rb + rt + (w->tail_len != 0), chunk = READ_UNIT / w->cs ? READ_UNIT / w->cs : 1;
+	uint64_t total = at / w->cs + rb + rt, chunk = READ_UNIT / w->cs ? READ_UNIT / w->cs : 1;
 	unsigned char *buf = malloc(chunk * w->cs);
 	uint64_t done = 0, pos = at;
 	int rc = 0;
@@ -424,44 +428,6 @@ static int write_refcounts(struct q2_writer *w, uint64_t at, uint64_t rt, uint64
 	}
 	free(buf);
 	return rc;
-}
-
-/* The file would end with the unused rest of the last cluster packed. When nothing
- * follows that cluster and no piece runs into it, its bytes move to the very end of
- * the image, after the refcount table at tail_at, so that the file ends where they
- * do, as qemu-img's does; an L2 table takes the cluster's place. Every entry that
- * points into it is in the two L2 tables still in memory (a table is written only when
- * a new cluster is packed, or a second range begins, which puts it after this one).
- * Called after the last drain. */
-static void move_tail(struct q2_writer *w)
-{
-	uint64_t from = w->zat & ~(w->cs - 1), rt, rb, l1_end;
-	unsigned x = 62 - (w->cbits - 8);
-
-	w->tail_len = 0;
-	if (!w->zat || !(w->zat & (w->cs - 1)) || w->pinned || from + w->cs != w->next)
-		return;
-	/* the cluster, and after it, take the L2 tables, then the L1 table */
-	l1_end = from + ((w->pending_range != UINT64_MAX) + (w->range != UINT64_MAX)) * w->cs +
-		 w->l1_bytes;
-	refcount_layout(l1_end / w->cs + 1, w->cs, &rt, &rb);
-	w->tail_at = l1_end + (rb + rt) * w->cs;
-	/* to the end of its last sector, which a reader reads whole (7-Zip needs it) */
-	w->tail_len = align_up(w->zat - from, 512);
-	for (int t = 0; t < 2; t++) {
-		unsigned char *table = t ? w->pending : w->l2;
-
-		if (t && w->pending_range == UINT64_MAX)
-			continue;
-		for (uint64_t i = 0; i < w->l2_entries; i++) {
-			uint64_t e = get_be64(table + i * 8), off = e & ((1ull << x) - 1);
-
-			if ((e & OFLAG_COMPRESSED) && off >= from && off < from + w->cs)
-				put_be64(table + i * 8, (e & ~((1ull << x) - 1)) |
-					 (w->tail_at + (off - from)));
-		}
-	}
-	w->next = from;			/* for the L2 tables */
 }
 
 /* What follows the header in cluster 0 of an overlay, as qemu-img create writes it:
@@ -521,6 +487,78 @@ static int write_header(struct q2_writer *w, unsigned version, uint64_t size,
 	return out_write(w->out, buf, at, 0, m);
 }
 
+/* The most clusters a compressed image of src could take besides its header, L1 and
+ * refcount tables: a cluster for each that src stores (a cluster a stored range
+ * touches), and an L2 table for each range it touches. */
+static int most_clusters(struct disk *src, const struct q2_writer *w, uint64_t *most,
+			 struct msg *m)
+{
+	uint64_t off = 0, data = 0, tables = 0, last_range = UINT64_MAX;
+
+	while (off < src->size) {
+		uint64_t run;
+		bool stored;
+
+		if (src->status(src, off, &run, &stored, m) < 0)
+			return -1;
+		if (run > src->size - off)
+			run = src->size - off;
+		if (stored) {
+			uint64_t first = off >> w->cbits, last = (off + run - 1) >> w->cbits;
+			uint64_t r0 = first / w->l2_entries, r1 = last / w->l2_entries;
+
+			data += last - first + 1;
+			tables += r1 - r0 + 1 - (r0 == last_range);
+			last_range = r1;
+		}
+		off += run;
+	}
+	*most = data + tables;
+	return 0;
+}
+
+/* -c, after the last drain: the last L2 table, the L1 table at l1_at, each refcount
+ * block where claim put it and the refcount table of rt clusters at cluster 1, which
+ * qcow2_write sized for the largest file the disk could make. The file ends where
+ * its last cluster's data does, rounded to a sector (a reader reads whole sectors). */
+static int finish_compressed(struct q2_writer *w, uint64_t l1_at, uint64_t rt,
+			     struct msg *m)
+{
+	uint64_t end = w->next, clusters, per_block = w->cs / 2;
+	unsigned char *buf;
+	int rc = 0;
+
+	if (w->zat && align_up(w->zat, w->cs) == w->next)
+		end = align_up(w->zat, 512);	/* the last cluster is the one packed */
+	clusters = div_up(end, w->cs);
+	if (w->nrb > rt * (w->cs / 8))
+		return fail(m, "internal error: %s needs more refcount blocks than its table "
+			    "holds.", w->out->path);
+	if (write_l2(w, m) < 0 ||
+	    (w->l1_bytes && out_write(w->out, w->l1, w->l1_bytes, l1_at, m) < 0))
+		return -1;
+	if (!(buf = calloc(1, w->cs)))
+		return fail_errno(m, "cannot write %s", w->out->path);
+	for (uint64_t k = 0; rc == 0 && k < w->nrb; k++) {
+		memset(buf, 0, w->cs);
+		for (uint64_t i = k * per_block; i < (k + 1) * per_block && i < clusters; i++)
+			put_be16(buf + (i - k * per_block) * 2, refcount_of(w, i));
+		rc = out_write(w->out, buf, w->cs, w->rbo[k], m);
+	}
+	free(buf);
+	for (uint64_t c = 0; rc == 0 && c < rt; c++) {
+		unsigned char *t = calloc(1, w->cs);
+
+		if (!t)
+			return fail_errno(m, "cannot write %s", w->out->path);
+		for (uint64_t i = 0; i < w->cs / 8 && c * (w->cs / 8) + i < w->nrb; i++)
+			put_be64(t + i * 8, w->rbo[c * (w->cs / 8) + i]);
+		rc = out_write(w->out, t, w->cs, (1 + c) * w->cs, m);
+		free(t);
+	}
+	return rc < 0 ? -1 : out_set_size(w->out, end, m);
+}
+
 int qcow2_write(struct disk *src, const char *path, const struct opts *o,
 		    struct msg *m)
 {
@@ -529,7 +567,7 @@ int qcow2_write(struct disk *src, const char *path, const struct opts *o,
 	struct output out = { .n = 0 };
 	struct q2_writer w = { .range = UINT64_MAX };
 	struct q2_codec_arg arg;
-	uint64_t cs, range_bytes, l1_at, l1_clusters, reft_at, rt, rb;
+	uint64_t cs, range_bytes, l1_at = 0, l1_clusters, reft_at, rt = 0, rb;
 	size_t ci, ti;
 	int rc = -1;
 
@@ -568,12 +606,28 @@ int qcow2_write(struct disk *src, const char *path, const struct opts *o,
 	w.next = cs;			/* cluster 0 is the header */
 	w.l1 = calloc(1, w.l1_bytes ? w.l1_bytes : 1);
 	w.l2 = calloc(1, cs);
-	w.pending = w.compress ? calloc(1, cs) : NULL;
-	w.zbuf = w.compress ? calloc(1, cs) : NULL;
-	w.pending_range = UINT64_MAX;
-	if (!w.l1 || !w.l2 || (w.compress && (!w.pending || !w.zbuf))) {
+	if (!w.l1 || !w.l2) {
 		fail_errno(m, "cannot write %s", path);
 		goto out;
+	}
+	if (w.compress) {
+		/* QEMU's layout: the header, the refcount table, the L1 table, then the
+		 * data, each range's L2 table before its data and each refcount block
+		 * before the clusters it counts, so that the file ends with data. The
+		 * table is sized for the largest file the disk could make: every cluster
+		 * it stores stored as it is. */
+		uint64_t most, blocks;
+
+		if (most_clusters(src, &w, &most, m) < 0)
+			goto out;
+		refcount_layout(1 + l1_clusters + most, cs, &rt, &blocks);
+		if (rt * cs > MAX_REFT_BYTES) {
+			fail(m, "%s: the image would need a refcount table larger than QEMU's "
+			     "limit of 8 MiB; use a larger -o cluster_size.", path);
+			goto out;
+		}
+		l1_at = (1 + rt) * cs;
+		w.next = l1_at + w.l1_bytes;
 	}
 	arg = (struct q2_codec_arg){ cs, w.type };
 	if (w.compress && cpool_start(&w.pool, &q2_codec, &arg, (size_t)cs, (size_t)cs, path,
@@ -584,24 +638,28 @@ int qcow2_write(struct disk *src, const char *path, const struct opts *o,
 			   &w, NULL, m) < 0 ||
 	    (w.compress && drain(&w, m) < 0))
 		goto out;
-	/* the tables still to write: the pending L2 table, the last one, the L1 table */
-	if (w.compress)
-		move_tail(&w);
-	if ((w.compress && flush_pending(&w, m) < 0) || end_range(&w, m) < 0)
+	if (w.compress) {
+		if (finish_compressed(&w, l1_at, rt, m) < 0 ||
+		    write_header(&w, ci == 0 ? 3 : 2, src->size, l1_at, cs, rt, o, m) < 0 ||
+		    output_commit(&out, m) < 0)
+			goto out;
+		rc = 0;
+		goto out;
+	}
+	if (end_range(&w, m) < 0)
 		goto out;
 
 	l1_at = w.next;
 	if (w.l1_bytes && out_write(w.out, w.l1, w.l1_bytes, l1_at, m) < 0)
 		goto out;
-	refcount_layout((l1_at + w.l1_bytes) / cs + (w.tail_len != 0), cs, &rt, &rb);
+	refcount_layout((l1_at + w.l1_bytes) / cs, cs, &rt, &rb);
 	reft_at = l1_at + w.l1_bytes + rb * cs;
 	if (rt * cs > MAX_REFT_BYTES) {
 		fail(m, "%s: the image would need a refcount table larger than QEMU's limit of "
 		     "8 MiB; use a larger -o cluster_size.", path);
 		goto out;
 	}
-	if (write_refcounts(&w, l1_at + w.l1_bytes, rt, rb, m) < 0 ||
-	    (w.tail_len && out_write(w.out, w.zbuf, (size_t)w.tail_len, w.tail_at, m) < 0))
+	if (write_refcounts(&w, l1_at + w.l1_bytes, rt, rb, m) < 0)
 		goto out;
 	if (write_header(&w, ci == 0 ? 3 : 2, src->size, l1_at, reft_at, rt, o, m) < 0 ||
 	    output_commit(&out, m) < 0)
@@ -613,8 +671,7 @@ out:
 	if (w.compress)
 		cpool_stop(&w.pool);
 	free(w.refs);
-	free(w.pending);
-	free(w.zbuf);
+	free(w.rbo);
 	free(w.l1);
 	free(w.l2);
 	return rc;

@@ -1117,9 +1117,9 @@ static void test_many_small_compressed_clusters_share_host_clusters(void **state
 
 static void test_c_ends_the_file_where_the_last_compressed_bytes_end(void **state)
 {
-	/* two 64 KiB clusters of text compress to a few hundred bytes each, in one host
-	 * cluster that nothing follows: its bytes go after the refcount table, so the
-	 * file ends at the end of their last sector, not at a whole cluster */
+	/* two 64 KiB clusters of text compress to a few hundred bytes each, packed in
+	 * the last host cluster: the tables come before the data, so the file ends at the
+	 * end of their last sector, not at a whole cluster */
 	static char text[2 * 65536];
 	const char *src, *img;
 	struct disk *a, *b;
@@ -1135,7 +1135,7 @@ static void test_c_ends_the_file_where_the_last_compressed_bytes_end(void **stat
 	th_assert_clean(b);
 	assert_int_not_equal(b->file.size % 65536, 0);
 	assert_int_equal(b->file.size % 512, 0);
-	/* header, L2, L1, refcount block and table, then the tail */
+	/* header, refcount table, L1, refcount block, L2, then the packed bytes */
 	assert_true(b->file.size < 5 * 65536 + 4096);
 	disk_close(a);
 	disk_close(b);

@@ -158,7 +158,8 @@ case_end "2h the read-only share refuses writes from guest root"
 folder_bytes() { du -sb --exclude='*.disk.qcow2' "$state" | cut -f1; }
 folder_blocks() { du -sk --exclude='*.disk.qcow2' "$state" | cut -f1; }
 b0=$(folder_bytes) k0=$(folder_blocks)
-run ex --raw -- sh -c "yes 'a flood of the serial console from guest root' | head -c $((FLOOD_MIB << 20)) >/dev/ttyS0; echo flooded"
+# (its own bound: a busy host slows the emulated port well past the usual 60 s)
+run $T 240 "$vmctl" exec "$P" --raw -- sh -c "yes 'a flood of the serial console from guest root' | head -c $((FLOOD_MIB << 20)) >/dev/ttyS0; echo flooded"
 expect_status 0
 expect_out "flooded"
 b1=$(folder_bytes) k1=$(folder_blocks)
