@@ -330,7 +330,8 @@ static int drain(struct q2_writer *w, struct msg *m)
 			if (align_up(w->zat, w->cs) > w->next)
 				w->next = align_up(w->zat, w->cs);
 		}
-		if (add_refs(w, at, n ? n : w->cs, m) < 0)
+		/* a stored cluster is counted once, as refcount_of counts what refs does not */
+		if (n && add_refs(w, at, n, m) < 0)
 			return -1;
 		put_be64(w->l2 + j->key % w->l2_entries * 8, e);
 	}
