@@ -68,19 +68,13 @@ static void untrack(const char *tmp)
 			live_tmp[i] = NULL;
 }
 
-/* "dir/.name.imgtool-XXXXXX" beside path. */
-static char *tmp_name(const char *path)
+char *output_hidden_name(const char *path)
 {
-	char *copy = strdup(path), *name;
-
-	if (!copy)
-		return NULL;
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	size_t dir_len = (size_t)(base - path);
+	char *name;
 
-	if (asprintf(&name, "%.*s.%s.imgtool-XXXXXX", (int)dir_len, path, base) < 0)
-		name = NULL;
-	free(copy);
+	if (asprintf(&name, "%.*s.%s.imgtool-XXXXXX", (int)(base - path), path, base) < 0)
+		return NULL;
 	return name;
 }
 
@@ -149,7 +143,7 @@ int output_add(struct output *o, const char *path, struct outfile **fp, struct m
 		return folder_error(path, m);
 
 	/* No O_TMPFILE here: a hidden named file, removed again if we are stopped. */
-	f->tmp = tmp_name(path);
+	f->tmp = output_hidden_name(path);
 	if (!f->tmp)
 		return fail_errno(m, "cannot write %s", path);
 	f->fd = mkstemp(f->tmp);
@@ -240,7 +234,7 @@ static int link_tmp(struct outfile *f, struct msg *m)
 
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
 	for (int tries = 0; tries < 100; tries++) {
-		char *name = tmp_name(f->path);
+		char *name = output_hidden_name(f->path);
 		char *x;
 
 		if (!name)

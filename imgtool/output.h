@@ -45,6 +45,9 @@ int out_set_size(struct outfile *f, uint64_t size, struct msg *m);
 int output_commit(struct output *o, struct msg *m);
 /* Remove every file started that has not taken its final name, and empty o. */
 void output_discard(struct output *o);
+/* "dir/.name.imgtool-XXXXXX" beside path, for mkstemp or mkdtemp (malloc'ed; NULL when
+ * out of memory): the hidden name every temporary file of imgtool's takes. */
+char *output_hidden_name(const char *path);
 /* An empty folder of the caller's to remove too if imgtool is stopped by a signal
  * (SIGINT, SIGTERM, SIGHUP) while it exists; NULL when it is gone. */
 void output_track_folder(const char *dir);

@@ -240,17 +240,14 @@ static void say_as(struct msg *m, const char *from, const char *to)
 static int inner_disk(struct disk *src, const struct format *fmt, const char *list,
 		      const char *member, const char *path, struct infile *in, struct msg *m)
 {
-	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	struct opts o = { .n = 0 };
 	char *dir = NULL, *file = NULL;
 	int rc = -1;
 
 	in->fd = -1;
 	in->path = NULL;
-	if (asprintf(&dir, "%.*s.%s.imgtool-XXXXXX", (int)(base - path), path, base) < 0) {
-		dir = NULL;
+	if (!(dir = output_hidden_name(path)))
 		return fail(m, "cannot write %s: out of memory.", path);
-	}
 	if (!mkdtemp(dir)) {
 		fail_errno(m, "cannot write %s", path);
 		free(dir);
