@@ -19,16 +19,6 @@ bool auth_hex_valid(const char *s, size_t len)
 	return true;
 }
 
-static void to_hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 static int nonce(char out[AUTH_HEX + 1], unsigned flags)
 {
@@ -49,7 +39,7 @@ static int nonce(char out[AUTH_HEX + 1], unsigned flags)
 			return -1;
 		got += (size_t)n;
 	}
-	to_hex(r, sizeof r, out);
+	sha256_hex(r, out);
 	explicit_bzero(r, sizeof r);
 	return 0;
 }
@@ -79,7 +69,7 @@ void auth_proof(const char *secret, const char *label, const char *client_nonce,
 	for (size_t i = 0; i < sizeof key; i++)
 		key[i] = (uint8_t)(nibble(secret[2 * i]) << 4 | nibble(secret[2 * i + 1]));
 	hmac_sha256(key, sizeof key, parts, lens, 3, mac);
-	to_hex(mac, sizeof mac, out);
+	sha256_hex(mac, out);
 	explicit_bzero(key, sizeof key);
 	explicit_bzero(mac, sizeof mac);
 }

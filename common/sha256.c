@@ -164,3 +164,14 @@ void hmac_sha256(const void *key, size_t key_len, const void *const *msg,
 	explicit_bzero(pad, sizeof pad);
 	explicit_bzero(inner, sizeof inner);
 }
+
+void sha256_hex(const uint8_t sum[SHA256_SIZE], char out[2 * SHA256_SIZE + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < SHA256_SIZE; i++) {
+		out[2 * i] = digits[sum[i] >> 4];
+		out[2 * i + 1] = digits[sum[i] & 15];
+	}
+	out[2 * SHA256_SIZE] = '\0';
+}

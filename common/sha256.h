@@ -25,6 +25,8 @@ void sha256_update(struct sha256 *c, const void *data, size_t len);
 /* Pad, finish and write the digest; c is wiped. */
 void sha256_final(struct sha256 *c, uint8_t out[SHA256_SIZE]);
 void sha256(const void *data, size_t len, uint8_t out[SHA256_SIZE]);
+/* A digest (or any SHA256_SIZE bytes) as 64 lowercase hex digits and a NUL. */
+void sha256_hex(const uint8_t sum[SHA256_SIZE], char out[2 * SHA256_SIZE + 1]);
 
 /* HMAC-SHA256 of the n parts msg[0..n-1] taken as one message, under key. */
 void hmac_sha256(const void *key, size_t key_len, const void *const *msg,

@@ -273,13 +273,6 @@ static int inner_disk(struct disk *src, const struct format *fmt, const char *li
 	return rc;
 }
 
-/* A digest as the manifest writes it: lowercase hex. */
-static void to_hex(const uint8_t sum[SHA256_SIZE], char hex[2 * SHA256_SIZE + 1])
-{
-	for (size_t i = 0; i < SHA256_SIZE; i++)
-		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
-}
-
 /* The SHA-256 of the whole of in, as lowercase hex. */
 static int file_sha256(const struct infile *in, char hex[2 * SHA256_SIZE + 1], struct msg *m)
 {
@@ -296,7 +289,7 @@ static int file_sha256(const struct infile *in, char hex[2 * SHA256_SIZE + 1], s
 		sha256_update(&c, buf, len);
 	}
 	sha256_final(&c, sum);
-	to_hex(sum, hex);
+	sha256_hex(sum, hex);
 	return 0;
 }
 
@@ -402,7 +395,7 @@ static int write_ova(struct disk **src, const char *path, const struct vm_spec *
 	    !(ovf = p.text[0] = ovf_descriptor(vm, vmdk_name, p.disk.size, (*src)->size, m)))
 		goto out;
 	sha256(ovf, strlen(ovf), raw);
-	to_hex(raw, ovf_sum);
+	sha256_hex(raw, ovf_sum);
 	/* VMware wants the descriptor first, then the manifest, then the disks. */
 	if (!(mf = pack_text(&p, 1, m, "SHA256(%s)= %s\nSHA256(%s)= %s\n", ovf_name, ovf_sum,
 			     vmdk_name, vmdk_sum)) ||

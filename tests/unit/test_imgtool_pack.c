@@ -107,7 +107,8 @@ static size_t members(const unsigned char *a, size_t len, struct member *out, si
 	return n;
 }
 
-static void sha256_hex(const void *data, size_t len, char hex[65])
+/* The SHA-256 of data as lowercase hex, written here rather than by the code under test. */
+static void digest_of(const void *data, size_t len, char hex[65])
 {
 	uint8_t sum[SHA256_SIZE];
 
@@ -366,8 +367,8 @@ static void test_an_ova_holds_the_ovf_then_the_manifest_then_the_vmdk(void **sta
 	assert_memory_equal(mb[0].header + 257, "ustar\0" "00", 8);
 	/* the VMDK is stream-optimized, and the manifest has both digests */
 	assert_memory_equal(mb[2].data, "KDMV", 4);
-	sha256_hex(mb[0].data, (size_t)mb[0].size, ovf_sum);
-	sha256_hex(mb[2].data, (size_t)mb[2].size, vmdk_sum);
+	digest_of(mb[0].data, (size_t)mb[0].size, ovf_sum);
+	digest_of(mb[2].data, (size_t)mb[2].size, vmdk_sum);
 	snprintf(mf, sizeof mf, "SHA256(appliance.ovf)= %s\nSHA256(appliance-disk1.vmdk)= %s\n",
 		 ovf_sum, vmdk_sum);
 	assert_int_equal(mb[1].size, strlen(mf));
